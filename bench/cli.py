@@ -1,0 +1,217 @@
+"""The ``bench`` command line. It only parses arguments and calls the library; every user error is a
+BenchError, shown as one line without a traceback."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from bench.errors import BenchError
+
+RESULTS_ROOT = click.option(
+    "--results-root", type=click.Path(file_okay=False, path_type=Path),
+    default=lambda: os.environ.get("BENCH_RESULTS", "results"), show_default="$BENCH_RESULTS or ./results",
+    help="Folder that holds results/<grid>/<cell>/ run folders and the gathered <grid>.csv.")
+DATA_ROOT = click.option(
+    "--data-root", type=click.Path(file_okay=False), default=None,
+    help="Where datasets live (and are downloaded to). Default: $BENCH_DATA or ./data.")
+
+
+class BenchGroup(click.Group):
+    """Turns BenchError into a clean one-line message and exit code 2."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except BenchError as err:
+            click.echo(f"Error: {err}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=BenchGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="ecogan-bench")
+def main() -> None:
+    """ECOGAN Bench: class-conditional GANs on long-tailed image data.
+
+    \b
+    Start here:
+      bench list datasets           the datasets bench knows (digits_lt needs no download)
+      bench list methods            BAGAN, EBGAN, 2C, D2D-CE, ECOGAN with their paper rows
+      bench run --grid demo         the embedded demo: six cells on digits_lt, CPU, ~15 min
+      bench report --grid demo --html
+    Every number bench prints names its protocol (paper | standard) and feature extractor.
+    """
+
+
+@main.command("list")
+@click.argument("what", type=click.Choice(["datasets", "methods", "grids"]))
+def list_cmd(what: str) -> None:
+    """List the registered datasets, methods or grids."""
+    if what == "datasets":
+        from bench.datasets import describe_datasets
+
+        click.echo(describe_datasets())
+    elif what == "methods":
+        from bench.methods import get_method, list_methods
+
+        click.echo(f"{'name':<10} {'backbone':<9} paper row")
+        for name in list_methods():
+            click.echo(get_method(name).describe())
+    else:
+        from bench.grid import describe_grids
+
+        click.echo(describe_grids())
+
+
+@main.command("run")
+@click.option("--grid", "grid", default=None, help="Run every cell of a grid (bench list grids), e.g. demo, table3.")
+@click.option("--dataset", default=None, help="Single run: dataset name (bench list datasets).")
+@click.option("--method", default=None, help="Single run: method name (bench list methods).")
+@click.option("--sampling", type=click.Choice(["none", "balanced"]), default=None,
+              help="Single run: real-batch sampling; balanced = the paper's 'Sampling TRUE'.")
+@click.option("--seed", type=int, default=None, help="Single run: seed.")
+@click.option("--quirks", type=click.Choice(["paper", "fixed"]), default=None,
+              help="Single run: reproduce (paper) or correct (fixed) the upstream bugs.")
+@click.option("--scale", type=click.Choice(["paper", "cpu", "smoke"]), default=None,
+              help="Budget preset: paper (the paper's steps), cpu (minutes on a laptop), smoke (seconds).")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Override a config key (repeatable), e.g. --set steps=500 --set method_options.pretrained=false.")
+@click.option("--only", default=None, help="Grid: run only matching cells, e.g. method=ecogan,dataset=cifar10_lt.")
+@click.option("--dry-run", is_flag=True, help="Grid: list the cells (with the paper's numbers) and stop.")
+@click.option("--executor", type=click.Choice(["local", "slurm"]), default="local", show_default=True,
+              help="Grid: run cells here (local) or as Slurm jobs through submitit.")
+@click.option("--workers", type=int, default=1, show_default=True,
+              help="Grid, local executor: cells run at once (one GPU each when there are GPUs).")
+@click.option("--retry-failed", is_flag=True, help="Grid: run failed cells again (they are skipped by default).")
+@click.option("--force-restart", is_flag=True, help="Start over even if a run folder holds a checkpoint.")
+@click.option("--partition", default=None, help="Slurm: partition.")
+@click.option("--gpus", type=int, default=1, show_default=True, help="Slurm: GPUs per job.")
+@click.option("--time", "time_min", type=int, default=24 * 60, show_default=True, help="Slurm: minutes per job.")
+@click.option("--array-parallelism", type=int, default=16, show_default=True, help="Slurm: jobs running at once.")
+@click.option("--slurm-local", is_flag=True, hidden=True, help="Slurm: submitit's local mode (tests).")
+@RESULTS_ROOT
+@DATA_ROOT
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None, help="Device (default auto).")
+def run_cmd(grid, dataset, method, sampling, seed, quirks, scale, sets, only, dry_run, executor, workers,
+            retry_failed, force_restart, partition, gpus, time_min, array_parallelism, slurm_local,
+            results_root, data_root, device) -> None:
+    """Train: every cell of a grid (--grid), or one cell (--dataset and --method).
+
+    \b
+    Examples:
+      bench run --grid demo
+      bench run --grid table3 --dry-run
+      bench run --dataset digits_lt --method ecogan --scale cpu
+      bench run --dataset cifar10_lt --method ecogan --sampling balanced --scale paper
+    A finished cell is never trained again; an interrupted one resumes from its last checkpoint.
+    """
+    from bench.config import parse_set
+
+    overrides = parse_set(sets)
+    if data_root is not None:
+        overrides["data_root"] = data_root
+    if device is not None:
+        overrides["device"] = device
+    if grid is not None:
+        if dataset or method:
+            raise click.UsageError("give either --grid or --dataset/--method, not both")
+        from bench.scheduler import SlurmOptions, run_grid
+
+        single_axes = {"sampling": sampling, "seed": seed, "quirks": quirks}
+        overrides.update({k: v for k, v in single_axes.items() if v is not None})
+        slurm = SlurmOptions(partition=partition, gpus=gpus, time_min=time_min,
+                             array_parallelism=array_parallelism, local=slurm_local)
+        summary = run_grid(grid, results_root=results_root, scale=scale, executor=executor, workers=workers,
+                           only=only, dry_run=dry_run, retry_failed=retry_failed, force_restart=force_restart,
+                           overrides=overrides, slurm=slurm)
+        sys.exit(summary.exit_code)
+    if not (dataset and method):
+        raise click.UsageError("give --grid NAME, or --dataset and --method for a single run (see bench run --help)")
+    from bench.scheduler import run_single
+
+    cell = {"dataset": dataset, "method": method}
+    cell.update({k: v for k, v in {"sampling": sampling, "seed": seed, "quirks": quirks}.items() if v is not None})
+    outcome = run_single(cell, results_root=results_root, scale=scale, overrides=overrides,
+                         force_restart=force_restart)
+    sys.exit(0 if outcome.status in ("done", "skipped") else 1)
+
+
+@main.command("eval")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--protocol", type=click.Choice(["paper", "standard"]), required=True, help="How to measure.")
+@click.option("--checkpoint", type=click.Choice(["best", "latest"]), default="best", show_default=True)
+@click.option("--extractor", default=None, help="Feature extractor (default: the protocol's own).")
+@DATA_ROOT
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+def eval_cmd(run_dir, protocol, checkpoint, extractor, data_root, device) -> None:
+    """Re-evaluate a run's checkpoint under a protocol, without training; rows are appended to its CSVs."""
+    from bench.posthoc import evaluate_run
+
+    result = evaluate_run(run_dir, protocol=protocol, checkpoint=checkpoint, extractor=extractor,
+                          data_root=data_root, device=device)
+    row = result.row
+    click.echo(f"step {row['step']} [{row['protocol']} protocol, {row['extractor']} features, "
+               f"reference {row['reference']}]: FID {row['fid']:.2f}  IS {row['is_mean']:.2f}  "
+               f"intra-class FID {row['ifid_mean']:.2f}")
+
+
+@main.command("sample")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--per-class", type=int, default=None, help="A grid image with this many samples per class (rows).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Grid image path.")
+@click.option("--class", "class_index", type=int, default=None, help="Write n images of this class...")
+@click.option("--n", type=int, default=64, show_default=True, help="...this many...")
+@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="...into this folder.")
+@click.option("--checkpoint", type=click.Choice(["best", "latest"]), default="best", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+def sample_cmd(run_dir, per_class, out, class_index, n, out_dir, checkpoint, seed, device) -> None:
+    """Write generated images from a run's checkpoint, without training or data."""
+    from bench.posthoc import sample_run
+
+    written = sample_run(run_dir, per_class=per_class, out=out, class_index=class_index, n=n, out_dir=out_dir,
+                         checkpoint=checkpoint, seed=seed, device=device)
+    click.echo(f"wrote {written}")
+
+
+@main.command("gather")
+@click.option("--grid", required=True, help="Grid name.")
+@RESULTS_ROOT
+def gather_cmd(grid, results_root) -> None:
+    """Rebuild results/<grid>.csv (tidy: run x step x protocol x metric) from the run folders."""
+    from bench.results import gather
+
+    path = gather(grid, results_root=results_root)
+    click.echo(f"wrote {path}")
+
+
+@main.command("status")
+@click.option("--grid", required=True, help="Grid name.")
+@click.option("--scale", type=click.Choice(["paper", "cpu", "smoke"]), default=None)
+@RESULTS_ROOT
+def status_cmd(grid, scale, results_root) -> None:
+    """Each cell of a grid: state, step, best FID (with protocol and extractor)."""
+    from bench.results import grid_status
+
+    click.echo(grid_status(grid, results_root=results_root, scale=scale))
+
+
+@main.command("report")
+@click.option("--grid", required=True, help="Grid name.")
+@click.option("--html", is_flag=True, help="Also render the self-contained HTML page.")
+@RESULTS_ROOT
+@click.option("--reports-root", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"),
+              show_default=True)
+def report_cmd(grid, html, results_root, reports_root) -> None:
+    """Tables (CSV, Markdown, LaTeX), curves, minority-class views and samples into reports/<grid>/."""
+    from bench.report import render_report
+
+    path = render_report(grid, results_root=results_root, reports_root=reports_root, html=html)
+    click.echo(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

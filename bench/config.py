@@ -1,0 +1,173 @@
+"""The resolved configuration of one run (one grid cell), its scales, overrides and hash.
+
+Resolution order, later wins: ``RunConfig`` defaults < the grid's paper-scale budget (only at scale
+``paper``) < the scale preset (``cpu``, ``smoke``: budgets only, never a method's math) < the cell's own
+keys < ``--set key=value``. The resolved config is frozen, written to ``config.json`` with its hash, and
+compared key by key on resume.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.errors import ConfigError, check, closest
+
+SAMPLINGS = ("none", "balanced")
+PROTOCOLS = ("paper", "standard")
+DEVICES = ("auto", "cpu", "cuda")
+
+# Keys that do not change the numbers a run produces; they may differ on resume.
+RUNTIME_KEYS = ("device", "data_root", "grid", "workers_hint")
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines one run. Field comments give the meaning; defaults are the demo's."""
+
+    grid: str = "adhoc"  # grid name; the run folder is results/<grid>/<cell id>
+    dataset: str = "digits_lt"  # registered dataset name (bench list datasets)
+    method: str = "ecogan"  # registered method name (bench list methods)
+    backbone: str | None = None  # None = the method's default backbone
+    sampling: str = "none"  # real-batch sampler: none (shuffled) | balanced (weight N/n_c, with replacement)
+    seed: int = 0  # seeds python, numpy, torch and the sampler
+    quirks: str = "paper"  # paper = reproduce upstream bugs | fixed = correct them
+    scale: str = "cpu"  # budget preset: paper | cpu | smoke
+    image_size: int = 32  # images are resized (bilinear) to image_size x image_size
+    channels: int | None = None  # 1 or 3; None = the dataset's own
+    batch_size: int = 64  # real batch per D step and fake batch per G step
+    steps: int = 300  # training iterations; one iteration = n_dis D steps + 1 G step
+    eval_every: int = 100  # evaluate every this many iterations (and at the end)
+    ckpt_every: int = 50  # checkpoint every this many iterations (and at each evaluation)
+    pretrain_epochs: int | None = None  # None = the method's default (BAGAN 150, EBGAN 30)
+    protocols: list[str] = field(default_factory=lambda: ["standard"])  # paper | standard, each a metrics row
+    extractor: str | None = None  # None = each protocol's own; or a registered extractor for all
+    num_eval_samples: int | None = None  # cap on real and fake images per evaluation; None = the reference size
+    max_per_class: int | None = None  # keep at most this many training images per class (smoke runs)
+    method_options: dict[str, Any] = field(default_factory=dict)  # method hyperparameter overrides
+    device: str = "auto"  # auto | cpu | cuda
+    bf16: bool = False  # CUDA only: bf16 autocast for the steps
+    channels_last: bool = False  # CUDA only: channels_last memory format
+    data_root: str | None = None  # None = $BENCH_DATA or ./data
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def hashed_dict(self) -> dict[str, Any]:
+        """The keys that determine the numbers (runtime keys left out)."""
+        return {k: v for k, v in self.to_dict().items() if k not in RUNTIME_KEYS}
+
+    def config_hash(self) -> str:
+        """sha256 (16 hex digits) of the canonical JSON of :meth:`hashed_dict`."""
+        blob = json.dumps(self.hashed_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def validate(self) -> RunConfig:
+        """Check enumerated values and ranges; a ConfigError names the key and the value."""
+        _choice("sampling", self.sampling, SAMPLINGS)
+        _choice("quirks", self.quirks, ("paper", "fixed"))
+        _choice("scale", self.scale, tuple(SCALES))
+        _choice("device", self.device, DEVICES)
+        for p in self.protocols:
+            _choice("protocols", p, PROTOCOLS)
+        check(self.channels in (None, 1, 3), f"channels must be 1 or 3, got {self.channels!r}")
+        for key in ("image_size", "batch_size", "steps", "eval_every", "ckpt_every"):
+            value = getattr(self, key)
+            check(isinstance(value, int) and value >= 1, f"{key} must be a positive integer, got {value!r}")
+        check(self.batch_size >= 2, f"batch_size must be >= 2 (contrastive losses need pairs), got {self.batch_size}")
+        return self
+
+
+def _choice(key: str, value: Any, choices: tuple[str, ...]) -> None:
+    check(value in choices, f"{key} = {value!r} is not one of {', '.join(choices)}{closest(str(value), choices)}")
+
+
+# Scale presets: budgets only. None = keep what the grid (or the defaults) say.
+SCALES: dict[str, dict[str, Any]] = {
+    "paper": {},
+    "cpu": {
+        "image_size": 32,
+        "batch_size": 64,
+        "steps": 300,
+        "eval_every": 100,
+        "ckpt_every": 50,
+        "pretrain_epochs": 5,
+        "extractor": "classifier",
+        "num_eval_samples": 1000,
+    },
+    "smoke": {
+        "image_size": 16,
+        "batch_size": 8,
+        "steps": 4,
+        "eval_every": 2,
+        "ckpt_every": 2,
+        "pretrain_epochs": 1,
+        "backbone": "tiny",
+        "extractor": "classifier",
+        "num_eval_samples": 64,
+        "max_per_class": 20,
+    },
+}
+
+BUDGET_KEYS = ("image_size", "batch_size", "steps", "eval_every", "ckpt_every", "pretrain_epochs",
+               "num_eval_samples", "max_per_class")
+
+
+def field_names() -> list[str]:
+    return [f.name for f in dataclasses.fields(RunConfig)]
+
+
+def resolve(cell: dict[str, Any], scale: str | None = None, paper_budget: dict[str, Any] | None = None,
+            overrides: dict[str, Any] | None = None) -> RunConfig:
+    """Resolve a cell (axis values and keys of RunConfig) into a validated RunConfig.
+
+    Args:
+        cell: keys of RunConfig (``method_options`` a dict); unknown keys are a ConfigError.
+        scale: scale preset name; None = ``cell["scale"]`` or the default.
+        paper_budget: the grid's budget keys, applied only at scale ``paper``.
+        overrides: ``--set`` values, applied last; ``method_options.<key>`` sets one option.
+    """
+    names = field_names()
+    merged: dict[str, Any] = {}
+    scale = scale or cell.get("scale") or RunConfig.scale
+    _choice("scale", scale, tuple(SCALES))
+    if scale == "paper":
+        merged.update(paper_budget or {})
+    merged.update(SCALES[scale])
+    merged.update({k: v for k, v in cell.items()})
+    merged["scale"] = scale
+    for key, value in (overrides or {}).items():
+        if key.startswith("method_options."):
+            options = dict(merged.get("method_options", {}))
+            options[key.split(".", 1)[1]] = value
+            merged["method_options"] = options
+        else:
+            merged[key] = value
+    for key in merged:
+        if key not in names:
+            raise ConfigError(f"unknown config key {key!r}{closest(key, names)}")
+    return RunConfig(**merged).validate()
+
+
+def parse_set(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """Parse ``--set key=value`` items; values are read as JSON when they parse (numbers, true, lists)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--set expects key=value, got {item!r}")
+        key, raw = item.split("=", 1)
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        out[key.strip()] = value
+    return out
+
+
+def diff_configs(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Keys whose values differ between two config dicts (runtime keys ignored), as 'key: old -> new'."""
+    keys = sorted((set(old) | set(new)) - set(RUNTIME_KEYS))
+    return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]

@@ -1,0 +1,1 @@
+"""Placeholder: the dataset registry is being written (see docs/architecture.md)."""

@@ -1,0 +1,235 @@
+"""The contract between a method and the training loop.
+
+A method builds its G and D on a backbone, owns its optimizers and its D and G steps, and may have a
+pretraining stage. The loop (``bench.loop``) only ever calls what is defined here, so it never needs to
+know a method by name:
+
+    method = get_method("ecogan")(config, device)
+    if method.has_pretrain: method.pretrain(loader)           # once, before step 1
+    for step in 1..steps:
+        for _ in range(method.n_dis): method.d_step(x, y)     # a fresh real batch each time
+        method.g_step(); method.update_ema(step)
+    images = method.generate(z, y)                            # z ~ N(0, I) of shape (n, method.latent_dim)
+
+All randomness inside a method is drawn from torch's global generators on the method's device, so the
+loop can save and restore it for exact resume.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from bench.errors import ConfigError, check, closest
+
+QUIRKS = ("paper", "fixed")
+
+LossDict = dict[str, float]
+"""Named scalars a step returns, named by path: ``loss/d``, ``loss/d_gp``, ``loss/g_eco`` ..."""
+
+
+@dataclass
+class MethodConfig:
+    """What a method is built from.
+
+    Attributes:
+        num_classes: number of classes C.
+        image_size: side of the square images (16, 32 or 64).
+        channels: 1 or 3.
+        backbone: registered backbone name, or None for the method's default.
+        quirks: ``"paper"`` reproduces the upstream code's bugs, ``"fixed"`` corrects them.
+        batch_size: batch size of G steps (D steps take the size of the real batch they get).
+        class_counts: per-class training counts (used by BAGAN's class Gaussians and for reports).
+        options: method hyperparameter overrides, keys of the method's ``Hyper`` dataclass.
+    """
+
+    num_classes: int
+    image_size: int
+    channels: int
+    backbone: str | None = None
+    quirks: str = "paper"
+    batch_size: int = 128
+    class_counts: list[int] | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class OptimizerSettings:
+    """Adam settings of one network."""
+
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.9)
+    eps: float = 1e-8
+
+
+class Method:
+    """Base class of a registered GAN method. Subclasses set the class attributes and implement the steps.
+
+    Class attributes:
+        name: registry key.
+        paper_row: which paper table/row this reproduces, e.g. ``"Table 3: ECOGAN (ours)"``.
+        default_backbone: backbone used when the config names none.
+        Hyper: a dataclass of hyperparameters with the paper's defaults; ``config.options`` overrides
+            its fields, and an unknown key is a ConfigError naming the key.
+        quirks_doc: one line per quirk the ``"paper"`` setting reproduces.
+    """
+
+    name: ClassVar[str] = ""
+    paper_row: ClassVar[str] = ""
+    default_backbone: ClassVar[str] = "dcgan64"
+    Hyper: ClassVar[type] = dataclass(type("Hyper", (), {}))
+    quirks_doc: ClassVar[tuple[str, ...]] = ()
+
+    # set by subclasses' __init__
+    G: nn.Module
+    D: nn.Module
+    G_ema: nn.Module | None = None
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    n_dis: int = 1
+    latent_dim: int = 128
+    ema_decay: float | None = None
+    ema_start: int = 0
+
+    def __init__(self, config: MethodConfig, device: torch.device | str = "cpu") -> None:
+        check(config.quirks in QUIRKS, f"unknown quirks {config.quirks!r}{closest(config.quirks, QUIRKS)}; "
+              f"known: {', '.join(QUIRKS)}")
+        check(config.channels in (1, 3), f"channels must be 1 or 3, got {config.channels}")
+        check(config.num_classes >= 1, f"num_classes must be >= 1, got {config.num_classes}")
+        self.config = config
+        self.device = torch.device(device)
+        self.hp = self.parse_hyper(config.options)
+        self.backbone = config.backbone or self.default_backbone
+
+    # -- configuration ---------------------------------------------------------------------------
+    @classmethod
+    def parse_hyper(cls, options: dict[str, Any]) -> Any:
+        """Build ``cls.Hyper`` from the defaults and ``options``; unknown keys are a ConfigError."""
+        names = [f.name for f in dataclasses.fields(cls.Hyper)]
+        for key in options:
+            if key not in names:
+                raise ConfigError(f"method {cls.name!r} has no option {key!r}{closest(key, names)}; "
+                                  f"options: {', '.join(names) or '(none)'}")
+        return cls.Hyper(**options)
+
+    @classmethod
+    def describe(cls) -> str:
+        """One line for ``bench list methods``."""
+        return f"{cls.name:<10} {cls.default_backbone:<9} {cls.paper_row}"
+
+    # -- training --------------------------------------------------------------------------------
+    @property
+    def has_pretrain(self) -> bool:
+        """Whether the loop must call :meth:`pretrain` before the first step."""
+        return False
+
+    def pretrain(self, loader: Iterable[tuple[torch.Tensor, torch.Tensor]], epochs: int | None = None) -> LossDict:
+        """Pretraining stage (autoencoder for BAGAN/EBGAN). ``loader`` yields (x in [-1,1], y) batches on
+        the method's device and is re-iterable (one pass = one epoch). ``epochs`` None = method default."""
+        return {}
+
+    def d_step(self, real_x: torch.Tensor, real_y: torch.Tensor) -> LossDict:
+        """One discriminator update on a real batch (x (B,C,H,W) in [-1,1], y (B,) int64)."""
+        raise NotImplementedError
+
+    def g_step(self) -> LossDict:
+        """One generator update on ``config.batch_size`` fakes with labels uniform over all classes."""
+        raise NotImplementedError
+
+    def update_ema(self, step: int) -> None:
+        """Update G_ema after G step ``step`` (1-based); before ``ema_start`` it copies G."""
+        if self.G_ema is None or self.ema_decay is None:
+            return
+        decay = self.ema_decay if step >= self.ema_start else 0.0
+        with torch.no_grad():
+            for p_ema, p in zip(self.G_ema.parameters(), self.G.parameters(), strict=True):
+                p_ema.lerp_(p, 1.0 - decay)
+            for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers(), strict=True):
+                b_ema.copy_(b)
+
+    # -- generation ------------------------------------------------------------------------------
+    def sample_labels(self, n: int) -> torch.Tensor:
+        """n labels uniform over all classes, on the device (the G-step label rule)."""
+        return torch.randint(0, self.config.num_classes, (n,), device=self.device)
+
+    def sample_z(self, n: int) -> torch.Tensor:
+        """n standard-normal latents (n, latent_dim) on the device."""
+        return torch.randn(n, self.latent_dim, device=self.device)
+
+    @torch.no_grad()
+    def generate(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Images in [-1, 1] for latents z ~ N(0, I) (n, latent_dim) and labels y (n,), from G_ema when the
+        method keeps one, in eval mode. Methods whose G takes another latent (BAGAN) map z here."""
+        generator = self.G_ema if self.G_ema is not None else self.G
+        was_training = generator.training
+        generator.eval()
+        try:
+            return self._forward_g(generator, z.to(self.device), y.to(self.device)).clamp(-1, 1)
+        finally:
+            generator.train(was_training)
+
+    def _forward_g(self, generator: nn.Module, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return generator(z, y)
+
+    # -- state -----------------------------------------------------------------------------------
+    def modules(self) -> dict[str, nn.Module]:
+        """Every module whose state belongs in a checkpoint."""
+        mods = {"G": self.G, "D": self.D}
+        if self.G_ema is not None:
+            mods["G_ema"] = self.G_ema
+        return mods
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"opt_g": self.opt_g, "opt_d": self.opt_d}
+
+    def extra_state(self) -> dict[str, Any]:
+        """Anything else a resume needs (BAGAN's class Gaussians, a pretraining flag...)."""
+        return {}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        pass
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {name: m.state_dict() for name, m in self.modules().items()}
+        state.update({name: o.state_dict() for name, o in self.optimizers().items()})
+        state["extra"] = self.extra_state()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for name, m in self.modules().items():
+            m.load_state_dict(state[name])
+        for name, o in self.optimizers().items():
+            o.load_state_dict(state[name])
+        self.load_extra_state(state.get("extra", {}))
+
+    def make_ema(self) -> None:
+        """Create G_ema as a frozen copy of G (call in __init__ when ema_decay is set)."""
+        self.G_ema = copy.deepcopy(self.G).requires_grad_(False)
+
+    @staticmethod
+    def adam(params: Iterable[torch.Tensor], settings: OptimizerSettings) -> torch.optim.Adam:
+        return torch.optim.Adam(params, lr=settings.lr, betas=tuple(settings.betas), eps=settings.eps)
+
+
+_REGISTRY: dict[str, type[Method]] = {}
+
+
+def register_method(name: str):
+    """Class decorator registering a Method subclass under ``name`` (lower-case, no spaces)."""
+    assert name and name == name.strip().lower() and " " not in name and "/" not in name, name
+
+    def wrap(cls: type[Method]) -> type[Method]:
+        if name in _REGISTRY and _REGISTRY[name] is not cls:
+            raise ValueError(f"method {name!r} is already registered by {_REGISTRY[name].__module__}")
+        assert issubclass(cls, Method), cls
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return wrap
