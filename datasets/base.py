@@ -1,4 +1,4 @@
-"""The in-memory image set every source returns, and the spec that names a registered dataset."""
+"""The in-memory image set every source returns."""
 
 from __future__ import annotations
 
