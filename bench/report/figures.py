@@ -1,0 +1,180 @@
+"""Figures (PNG, matplotlib's Agg canvas, seaborn): per dataset, protocol and extractor
+
+* ``curves-*``: FID and IS against step for every cell, the kind of the paper's figure 5;
+* ``minority-*``: per-class FID and conditional accuracy against the class's training count (log x) at each
+  run's best step, to show where each method fails on the tail;
+* ``headtail-*``: FID on the head and on the tail classes at the best step, as bars.
+
+Several seeds of a cell are drawn as their mean with a ± std band (whiskers on bars). Figures are built on
+``matplotlib.figure.Figure`` with an Agg canvas, never through pyplot, so no display is needed and no global
+backend is switched.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
+
+from bench.report.summary import dataset_name
+from bench.report.tables import slugify
+
+DPI = 96
+HUE = "group_short"
+
+
+@dataclass
+class FigureFile:
+    """A written figure and the words the HTML page puts under it."""
+
+    path: Path
+    section: str  # curves | minority
+    title: str
+    caption: str
+
+
+def make_palette(labels: list[str]) -> dict[str, tuple[float, float, float]]:
+    """One colour per label, stable across every figure of a report (tab10, then husl beyond ten)."""
+    colors = sns.color_palette("tab10" if len(labels) <= 10 else "husl", n_colors=len(labels))
+    return dict(zip(labels, colors, strict=True))
+
+
+def save(fig: Figure, path: Path) -> Path:
+    """Write ``fig`` as PNG through an Agg canvas."""
+    FigureCanvasAgg(fig)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    return path
+
+
+def shared_legend(fig: Figure, axes: list, n: int) -> None:
+    """Move the first axis' legend below the figure, and drop the others."""
+    handles, labels = axes[0].get_legend_handles_labels()
+    for ax in axes:
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
+    if handles:
+        fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(n, 3), frameon=False)
+
+
+def unmeasured(ax, name: str) -> None:
+    ax.text(0.5, 0.5, f"{name}: not measured", ha="center", va="center", transform=ax.transAxes, color="0.4")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def log_axis(ax, values: pd.Series) -> None:
+    """A log x axis labelled with plain numbers: at each distinct value when there are few (class counts)."""
+    ax.set_xscale("log")
+    distinct = sorted(set(values.dropna()))
+    if len(distinct) <= 12:
+        ax.set_xticks(distinct)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def lines(frame: pd.DataFrame, x: str, panels: list[tuple[str, str]], palette: dict, title: str,
+          log_x: bool = False) -> Figure:
+    """One panel per (column, axis label): ``column`` against ``x``, a line per HUE value (mean ± std band)."""
+    fig = Figure(figsize=(5.2 * len(panels), 3.8), layout="constrained")
+    axes = list(fig.subplots(1, len(panels), squeeze=False)[0])
+    for ax, (col, name) in zip(axes, panels, strict=True):
+        sub = frame.dropna(subset=[col])
+        if sub.empty:
+            unmeasured(ax, name)
+            continue
+        sns.lineplot(data=sub, x=x, y=col, hue=HUE, palette=palette, hue_order=[h for h in palette if h in
+                     set(sub[HUE])], errorbar="sd", marker="o", markersize=4, ax=ax)
+        ax.set_ylabel(name)
+        if log_x:
+            log_axis(ax, sub[x])
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+    fig.suptitle(title, fontsize=11)
+    shared_legend(fig, axes, frame[HUE].nunique())
+    return fig
+
+
+def head_tail_bars(best: pd.DataFrame, palette: dict, title: str) -> Figure:
+    """FID on head and tail classes per cell at its best step (bars = mean over seeds, whiskers = ± std)."""
+    long = best.melt(id_vars=[HUE], value_vars=["fid_head", "fid_tail"], var_name="classes", value_name="FID")
+    long["classes"] = long["classes"].map({"fid_head": "head", "fid_tail": "tail"})
+    order = [h for h in palette if h in set(long[HUE])]
+    fig = Figure(figsize=(max(5.0, 1.3 * len(order) + 2), 3.8), layout="constrained")
+    ax = fig.subplots()
+    sns.barplot(data=long.dropna(subset=["FID"]), x=HUE, y="FID", hue="classes", order=order,
+                palette={"head": "0.65", "tail": "tab:red"}, errorbar="sd", ax=ax)
+    ax.set_xlabel("")
+    ax.set_ylabel("FID (lower is better)")
+    ax.tick_params(axis="x", labelrotation=20)
+    ax.grid(axis="y", alpha=0.3)
+    fig.suptitle(title, fontsize=11)
+    return fig
+
+
+def finite(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with ±inf (an FID on too few samples) as NaN, so that axes keep finite limits."""
+    numeric = frame.select_dtypes("number").columns
+    return frame.assign(**{c: frame[c].where(np.isfinite(frame[c])) for c in numeric})
+
+
+def render_figures(points: pd.DataFrame, per_run: pd.DataFrame, per_class: pd.DataFrame,
+                   out_dir: Path) -> list[FigureFile]:
+    """Write every figure into ``out_dir`` and describe them.
+
+    Args:
+        points: evaluations with ``dataset`` and HUE columns (``summary.summarize``'s first frame).
+        per_run: best and last per run with ``dataset`` and HUE columns (its second frame).
+        per_class: the run folders' per_class.csv rows (with ``cell``).
+        out_dir: ``reports/<key>/figures``.
+    """
+    palette = make_palette(list(dict.fromkeys(per_run.sort_values("group_order")[HUE])))
+    at_best = per_class.merge(per_run[["cell", "protocol", "extractor", "best_source", "best_step", "dataset", HUE]],
+                              left_on=["cell", "protocol", "extractor", "source", "step"],
+                              right_on=["cell", "protocol", "extractor", "best_source", "best_step"])
+    for col in ("train_count", "fid", "cond_acc"):
+        at_best[col] = pd.to_numeric(at_best[col], errors="coerce")
+    points, per_run, at_best = (finite(f) for f in (points, per_run, at_best))
+    out = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # seaborn's palette-length notes on partial hues
+        for (dataset, protocol, extractor), runs in per_run.groupby(["dataset", "protocol", "extractor"], sort=False):
+            where = f"{dataset_name(dataset)}: {protocol} protocol, {extractor} features"
+            stem = slugify(dataset, protocol, extractor)
+            sel = (points["dataset"] == dataset) & (points["protocol"] == protocol) & (points["extractor"] == extractor)
+            train = points[sel & (points["source"] == "train")]
+            if len(train):
+                fig = lines(train, "step", [("fid", "FID (lower is better)"), ("is_mean", "IS (higher is better)")],
+                            palette, f"FID and IS against step — {where}")
+                out.append(FigureFile(save(fig, out_dir / f"curves-{stem}.png"), "curves", where,
+                                      f"FID and IS against step (iterations) for every cell on "
+                                      f"{dataset_name(dataset)}; lines = mean over seeds, bands = ± std "
+                                      f"(the paper's figure 5)."))
+            classes = at_best[(at_best["dataset"] == dataset) & (at_best["protocol"] == protocol)
+                              & (at_best["extractor"] == extractor)].sort_values("train_count")
+            if len(classes):
+                fig = lines(classes, "train_count", [("fid", "per-class FID (lower is better)"),
+                                                     ("cond_acc", "conditional accuracy (higher is better)")],
+                            palette, f"Per class at the best step — {where}", log_x=True)
+                for ax in fig.axes:
+                    if ax.get_xlabel():
+                        ax.set_xlabel("training images of the class (log scale)")
+                out.append(FigureFile(save(fig, out_dir / f"minority-{stem}.png"), "minority", where,
+                                      "Per-class FID and conditional accuracy against the class's training count "
+                                      "(log scale; the tail is on the left), at each run's best step; classes of "
+                                      "equal count and seeds are averaged (band = ± std)."))
+            ht = runs.dropna(subset=["fid_head", "fid_tail"], how="all")
+            if len(ht):
+                fig = head_tail_bars(ht, palette, f"Head vs tail FID at the best step — {where}")
+                out.append(FigureFile(save(fig, out_dir / f"headtail-{stem}.png"), "minority", where,
+                                      "FID on the head and on the tail classes at each run's best step "
+                                      "(bars = mean over seeds, whiskers = ± std)."))
+    return out

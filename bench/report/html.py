@@ -1,0 +1,104 @@
+"""The one self-contained HTML page of a report (jinja2): every image is a base64 data URI, no script, font or
+style sheet is fetched, so the page opens from disk on a machine without network."""
+
+from __future__ import annotations
+
+import base64
+from collections import Counter
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from bench.report.figures import FigureFile
+from bench.report.load import ReportData
+from bench.report.samples import SampleSet
+from bench.report.tables import Table
+
+TEMPLATES = Path(__file__).parent / "templates"
+SECTIONS = {
+    "curves": ("curves", "Curves", "FID and IS against training step, one figure per dataset and protocol."),
+    "minority": ("minority", "Minority classes",
+                 "Where each method fails on the tail: per-class FID and conditional accuracy against the class's "
+                 "training count, and FID on head vs tail classes, at each run's best step."),
+}
+
+
+def data_uri(path: Path, mime: str = "image/png") -> str:
+    """The file as a ``data:`` URI (base64)."""
+    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+
+
+def distinct_versions(data: ReportData) -> tuple[list[tuple[str, str]], list[str]]:
+    """(package, version(s)) pairs and git commits recorded in the runs' config.json; values that differ
+    between runs are joined with " / "."""
+    versions: dict[str, list[str]] = {}
+    commits: list[str] = []
+    for run in data.runs.values():
+        for name, value in (run.config.get("versions") or {}).items():
+            versions.setdefault(name, [])
+            if str(value) not in versions[name]:
+                versions[name].append(str(value))
+        commit = run.config.get("git_commit")
+        if commit and commit not in commits:
+            commits.append(str(commit))
+    return [(name, " / ".join(values)) for name, values in versions.items()], commits
+
+
+def cell_summary(data: ReportData) -> str:
+    """E.g. "6 cells: 4 done, 1 running, 1 missing"."""
+    missing = {cell for cell, _, _ in data.missing}
+    states = Counter(("missing" if row.cell in missing else row.state or "unknown") for row in data.cells.itertuples())
+    parts = ", ".join(f"{n} {state}" for state, n in sorted(states.items(), key=lambda kv: (-kv[1], kv[0])))
+    return f"{len(data.cells)} cells: {parts}"
+
+
+def bench_version() -> str:
+    try:
+        return metadata.version("ecogan-bench")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def page_context(data: ReportData, tables: list[Table], files: dict[str, dict[str, Path]],
+                 figures: list[FigureFile], samples: list[SampleSet]) -> dict[str, Any]:
+    """Everything the template shows, images already turned into data URIs."""
+    versions, commits = distinct_versions(data)
+    extractors = data.tidy.groupby("protocol", sort=False)["extractor"].agg(lambda s: ", ".join(dict.fromkeys(s)))
+    protocols = [{"name": p, "extractors": extractors.get(p, "no results")} for p in
+                 dict.fromkeys([*data.protocols, *extractors.index])]
+    sections = []
+    for key, (anchor, title, intro) in SECTIONS.items():
+        figs = [{"src": data_uri(f.path), "title": f.title, "caption": f.caption, "name": f.path.name}
+                for f in figures if f.section == key]
+        sections.append({"id": anchor, "title": title, "intro": intro, "figures": figs})
+    return {
+        "grid": data.grid, "key": data.key, "scale": data.scale, "description": data.description,
+        "notice": data.scale != "paper", "protocols": protocols, "versions": versions, "commits": commits,
+        "cell_summary": cell_summary(data), "n_cells": len(data.cells), "missing": data.missing,
+        "results": str(data.results_dir),
+        "tables": [{"slug": t.slug, "title": t.title, "caption": t.caption, "columns": t.columns, "rows": t.rows,
+                    "files": [(ext, p.name) for ext, p in files[t.slug].items()]} for t in tables],
+        "figure_sections": sections,
+        "samples": [{"cell": s.cell, "label": s.label, "state": s.state,
+                     "images": [(caption, data_uri(path)) for caption, path in s.images]} for s in samples],
+        "bench_version": bench_version(),
+    }
+
+
+def render_page(context: dict[str, Any]) -> str:
+    """The HTML text of ``templates/report.html`` for ``context`` (autoescaped)."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=jinja2.select_autoescape(["html"]),
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    return env.get_template("report.html").render(**context)
+
+
+def write_page(path: Path, data: ReportData, tables: list[Table], files: dict[str, dict[str, Path]],
+               figures: list[FigureFile], samples: list[SampleSet]) -> Path:
+    """Render the page and write it to ``path`` (atomically: temporary file, then rename)."""
+    text = render_page(page_context(data, tables, files, figures, samples))
+    tmp = path.with_suffix(".html.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+    return path

@@ -1,0 +1,137 @@
+"""The numbers a report shows: each run's best and last evaluation per protocol, and their mean ± std over seeds.
+
+Best step = the evaluation with the lowest FID under a protocol and extractor (IS and every other metric taken
+at that step), as the paper picks it (upstream ``ModelCheckpoint(monitor='fid', mode='min')``: the best is chosen
+on the evaluation set itself). Last = the evaluation at the highest step. Evaluations made during training
+(source ``train``) are used when a protocol has any; otherwise ``bench eval``'s ``eval:best`` / ``eval:latest``.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from bench.report.load import PAPER_KEYS, ReportData
+
+EVAL_KEYS = ["cell", "protocol", "extractor"]
+POINT_INDEX = [*EVAL_KEYS, "reference", "label_mix", "source", "step"]
+GROUP_AXES = ["dataset", "method", "sampling", "quirks", "backbone", "options"]
+DETAIL_METRICS = ("kid_mean", "precision", "recall", "ifid_mean", "fid_head", "fid_tail", "cond_acc")
+SUMMARY_METRICS = ("best_step", "fid_best", "is_best", "last_step", "fid_last", "is_last", *DETAIL_METRICS)
+
+METHOD_NAMES = {"bagan": "BAGAN", "ebgan": "EBGAN", "contragan": "2C", "reacgan": "D2D-CE", "ecogan": "ECOGAN"}
+DATASET_NAMES = {"cifar10_lt": "CIFAR10_LT", "fashion_mnist_lt": "FashionMNIST_LT", "places_lt": "Places_LT",
+                 "digits_lt": "Digits_LT", "cifar10": "CIFAR10", "fashion_mnist": "FashionMNIST"}
+
+
+def method_name(method: str) -> str:
+    """The paper's name of a method (2C for contragan, D2D-CE for reacgan ...), else the name upper-cased."""
+    return METHOD_NAMES.get(method, method.upper())
+
+
+def dataset_name(dataset: str) -> str:
+    """The paper's spelling of a dataset (CIFAR10_LT ...), else the registered name."""
+    return DATASET_NAMES.get(dataset, dataset)
+
+
+def eval_points(tidy: pd.DataFrame) -> pd.DataFrame:
+    """Tidy rows to one row per evaluation (cell, protocol, extractor, reference, label_mix, source, step) with
+    one column per metric; a metric written twice for the same evaluation keeps its last value."""
+    metrics = list(dict.fromkeys(tidy["metric"]))
+    wide = tidy.groupby([*POINT_INDEX, "metric"], sort=False)["value"].last().unstack("metric")
+    wide = wide.reindex(columns=metrics).reset_index()
+    wide.columns.name = None
+    for col in ("fid", "is_mean", *DETAIL_METRICS, "n_real", "n_fake"):
+        if col not in wide.columns:
+            wide[col] = float("nan")
+    return wide.sort_values([*EVAL_KEYS, "source", "step"], kind="stable").reset_index(drop=True)
+
+
+def best_and_last(points: pd.DataFrame) -> pd.DataFrame:
+    """One row per (cell, protocol, extractor): best_step, fid_best, is_best, the DETAIL_METRICS at the best
+    step, last_step, fid_last, is_last, plus best_source (the ``source`` the best came from), reference,
+    label_mix, n_real and n_fake of the best evaluation."""
+    has_train = points.assign(is_train=points["source"] == "train").groupby(EVAL_KEYS)["is_train"].transform("any")
+    train = points[(points["source"] == "train") & has_train]
+    posthoc = points[~has_train]
+    scored = train.dropna(subset=["fid"])
+    best = scored.loc[scored.groupby(EVAL_KEYS)["fid"].idxmin()] if len(scored) else scored
+    last = train.drop_duplicates(EVAL_KEYS, keep="last")
+    best = pd.concat([best, posthoc[posthoc["source"] == "eval:best"].drop_duplicates(EVAL_KEYS, keep="last")])
+    last = pd.concat([last, posthoc[posthoc["source"] == "eval:latest"].drop_duplicates(EVAL_KEYS, keep="last")])
+    best = best.rename(columns={"step": "best_step", "fid": "fid_best", "is_mean": "is_best",
+                                "source": "best_source"})
+    best = best[[*EVAL_KEYS, "reference", "label_mix", "best_source", "best_step", "fid_best", "is_best",
+                 *DETAIL_METRICS, "n_real", "n_fake"]]
+    last = last.rename(columns={"step": "last_step", "fid": "fid_last", "is_mean": "is_last"})
+    last = last[[*EVAL_KEYS, "last_step", "fid_last", "is_last"]]
+    return best.merge(last, on=EVAL_KEYS, how="outer").sort_values(EVAL_KEYS).reset_index(drop=True)
+
+
+def group_key(cells: pd.DataFrame) -> pd.Series:
+    """A cell's group: its axes except the seed, as one string (cells of one group differ only by seed)."""
+    return cells[GROUP_AXES].astype(str).agg("|".join, axis=1)
+
+
+def varying_axes(cells: pd.DataFrame) -> list[str]:
+    """The GROUP_AXES that take more than one value among ``cells``."""
+    return [a for a in GROUP_AXES if cells[a].astype(str).nunique() > 1]
+
+
+def group_label(row: pd.Series, axes: list[str]) -> str:
+    """A short name for a group: the method's paper name plus the values of the axes that vary."""
+    parts = [method_name(row["method"])]
+    if "dataset" in axes:
+        parts.append(dataset_name(row["dataset"]))
+    if "sampling" in axes:
+        parts.append(f"sampling {row['sampling']}")
+    if "quirks" in axes:
+        parts.append(f"quirks {row['quirks']}")
+    if "backbone" in axes and row["backbone"]:
+        parts.append(row["backbone"])
+    if "options" in axes and row["options"] != "{}":
+        parts.append(", ".join(f"{k}={json.dumps(v)}" for k, v in json.loads(row["options"]).items()))
+    return " · ".join(parts)
+
+
+def with_groups(cells: pd.DataFrame) -> pd.DataFrame:
+    """``cells`` plus ``group`` (key), ``group_order`` (first grid position), ``group_label`` and
+    ``group_short`` (the label without the dataset, for figures of one dataset) columns."""
+    cells = cells.copy()
+    cells["group"] = group_key(cells)
+    cells["group_order"] = cells.groupby("group")["order"].transform("min")
+    axes = varying_axes(cells)
+    short = [a for a in axes if a != "dataset"]
+    cells["group_label"] = [group_label(row, axes) for _, row in cells.iterrows()]
+    cells["group_short"] = [group_label(row, short) for _, row in cells.iterrows()]
+    return cells
+
+
+def summarize(data: ReportData) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Compute the report's numbers.
+
+    Returns:
+        points: one row per evaluation (``eval_points``) with the cell's group columns.
+        per_run: one row per (cell, protocol, extractor) (``best_and_last``) with the group columns.
+        groups: one row per (group, protocol, extractor): the group's axes and paper numbers, ``seeds`` (runs
+            with metrics), ``unfinished`` (runs not in state done), ``<m>_mean`` / ``<m>_std`` for each of
+            SUMMARY_METRICS (std over seeds, ddof 1; NaN for one seed), reference, label_mix, n_real, n_fake.
+    """
+    cells = with_groups(data.cells)
+    cols = ["cell", "group", "group_order", "group_label", "group_short", "dataset", "seed", "state"]
+    points = eval_points(data.tidy).merge(cells[cols], on="cell", how="left")
+    per_run = best_and_last(points.drop(columns=cols[1:])).merge(cells[cols], on="cell", how="left")
+    keys = ["group", "protocol", "extractor"]
+    stats = per_run.groupby(keys, sort=False)[list(SUMMARY_METRICS)].agg(["mean", "std"])
+    stats.columns = [f"{m}_{s}" for m, s in stats.columns]
+    counts = per_run.assign(unfinished=per_run["state"] != "done").groupby(keys, sort=False).agg(
+        seeds=("cell", "nunique"), unfinished=("unfinished", "sum"),
+        reference=("reference", "first"), label_mix=("label_mix", "first"),
+        n_real=("n_real", "max"), n_fake=("n_fake", "max"))
+    first = cells.sort_values("order").drop_duplicates("group")
+    info = first[["group", "group_order", "group_label", "group_short", *GROUP_AXES,
+                  *(f"paper_{k}" for k in PAPER_KEYS)]]
+    groups = counts.join(stats).reset_index().merge(info, on="group", how="left")
+    groups = groups.sort_values(["protocol", "extractor", "group_order"], kind="stable").reset_index(drop=True)
+    return points, per_run, groups

@@ -1,0 +1,318 @@
+"""Comparison tables in the paper's layouts, one per protocol and extractor, written as CSV, Markdown and LaTeX.
+
+Layouts, chosen by the grid's name:
+  * ``table1``: the paper's Table 1 (metric-learning losses): Method, Data (balance | imbalance), FID, IS.
+  * ``table3``: the paper's Table 3 (pre-training methods vs ECOGAN): Model, Data, Best step, FID, IS,
+    Pre-trained, Sampling.
+  * anything else: a generic table, one row per cell (seeds pooled).
+Every measured value stands beside the paper's number (where the grid gives one) and the difference; a second
+table per protocol lists the other metrics at the best step (KID, precision, recall, intra-class FID, ...).
+The CSV keeps the numbers (mean and std apart); Markdown, LaTeX and HTML show "mean ± std".
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from bench.report.load import ReportData
+from bench.report.summary import DETAIL_METRICS, GROUP_AXES, dataset_name, method_name
+
+DASH = "–"
+DETAIL_NAMES = {"kid_mean": ("KID↓", 4), "precision": ("Precision↑", 3), "recall": ("Recall↑", 3),
+                "ifid_mean": ("Intra-class FID↓", 2), "fid_head": ("Head FID↓", 2), "fid_tail": ("Tail FID↓", 2),
+                "cond_acc": ("Cond. accuracy↑", 3)}
+PRETRAINING_METHODS = ("bagan", "ebgan")  # pretrain an autoencoder unless method_options.pretrained = false
+LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                 "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+LATEX_UNICODE = {"±": r"$\pm$", "Δ": r"$\Delta$", "↓": r"$\downarrow$", "↑": r"$\uparrow$", "–": "--",
+                 "·": r"$\cdot$", "×": r"$\times$", "≥": r"$\geq$"}
+
+
+@dataclass
+class Table:
+    """One rendered table.
+
+    Attributes:
+        slug: file stem under reports/<key>/, e.g. ``table3-paper-torchvision-inception``.
+        title: one line, e.g. "Table 3: pre-training methods vs ECOGAN (paper protocol)".
+        caption: names the protocol, extractor, reference, label mix, sample sizes and how best/last are picked.
+        columns: (header, "l" | "r") pairs.
+        rows: formatted cells, one list per row.
+        numeric: the same rows as numbers (means, stds, paper values, differences), written as CSV.
+        protocol, extractor: what measured every number in the table.
+    """
+
+    slug: str
+    title: str
+    caption: str
+    columns: list[tuple[str, str]]
+    rows: list[list[str]]
+    numeric: pd.DataFrame
+    protocol: str
+    extractor: str
+
+
+def fmt(mean: float, std: float = math.nan, digits: int = 2) -> str:
+    """"mean ± std" with ``digits`` decimals; just the mean when std is NaN (one seed); "–" when no mean."""
+    if mean is None or pd.isna(mean):
+        return DASH
+    text = f"{mean:.{digits}f}"
+    return text if std is None or pd.isna(std) else f"{text} ± {std:.{digits}f}"
+
+
+def fmt_diff(value: float, digits: int = 2) -> str:
+    """A signed difference ("+1.23"), or "–"."""
+    return DASH if value is None or pd.isna(value) else f"{value:+.{digits}f}"
+
+
+def flag(value: bool) -> str:
+    return "TRUE" if value else "FALSE"
+
+
+def is_imbalanced(data: ReportData, dataset: str) -> bool:
+    """Whether a dataset's training classes have unequal counts (config.json ``data.class_counts`` of any of its
+    runs); a name ending in ``_lt`` when no run says."""
+    cells = set(data.cells.loc[data.cells["dataset"] == dataset, "cell"])
+    for cell, run in data.runs.items():
+        counts = (run.config.get("data") or {}).get("class_counts")
+        if cell in cells and counts:
+            return len(set(counts)) > 1
+    return dataset.endswith("_lt")
+
+
+def pretrained(row: pd.Series) -> str:
+    """Table 3's "Pre-trained": TRUE/FALSE for the methods with an autoencoder stage, "-" for the others."""
+    options = json.loads(row["options"])
+    if "pretrained" in options:
+        return flag(bool(options["pretrained"]))
+    return flag(True) if row["method"] in PRETRAINING_METHODS else "-"
+
+
+def model_name(row: pd.Series, g: pd.DataFrame) -> str:
+    """The paper's method name, with the quirks setting when the table mixes both."""
+    return method_name(row["method"]) + (f" ({row['quirks']} quirks)" if g["quirks"].nunique() > 1 else "")
+
+
+def seeds_cell(row: pd.Series) -> str:
+    return f"{row['seeds']}" + (f" ({row['unfinished']} unfinished)" if row["unfinished"] else "")
+
+
+def measured(row: pd.Series, which: str) -> str:
+    """Formatted FID or IS (``which`` = fid_best, is_best, fid_last, is_last) or a step column."""
+    if which.endswith("step"):  # seeds usually share their last step: no "± 0"
+        std = row[f"{which}_std"]
+        return fmt(row[f"{which}_mean"], math.nan if std == 0 else std, 0)
+    return fmt(row[f"{which}_mean"], row[f"{which}_std"], 2)
+
+
+def paper_step(row: pd.Series) -> float:
+    """The paper's best step in our iterations where the grid converts it, else as the paper counts it."""
+    value = row["paper_best_iteration"]
+    return row["paper_best_step"] if pd.isna(value) else value
+
+
+def has_paper(g: pd.DataFrame) -> bool:
+    """Whether any row has a paper number to compare with."""
+    return bool(g["paper_fid"].notna().any() or g["paper_is"].notna().any())
+
+
+def with_differences(g: pd.DataFrame) -> pd.DataFrame:
+    """Add fid_diff and is_diff (measured mean − paper) and diff_basis: each paper number is compared with the
+    measured value picked the same way (its ``selection``: ``last`` → the last step, else the min-FID step)."""
+    last = g["paper_selection"].eq("last")
+    return g.assign(fid_diff=g["fid_last_mean"].where(last, g["fid_best_mean"]) - g["paper_fid"],
+                    is_diff=g["is_last_mean"].where(last, g["is_best_mean"]) - g["paper_is"],
+                    diff_basis=last.map({True: "last", False: "best"}))
+
+
+def numeric_frame(g: pd.DataFrame, display: list[list[str]], headers: list[str]) -> pd.DataFrame:
+    """The CSV form: the display's identifying columns, then the axes and every number."""
+    numbers = ["seeds", "unfinished"] + [f"{m}_{s}" for m in ("best_step", "fid_best", "is_best", "last_step",
+                                                              "fid_last", "is_last") for s in ("mean", "std")]
+    frame = pd.DataFrame(display, columns=headers, index=g.index)
+    extra = g[["protocol", "extractor", "reference", "label_mix", *GROUP_AXES, *numbers, "paper_fid", "paper_is"]]
+    frame = pd.concat([frame, extra], axis=1)
+    frame["paper_best_step"] = g.apply(paper_step, axis=1) if len(g) else []
+    frame[["fid_diff", "is_diff", "diff_basis"]] = g[["fid_diff", "is_diff", "diff_basis"]]
+    return frame.reset_index(drop=True)
+
+
+def layout_table1(data: ReportData, g: pd.DataFrame) -> tuple[list[tuple[str, str]], list[list[str]], pd.DataFrame]:
+    """Paper Table 1: Method | Data | FID | IS, balanced rows first, best and last values beside the paper's.
+    (The paper's balanced rows are its last step, its imbalanced rows the min-FID step: see with_differences.)"""
+    g = with_differences(g.assign(imbalanced=g["dataset"].map(lambda d: is_imbalanced(data, d))))
+    g = g.sort_values(["imbalanced", "group_order"], kind="stable")
+    columns = [("Method", "l"), ("Data", "l"), ("FID↓ best", "r"), ("FID↓ last", "r"), ("FID↓ paper", "r"),
+               ("ΔFID", "r"), ("IS↑ best", "r"), ("IS↑ last", "r"), ("IS↑ paper", "r"), ("ΔIS", "r"),
+               ("Best step", "r"), ("Last step", "r"), ("Seeds", "r")]
+    rows = [[model_name(row, g), "imbalance" if row["imbalanced"] else "balance", measured(row, "fid_best"),
+             measured(row, "fid_last"), fmt(row["paper_fid"]), fmt_diff(row["fid_diff"]), measured(row, "is_best"),
+             measured(row, "is_last"), fmt(row["paper_is"]), fmt_diff(row["is_diff"]), measured(row, "best_step"),
+             measured(row, "last_step"), seeds_cell(row)] for _, row in g.iterrows()]
+    return columns, rows, numeric_frame(g, [r[:2] for r in rows], ["Method", "Data"])
+
+
+def layout_table3(data: ReportData, g: pd.DataFrame) -> tuple[list[tuple[str, str]], list[list[str]], pd.DataFrame]:
+    """Paper Table 3: Model | Data | Best step | FID | IS | Pre-trained | Sampling, in grid order, each measured
+    value beside the paper's and the difference (best-step values; last-step values after them)."""
+    g = with_differences(g)
+    columns = [("Model", "l"), ("Data", "l"), ("Best step", "r"), ("Best step paper", "r"), ("FID↓", "r"),
+               ("FID↓ paper", "r"), ("ΔFID", "r"), ("IS↑", "r"), ("IS↑ paper", "r"), ("ΔIS", "r"),
+               ("Pre-trained", "l"), ("Sampling", "l"), ("FID↓ last", "r"), ("IS↑ last", "r"), ("Last step", "r"),
+               ("Seeds", "r")]
+    rows = [[model_name(row, g), dataset_name(row["dataset"]),
+             measured(row, "best_step"), fmt(paper_step(row), digits=0),
+             measured(row, "fid_best"), fmt(row["paper_fid"]), fmt_diff(row["fid_diff"]),
+             measured(row, "is_best"), fmt(row["paper_is"]), fmt_diff(row["is_diff"]),
+             pretrained(row), flag(row["sampling"] == "balanced"),
+             measured(row, "fid_last"), measured(row, "is_last"), measured(row, "last_step"), seeds_cell(row)]
+            for _, row in g.iterrows()]
+    headers = ["Model", "Data", "Pre-trained", "Sampling"]
+    return columns, rows, numeric_frame(g, [[r[0], r[1], r[10], r[11]] for r in rows], headers)
+
+
+def layout_generic(data: ReportData, g: pd.DataFrame) -> tuple[list[tuple[str, str]], list[list[str]], pd.DataFrame]:
+    """One row per cell (seeds pooled): its name, best step, FID, IS, last-step values; paper columns when the
+    grid gives paper numbers."""
+    with_paper = has_paper(g)
+    g = with_differences(g)
+    columns = [("Cell", "l"), ("Dataset", "l"), ("Best step", "r"), ("FID↓", "r"), ("IS↑", "r"),
+               ("FID↓ last", "r"), ("IS↑ last", "r"), ("Last step", "r"), ("Seeds", "r")]
+    if with_paper:
+        columns[5:5] = [("FID↓ paper", "r"), ("ΔFID", "r"), ("IS↑ paper", "r"), ("ΔIS", "r")]
+    rows = []
+    for _, row in g.iterrows():
+        cells = [row["group_label"], dataset_name(row["dataset"]), measured(row, "best_step"),
+                 measured(row, "fid_best"), measured(row, "is_best"), measured(row, "fid_last"),
+                 measured(row, "is_last"), measured(row, "last_step"), seeds_cell(row)]
+        if with_paper:
+            cells[5:5] = [fmt(row["paper_fid"]), fmt_diff(row["fid_diff"]), fmt(row["paper_is"]),
+                          fmt_diff(row["is_diff"])]
+        rows.append(cells)
+    return columns, rows, numeric_frame(g, [r[:1] for r in rows], ["Cell"])
+
+
+LAYOUTS = {"table1": ("Table 1: metric-learning losses on balanced and imbalanced data", layout_table1),
+           "table3": ("Table 3: pre-training methods vs ECOGAN", layout_table3)}
+
+
+def distinct(values: pd.Series, digits: int | None = None) -> str:
+    """The distinct non-empty values of a column, joined with " / " ("?" when there are none)."""
+    vals = [v for v in dict.fromkeys(values.dropna()) if v != ""]
+    if digits is not None:
+        vals = [f"{v:.{digits}f}" for v in vals]
+    return " / ".join(str(v) for v in vals) or "?"
+
+
+def caption(data: ReportData, g: pd.DataFrame, protocol: str, extractor: str, layout: str,
+            with_paper: bool = True) -> str:
+    """The caption: protocol, extractor, reference, label mix, sample sizes, how best and last are picked."""
+    text = [f"Protocol {protocol}, features {extractor}, reference {distinct(g['reference'])}, "
+            f"generated labels {distinct(g['label_mix'])}, {distinct(g['n_real'], 0)} real and "
+            f"{distinct(g['n_fake'], 0)} generated images per evaluation.",
+            "Best = the evaluation with the lowest FID under this protocol, IS at that step; like the paper, "
+            "the best step is picked on the evaluation set itself, so best values are optimistic. "
+            "Last = the final evaluation. Steps are iterations (n_dis D steps + 1 G step).",
+            "Mean ± std over seeds (sample std) where a row has several." + (" Δ = measured − paper."
+                                                                              if with_paper else "")]
+    if with_paper and g["paper_selection"].eq("last").any():
+        text.append("Where the paper reports its last step rather than its min-FID step (" +
+                    ", ".join(g.loc[g["paper_selection"].eq("last"), "group_label"]) +
+                    "), Δ compares our last-step value.")
+    notes = [f"{label}: {note}" for label, note in zip(g["group_label"], g["paper_note"], strict=True)
+             if isinstance(note, str) and note]
+    if with_paper and notes:
+        text.append("Paper notes: " + "; ".join(notes) + ".")
+    if layout == "table3":
+        units = distinct(g["paper_step_unit"])
+        text.append(f"Paper best steps are in our iterations where the grid converts them (the paper counts "
+                    f"{units}).")
+    if (g["unfinished"] > 0).any():
+        text.append("Rows with unfinished seeds: their last step is the latest evaluation so far.")
+    if data.scale != "paper":
+        text.append(f"Scale {data.scale}: numbers not comparable to the paper's.")
+    return " ".join(text)
+
+
+def slugify(*parts: str) -> str:
+    return "-".join(re.sub(r"[^A-Za-z0-9_.]+", "-", p).strip("-") for p in parts if p)
+
+
+def details_table(data: ReportData, g: pd.DataFrame, protocol: str, extractor: str) -> Table | None:
+    """The metrics beyond FID and IS at each row's best step, or None when the protocol measured none."""
+    present = [m for m in DETAIL_METRICS if g[f"{m}_mean"].notna().any()]
+    if not present:
+        return None
+    columns = [("Cell", "l"), ("Best step", "r")] + [(DETAIL_NAMES[m][0], "r") for m in present]
+    rows = [[row["group_label"], measured(row, "best_step")]
+            + [fmt(row[f"{m}_mean"], row[f"{m}_std"], DETAIL_NAMES[m][1]) for m in present]
+            for _, row in g.iterrows()]
+    numeric = g[["group_label", "protocol", "extractor", *GROUP_AXES, "seeds", "best_step_mean"]
+                + [f"{m}_{s}" for m in present for s in ("mean", "std")]].rename(columns={"group_label": "Cell"})
+    head = (f"Metrics at the best step ({protocol} protocol, {extractor} features): head/tail FID split the classes "
+            f"by training count; cond. accuracy = the extractor's classifier agreeing with the requested label.")
+    return Table(slug=slugify("details", protocol, extractor), title=f"Other metrics at the best step ({protocol})",
+                 caption=f"{head} {caption(data, g, protocol, extractor, 'details', with_paper=False)}",
+                 columns=columns, rows=rows, numeric=numeric.reset_index(drop=True), protocol=protocol,
+                 extractor=extractor)
+
+
+def build_tables(data: ReportData, groups: pd.DataFrame) -> list[Table]:
+    """The comparison table (and the details table) for each protocol and extractor present, in the layout
+    that the grid's name selects."""
+    title, layout = LAYOUTS.get(data.grid, (f"Grid {data.grid}", layout_generic))
+    name = data.grid if data.grid in LAYOUTS else "table"
+    tables = []
+    for (protocol, extractor), g in groups.groupby(["protocol", "extractor"], sort=False):
+        columns, rows, numeric = layout(data, g)
+        tables.append(Table(slug=slugify(name, protocol, extractor), title=f"{title} ({protocol} protocol)",
+                            caption=caption(data, g, protocol, extractor, data.grid, with_paper=has_paper(g)),
+                            columns=columns, rows=rows,
+                            numeric=numeric, protocol=protocol, extractor=extractor))
+        details = details_table(data, g, protocol, extractor)
+        if details is not None:
+            tables.append(details)
+    return tables
+
+
+def to_markdown(table: Table) -> str:
+    """A pipe table with the title and caption above it."""
+    lines = [f"**{table.title}.** {table.caption}", ""]
+    lines.append("| " + " | ".join(h for h, _ in table.columns) + " |")
+    lines.append("|" + "|".join(":--" if a == "l" else "--:" for _, a in table.columns) + "|")
+    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in table.rows]
+    return "\n".join(lines) + "\n"
+
+
+def latex_escape(text: str) -> str:
+    """Escape LaTeX's special characters, then spell the Unicode signs the tables use in math mode."""
+    text = "".join(LATEX_SPECIAL.get(ch, ch) for ch in text)
+    return "".join(LATEX_UNICODE.get(ch, ch) for ch in text)
+
+
+def to_latex(table: Table) -> str:
+    """A booktabs table (needs ``\\usepackage{booktabs}``) with caption and label."""
+    spec = "".join(a for _, a in table.columns)
+    lines = ["% needs \\usepackage{booktabs}", "\\begin{table}[t]", "\\centering", "\\small",
+             f"\\caption{{{latex_escape(table.title)}. {latex_escape(table.caption)}}}",
+             f"\\label{{tab:{table.slug}}}", f"\\begin{{tabular}}{{{spec}}}", "\\toprule",
+             " & ".join(latex_escape(h) for h, _ in table.columns) + " \\\\", "\\midrule"]
+    lines += [" & ".join(latex_escape(c) for c in row) + " \\\\" for row in table.rows]
+    lines += ["\\bottomrule", "\\end{tabular}", "\\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
+def write_table(table: Table, out_dir: Path) -> dict[str, Path]:
+    """Write ``<slug>.csv``, ``<slug>.md`` and ``<slug>.tex`` into ``out_dir``; returns them by suffix."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {ext: out_dir / f"{table.slug}.{ext}" for ext in ("csv", "md", "tex")}
+    table.numeric.to_csv(paths["csv"], index=False)
+    paths["md"].write_text(to_markdown(table))
+    paths["tex"].write_text(to_latex(table))
+    return paths

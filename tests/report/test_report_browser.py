@@ -1,0 +1,79 @@
+"""The HTML page in a real browser: headless Chromium opens it from disk (file://, no network), takes a screenshot
+and dumps the DOM after load. Skipped when Chromium is not installed (``.ci/run`` apt-installs it)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+# Appended to a copy of the page only: after load, count the images the browser could not decode.
+PROBE = ("<script>window.addEventListener('load', () => { const bad = [...document.images].filter("
+         "i => !i.complete || i.naturalWidth === 0).length; document.body.setAttribute('data-broken-images', bad);"
+         "});</script>")
+
+
+def chromium(*args: str, user_data: Path) -> subprocess.CompletedProcess:
+    if CHROMIUM is None:
+        pytest.skip("headless Chromium is not installed (apt-get install chromium)")
+    return subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={user_data}", *args], capture_output=True, text=True,
+                          timeout=180, check=False)
+
+
+class DomScan(HTMLParser):
+    """Collects the tags, the <img> sources and the body's attributes of a dumped DOM."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: dict[str, int] = {}
+        self.images: list[str] = []
+        self.body: dict[str, str | None] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags[tag] = self.tags.get(tag, 0) + 1
+        if tag == "img":
+            self.images.append(dict(attrs).get("src") or "")
+        if tag == "body":
+            self.body = dict(attrs)
+
+
+def test_screenshot_is_not_blank(table3_report, tmp_path):
+    shot = tmp_path / "page.png"
+    result = chromium(f"--screenshot={shot}", "--window-size=1280,2000", table3_report.html.as_uri(),
+                      user_data=tmp_path / "profile")
+    assert shot.is_file(), result.stderr[-2000:]
+    with Image.open(shot) as image:
+        assert image.size == (1280, 2000)
+        pixels = np.asarray(image.convert("L"), dtype=np.float64)
+    assert pixels.std() > 20  # text, tables and figures, not a blank or single-colour page
+    assert (pixels < 80).mean() > 0.005 and (pixels > 200).mean() > 0.3  # dark ink on a light page
+
+
+def test_dom_has_the_tables_and_every_image_decodes(table3_report, tmp_path):
+    probed = tmp_path / "probe.html"  # the page holds no relative reference that an image needs
+    probed.write_text(table3_report.html.read_text().replace("</body>", PROBE + "</body>"))
+    result = chromium("--dump-dom", "--virtual-time-budget=5000", probed.as_uri(), user_data=tmp_path / "profile")
+    scan = DomScan()
+    scan.feed(result.stdout)
+    assert scan.tags.get("table") == 3 and scan.tags.get("caption") == 3, result.stderr[-2000:]
+    assert scan.tags.get("td", 0) > 50
+    expected = len(list((table3_report.out / "figures").glob("*.png"))) + len(
+        list((table3_report.out / "samples").glob("*.png")))
+    assert len(scan.images) == expected
+    for src in scan.images:
+        assert src.startswith("data:image/png;base64,") and len(src) > 100
+        with Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))) as image:
+            image.verify()
+    assert scan.body.get("data-broken-images") == "0"
