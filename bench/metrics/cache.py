@@ -1,0 +1,61 @@
+"""Where evaluation caches live, how their keys are made, and how they are written (atomically)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+def default_cache_root() -> Path:
+    """The cache folder: ``$BENCH_CACHE`` if set, else ``~/.cache/ecogan-bench``."""
+    env = os.environ.get("BENCH_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "ecogan-bench"
+
+
+def slug(name: str) -> str:
+    """A file-name-safe form of a name (``folder:/a/b`` -> ``folder_a_b``)."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "unnamed"
+
+
+def digest(*parts: Any, length: int = 12) -> str:
+    """Short sha256 hex digest of tensors (their dtype, shape and bytes) and other values (their repr)."""
+    h = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, torch.Tensor):
+            t = part.detach().cpu().contiguous()
+            h.update(f"{t.dtype}{tuple(t.shape)}".encode())
+            h.update(t.numpy().tobytes())
+        else:
+            h.update(repr(part).encode())
+        h.update(b"\x00")
+    return h.hexdigest()[:length]
+
+
+def atomic_save(obj: Any, path: Path) -> None:
+    """``torch.save`` to a temporary file in the same folder, then ``os.replace`` (no half-written cache)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a cache is meant to be shared
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_cached(path: Path) -> dict[str, Any] | None:
+    """The dict saved at ``path``, or None when the file is missing or unreadable (then it is recomputed)."""
+    if not path.is_file():
+        return None
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # a corrupt or foreign file is a cache miss, not an error
+        return None

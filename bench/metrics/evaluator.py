@@ -1,0 +1,219 @@
+"""The Evaluator: one metrics row (and per-class rows) for a method at a step, under a named protocol.
+
+The training loop calls::
+
+    evaluator = Evaluator(cfg, train_set, reference_set, device)     # once per run
+    result = evaluator.evaluate(method, step, "paper")               # at each evaluation
+    append(metrics.csv, result.row); append(per_class.csv, result.per_class)
+
+Per call: the protocol (:mod:`bench.metrics.protocols`) picks the reference set, the label mix and the
+extractor (``cfg.extractor`` overrides it); a deterministic, histogram-keeping subset of at most
+``cfg.num_eval_samples`` reference images is chosen; its features and FID statistics come from the cache
+(:mod:`bench.metrics.reference`). Then n_fake = n_real fakes are generated in memory with z drawn from a
+private ``torch.Generator`` seeded by (cfg.seed, step), quantised to uint8 as the paper does, and passed
+once through the extractor (and the reference classifier, for conditional accuracy). Every metric comes from
+that one pass. The whole call runs under :func:`bench.metrics.rng.isolated_rng`: the global RNG state after
+evaluation equals the state before, so training never depends on evaluation.
+
+Metrics (``metrics.csv``; NaN where undefined):
+    fid                 FID vs the reference (torch-fidelity's ``fid_statistics_to_metric``).
+    is_mean, is_std     Inception Score over the protocol's 10 splits (softmax of the extractor's logits).
+    kid_mean, kid_std   KID, 100 subsets of min(1000, n_real, n_fake) rows (:mod:`bench.metrics.kid`).
+    precision, recall   k = 3 nearest-neighbour manifolds (:mod:`bench.metrics.prc`).
+    ifid_mean           mean intra-class FID over classes with >= 2 real and >= 2 fake samples.
+    fid_head, fid_tail  FID over the head / tail classes: head = TRAIN count >= median TRAIN count.
+    cond_acc            mean over classes of the share of class-c fakes that the reference classifier calls c.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from typing import Protocol as TypingProtocol
+
+import torch
+
+from bench.config import RunConfig
+from bench.datasets.base import ImageSet, float_to_uint8
+from bench.errors import ConfigError, check, unknown_name
+from bench.metrics.accuracy import conditional_accuracy
+from bench.metrics.cache import default_cache_root
+from bench.metrics.extractors import FeatureExtractor, get_extractor, list_extractors
+from bench.metrics.fid import fid_from_statistics, fid_statistics, frechet_distance, per_class_fid
+from bench.metrics.isc import inception_score
+from bench.metrics.kid import kernel_inception_distance
+from bench.metrics.prc import precision_recall
+from bench.metrics.protocols import PROTOCOLS, fake_labels, get_protocol, head_classes, subset_indices
+from bench.metrics.reference import ReferenceFeatures, load_or_compute_reference
+from bench.metrics.rng import eval_seed, isolated_rng
+
+METRICS_COLUMNS = ["step", "source", "protocol", "extractor", "reference", "label_mix", "n_real", "n_fake", "fid",
+                   "is_mean", "is_std", "kid_mean", "kid_std", "precision", "recall", "ifid_mean", "fid_head",
+                   "fid_tail", "cond_acc"]
+PER_CLASS_COLUMNS = ["step", "source", "protocol", "extractor", "class", "class_name", "train_count", "n_real",
+                     "n_fake", "fid", "cond_acc"]
+CLASSIFIER = "classifier"
+
+
+class Generates(TypingProtocol):
+    """What the Evaluator uses of a method (bench.methods.base.Method satisfies it)."""
+
+    latent_dim: int
+    device: torch.device
+
+    def generate(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor: ...
+
+
+@dataclass
+class EvalResult:
+    """One evaluation: a ``metrics.csv`` row and its ``per_class.csv`` rows (keys in column order)."""
+
+    row: dict[str, Any]
+    per_class: list[dict[str, Any]]
+
+
+class Evaluator:
+    """Measures a method under the named protocols, with reference features cached across calls.
+
+    Args:
+        cfg: the run's config; uses ``seed``, ``extractor``, ``num_eval_samples``, ``protocols`` (checked),
+            ``image_size`` and ``channels`` (checked against the data) and ``dataset`` (in messages).
+        train_set: the (long-tailed) training split: the ``paper`` reference and the head/tail counts.
+        reference_set: the balanced reference split (``split="test"``): the ``standard`` reference and the
+            classifier's training data.
+        device: where extractors and metrics run.
+        cache_root: folder of the disk caches (classifier weights, reference features); None =
+            :func:`bench.metrics.cache.default_cache_root` ($BENCH_CACHE, else ~/.cache/ecogan-bench).
+        batch_size: images per generation / extraction batch.
+
+    Raises:
+        ConfigError: unknown protocol or extractor in ``cfg``; train and reference sets that disagree with each
+            other or with ``cfg`` on the number of classes, channels or image size.
+    """
+
+    def __init__(self, cfg: RunConfig, train_set: ImageSet, reference_set: ImageSet, device: torch.device | str,
+                 cache_root: Path | str | None = None, batch_size: int = 128) -> None:
+        for name in cfg.protocols:
+            get_protocol(name)
+        if cfg.extractor is not None and cfg.extractor not in list_extractors():
+            raise unknown_name("feature extractor (config key extractor)", cfg.extractor, list_extractors())
+        check(train_set.num_classes == reference_set.num_classes,
+              f"{cfg.dataset}: train split has {train_set.num_classes} classes, reference split "
+              f"{reference_set.num_classes}")
+        shape_train, shape_ref = tuple(train_set.images.shape[1:]), tuple(reference_set.images.shape[1:])
+        check(shape_train == shape_ref, f"{cfg.dataset}: train images are {shape_train}, reference images {shape_ref}")
+        check(train_set.image_size == cfg.image_size and cfg.channels in (None, train_set.channels),
+              f"{cfg.dataset}: config asks for image_size={cfg.image_size}, channels={cfg.channels} but the train "
+              f"images are {shape_train}")
+        check(isinstance(batch_size, int) and batch_size >= 2, f"batch_size must be >= 2, got {batch_size!r}")
+        self.cfg = cfg
+        self.train_set = train_set
+        self.reference_set = reference_set
+        self.device = torch.device(device)
+        self.cache_root = Path(cache_root) if cache_root is not None else default_cache_root()
+        self.batch_size = batch_size
+        self._extractors: dict[str, FeatureExtractor] = {}
+        self._references: dict[tuple[str, str, int], ReferenceFeatures] = {}
+
+    # -- building blocks (cached per Evaluator) ---------------------------------------------------------------
+    def extractor(self, name: str) -> FeatureExtractor:
+        """The extractor ``name``, built once per Evaluator (the classifier trains on the reference split)."""
+        if name not in self._extractors:
+            with isolated_rng(self.device):
+                self._extractors[name] = get_extractor(name, self.device, reference_set=self.reference_set,
+                                                       cache_root=self.cache_root)
+        return self._extractors[name]
+
+    def reference(self, protocol: str) -> tuple[ImageSet, ReferenceFeatures]:
+        """The protocol's reference set and the cached features of its evaluation subset."""
+        proto = get_protocol(protocol)
+        ref_set = self.train_set if proto.reference == "train-lt" else self.reference_set
+        extractor_name = self.cfg.extractor or proto.extractor
+        indices = subset_indices(ref_set.labels, self.cfg.num_eval_samples)
+        key = (proto.reference, extractor_name, indices.numel())
+        if key not in self._references:
+            self._references[key] = load_or_compute_reference(ref_set, indices, self.extractor(extractor_name),
+                                                               self.cache_root, self.batch_size)
+        return ref_set, self._references[key]
+
+    # -- one evaluation --------------------------------------------------------------------------------------
+    def evaluate(self, method: Generates, step: int, protocol: str, source: str = "train") -> EvalResult:
+        """Generate, extract and measure; see the module docstring for the metrics.
+
+        Args:
+            method: anything with ``generate(z, y)`` (images in [-1, 1]), ``latent_dim`` and ``device``.
+            step: the training step (seeds the evaluation noise with ``cfg.seed``).
+            protocol: ``paper`` or ``standard`` (:data:`bench.metrics.protocols.PROTOCOLS`).
+            source: the ``source`` column: ``train``, ``eval:best``, ``eval:latest``.
+
+        Returns:
+            :class:`EvalResult` with one row per :data:`METRICS_COLUMNS` and one per class.
+        """
+        proto = get_protocol(protocol)
+        extractor_name = self.cfg.extractor or proto.extractor
+        with isolated_rng(self.device):
+            ref_set, ref = self.reference(protocol)
+            labels = fake_labels(proto, ref.labels, ref_set.num_classes)
+            features, logits, cls_logits = self._generate_and_extract(method, step, labels, extractor_name)
+        return self._measure(step, source, proto.name, extractor_name, ref, labels, features, logits, cls_logits)
+
+    def _generate_and_extract(self, method: Generates, step: int, labels: torch.Tensor,
+                              extractor_name: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One pass: fakes for ``labels`` -> uint8 -> (features, IS logits, classifier logits), on the CPU."""
+        extractor, classifier = self.extractor(extractor_name), self.extractor(CLASSIFIER)
+        expected = tuple(self.reference_set.images.shape[1:])
+        noise = torch.Generator().manual_seed(eval_seed(self.cfg.seed, step))
+        z_all = torch.randn(labels.numel(), method.latent_dim, generator=noise)  # independent of batch size
+        feats, logits, cls_logits = [], [], []
+        for z, y in zip(z_all.split(self.batch_size), labels.split(self.batch_size), strict=True):
+            images = method.generate(z.to(method.device), y.to(method.device))
+            if tuple(images.shape[1:]) != expected:
+                raise ConfigError(f"the method generates {tuple(images.shape[1:])} images but {self.cfg.dataset} "
+                                  f"images are {expected} (check image_size and channels)")
+            fakes = float_to_uint8(images.detach().float()).to(self.device)
+            f, lg = extractor(fakes)
+            c = lg if extractor is classifier else classifier(fakes)[1]
+            feats.append(f.cpu())
+            logits.append(lg.cpu())
+            cls_logits.append(c.cpu())
+        return torch.cat(feats), torch.cat(logits), torch.cat(cls_logits)
+
+    def _measure(self, step: int, source: str, protocol: str, extractor_name: str, ref: ReferenceFeatures,
+                 labels: torch.Tensor, features: torch.Tensor, logits: torch.Tensor,
+                 cls_logits: torch.Tensor) -> EvalResult:
+        """All metrics from the reference features and one set of fake features / logits."""
+        proto = PROTOCOLS[protocol]
+        num_classes = self.train_set.num_classes
+        real, fake = ref.features.to(self.device), features.to(self.device)
+        n_real, n_fake = real.shape[0], fake.shape[0]
+        fid = fid_from_statistics(ref.stats, fid_statistics(fake)) if min(n_real, n_fake) >= 2 else math.nan
+        is_mean, is_std = inception_score(logits, proto.is_splits, proto.is_shuffle_seed)
+        kid_mean, kid_std = kernel_inception_distance(fake, real)
+        precision, recall = precision_recall(fake, real)
+        class_fid = per_class_fid(real, ref.labels.to(self.device), fake, labels.to(self.device), num_classes)
+        class_acc = conditional_accuracy(cls_logits, labels, num_classes)
+        train_counts = self.train_set.class_counts
+        is_head = head_classes(train_counts)
+        fid_head = frechet_distance(real[is_head[ref.labels]], fake[is_head[labels]])
+        fid_tail = frechet_distance(real[~is_head[ref.labels]], fake[~is_head[labels]])
+        values = {"step": int(step), "source": source, "protocol": protocol, "extractor": extractor_name,
+                  "reference": proto.reference, "label_mix": proto.label_mix, "n_real": n_real, "n_fake": n_fake,
+                  "fid": fid, "is_mean": is_mean, "is_std": is_std, "kid_mean": kid_mean, "kid_std": kid_std,
+                  "precision": precision, "recall": recall, "ifid_mean": _nanmean(class_fid),
+                  "fid_head": fid_head, "fid_tail": fid_tail, "cond_acc": _nanmean(class_acc)}
+        row = {k: values[k] for k in METRICS_COLUMNS}
+        real_counts = torch.bincount(ref.labels, minlength=num_classes).tolist()
+        fake_counts = torch.bincount(labels, minlength=num_classes).tolist()
+        per_class = [dict(zip(PER_CLASS_COLUMNS, (
+            int(step), source, protocol, extractor_name, c, self.train_set.class_names[c], train_counts[c],
+            real_counts[c], fake_counts[c], float(class_fid[c]), float(class_acc[c])), strict=True))
+            for c in range(num_classes)]
+        return EvalResult(row=row, per_class=per_class)
+
+
+def _nanmean(values: torch.Tensor) -> float:
+    """Mean over the finite entries; NaN when there is none."""
+    finite = values[~values.isnan()]
+    return float(finite.mean()) if finite.numel() else math.nan
