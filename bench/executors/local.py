@@ -1,0 +1,158 @@
+"""The local executor: ``workers`` cells at once on this machine, each in its own subprocess
+(``python -m bench.executors.worker``), so that a crash (out of memory, a segfault) takes down one cell only.
+
+With GPUs visible to torch, each running cell gets one (``CUDA_VISIBLE_DEVICES``, round robin over the
+visible ones); without, each gets ``cores // workers`` CPU threads (unless ``OMP_NUM_THREADS`` is set).
+With one worker its output goes to this terminal (the loop's progress bar); with several, to
+``results/<key>/.logs/<cell>.log``.
+
+Workers run in sessions of their own: Ctrl-C reaches the scheduler, which sends each running worker one
+SIGINT, so that the loop checkpoints its last whole step, marks the run pending and releases the lock. (A
+scheduler killed outright leaves its workers to finish their cells, still holding their locks.)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import IO
+
+from bench.executors.worker import CellResult, CellSpec
+
+POLL_S = 0.1
+STOP_WAIT_S = 60.0  # a checkpoint of a big model may take a while
+
+
+@dataclass
+class _Running:
+    proc: subprocess.Popen
+    spec: CellSpec
+    result: Path
+    log: Path | None
+    log_fh: IO[bytes] | None
+    start: float
+
+
+def cpu_count() -> int:
+    """CPU cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def visible_gpus() -> list[str]:
+    """The GPUs a worker may be pinned to: ``CUDA_VISIBLE_DEVICES`` when set, else those torch counts."""
+    env = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if env is not None:
+        return [d.strip() for d in env.split(",") if d.strip() and d.strip() != "-1"]
+    import torch
+
+    return [str(i) for i in range(torch.cuda.device_count())]
+
+
+def run_local(specs: list[CellSpec], *, workers: int = 1, log_dir: Path | None = None) -> Iterator[CellResult]:
+    """Run ``specs`` in up to ``workers`` subprocesses at once; yield each result as its process ends.
+
+    Args:
+        specs: the cells to run (their lock files make a second scheduler skip them).
+        workers: cells at once.
+        log_dir: folder for per-cell output logs and the spec/result files of the workers; with one worker
+            the output goes to this process's stderr instead.
+    """
+    if not specs:
+        return
+    log_dir = Path(log_dir or Path(specs[0].run_dir).parent / ".logs")
+    log_dir.mkdir(parents=True, exist_ok=True)
+    wants_gpu = any(s.config.get("device", "auto") != "cpu" for s in specs)
+    gpus = visible_gpus() if wants_gpu else []
+    threads = None if gpus or "OMP_NUM_THREADS" in os.environ else max(1, cpu_count() // workers)
+    pending = list(specs)
+    running: dict[int, _Running] = {}
+    try:
+        while pending or running:
+            for slot in range(workers):
+                if slot not in running and pending:
+                    running[slot] = _start(pending.pop(0), slot, gpus, threads, log_dir, quiet=workers > 1)
+            finished = [slot for slot, r in running.items() if r.proc.poll() is not None]
+            for slot in finished:
+                yield _collect(running.pop(slot))
+            if not finished:
+                time.sleep(POLL_S)
+    finally:
+        _stop_all(running.values())
+
+
+def _start(spec: CellSpec, slot: int, gpus: list[str], threads: int | None, log_dir: Path,
+           quiet: bool) -> _Running:
+    # per scheduler process: another scheduler may be running the same grid on the same folder
+    spec_path = log_dir / f"{spec.cell}.{os.getpid()}.spec.json"
+    result_path = log_dir / f"{spec.cell}.{os.getpid()}.result.json"
+    result_path.unlink(missing_ok=True)
+    spec = CellSpec(**{**asdict(spec), "threads": spec.threads or threads, "progress": spec.progress and not quiet})
+    spec_path.write_text(json.dumps(asdict(spec)), encoding="utf-8")
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    if gpus:
+        env["CUDA_VISIBLE_DEVICES"] = gpus[slot % len(gpus)]
+    if spec.threads:
+        env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(spec.threads)
+    log = log_dir / f"{spec.cell}.log" if quiet else None
+    log_fh = log.open("ab") if log else None
+    out = log_fh if log_fh else 2  # fd 2: this process's stderr, even when sys.stderr is replaced
+    # a session of its own: Ctrl-C reaches the scheduler only, which forwards exactly one SIGINT (a second one
+    # would stop the loop mid-step, without a checkpoint)
+    proc = subprocess.Popen([sys.executable, "-m", "bench.executors.worker", str(spec_path), str(result_path)],
+                            env=env, stdout=out, stderr=subprocess.STDOUT if log_fh else None,
+                            start_new_session=True)
+    return _Running(proc=proc, spec=spec, result=result_path, log=log, log_fh=log_fh, start=time.monotonic())
+
+
+def _collect(run: _Running) -> CellResult:
+    if run.log_fh:
+        run.log_fh.close()
+    seconds = time.monotonic() - run.start
+    spec_path = run.result.with_name(run.result.name.replace(".result.json", ".spec.json"))
+    spec_path.unlink(missing_ok=True)
+    if run.proc.returncode == 0 and run.result.exists():
+        result = CellResult(**json.loads(run.result.read_text(encoding="utf-8")))
+        run.result.unlink()
+        result.seconds = seconds
+        return result
+    where = f"see {run.log}" if run.log else "its output is above"
+    last = _last_line(run.log) if run.log else ""
+    from bench.executors.worker import result_from_status
+
+    return result_from_status(run.spec.cell, "failed", Path(run.spec.run_dir), seconds=seconds,
+                              error=f"worker exited with code {run.proc.returncode} ({where}){last}")
+
+
+def _last_line(path: Path | None) -> str:
+    try:
+        lines = [ln for ln in path.read_text(encoding="utf-8", errors="replace").splitlines() if ln.strip()]
+    except (OSError, AttributeError):
+        return ""
+    return f": {lines[-1].strip()[:200]}" if lines else ""
+
+
+def _stop_all(runs) -> None:
+    """Stop still-running workers (Ctrl-C, an error here): one SIGINT lets the loop checkpoint its last whole
+    step and the worker release its lock; a worker still alive after ``STOP_WAIT_S`` is killed."""
+    runs = [r for r in runs if r.proc.poll() is None]
+    for run in runs:
+        run.proc.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + STOP_WAIT_S
+    for run in runs:
+        try:
+            run.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            run.proc.kill()
+            run.proc.wait()
+        if run.log_fh:
+            run.log_fh.close()

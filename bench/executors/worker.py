@@ -1,0 +1,216 @@
+"""Run one cell, whatever process it is in: the grid scheduler itself (``inline``, ``bench run`` single), a
+worker subprocess of the local executor (``python -m bench.executors.worker SPEC RESULT``) or a Slurm job.
+
+:func:`run_cell` takes the cell's lock, checks again under the lock that the cell is not already done
+(another scheduler may have finished it meanwhile), appends a line to ``attempts.log`` and calls the
+training loop. Every error of the cell becomes a ``failed`` result with its reason, so that the grid goes on.
+
+The training function is :func:`bench.loop.train`; the environment variable ``BENCH_TRAIN_FN``
+(``module:function``) replaces it, which is how the scheduler's tests run without training anything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import os
+import signal
+import socket
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.config import RunConfig
+from bench.errors import BenchError
+from bench.locks import CellLock, current_job
+from bench.run_dir import RunDir, atomic_write_json, move_to_previous, read_json, read_status
+
+CELL_STATES = ("done", "failed", "skipped", "locked")
+ATTEMPTS_LOG = "attempts.log"
+
+TrainFn = Callable[..., Any]
+
+
+@dataclass
+class CellSpec:
+    """Everything a process needs to run one cell (JSON-serialisable).
+
+    Attributes:
+        cell: the cell id.
+        config: ``RunConfig.to_dict()`` of the resolved config.
+        run_dir: the run folder ``results/<grid key>/<cell id>``.
+        lock: the cell's lock file.
+        force_restart: start over even if the run folder holds a checkpoint (or is done).
+        progress: show the loop's progress bar.
+        threads: torch CPU threads for this process; None = leave torch's default.
+    """
+
+    cell: str
+    config: dict[str, Any]
+    run_dir: str
+    lock: str
+    force_restart: bool = False
+    progress: bool = False
+    threads: int | None = None
+
+
+@dataclass
+class CellResult:
+    """How one cell ended in this invocation.
+
+    Attributes:
+        cell: the cell id.
+        state: ``done`` (trained to the end now), ``failed``, ``skipped`` (done before, not trained again)
+            or ``locked`` (another live process is running it).
+        step, steps: the run's step and planned steps (from ``status.json``), None when unknown.
+        best: ``{"fid", "step", "protocol", "extractor"}`` of the best evaluation so far, or None.
+        error: one line saying why, for failed and locked cells.
+        seconds: wall time spent on the cell here.
+    """
+
+    cell: str
+    state: str
+    step: int | None = None
+    steps: int | None = None
+    best: dict[str, Any] | None = None
+    error: str | None = None
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def load_train_fn() -> TrainFn:
+    """``bench.loop.train``, or the function named by ``BENCH_TRAIN_FN`` (``module:function``)."""
+    target = os.environ.get("BENCH_TRAIN_FN", "").strip()
+    if not target:
+        from bench.loop import train
+
+        return train
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name or "train")
+
+
+def set_threads(threads: int | None) -> None:
+    """Use ``threads`` CPU threads in this process (environment for libraries not loaded yet, torch if it is)."""
+    if not threads:
+        return
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+
+
+def run_state(run_dir: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """``status.json`` (or None) and the config hash recorded in ``config.json`` (or None) of a run folder."""
+    run = RunDir(Path(run_dir))
+    status = read_status(run)
+    config_hash = read_json(run.config).get("hash") if run.config.exists() else None
+    return status, config_hash
+
+
+def result_from_status(cell: str, state: str, run_dir: Path, error: str | None = None,
+                       seconds: float = 0.0) -> CellResult:
+    """A CellResult with step, steps and best read from the run folder's ``status.json``."""
+    status, _ = run_state(run_dir)
+    status = status or {}
+    return CellResult(cell=cell, state=state, step=status.get("step"), steps=status.get("steps"),
+                      best=status.get("best"), error=error, seconds=seconds)
+
+
+def append_attempt(run_dir: Path) -> None:
+    """Append ``<UTC time> host=<host> pid=<pid> [job=<slurm job>]`` to ``attempts.log``."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    job = current_job()
+    line = (f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} host={socket.gethostname()} pid={os.getpid()}"
+            f"{f' job={job}' if job else ''}\n")
+    fd = os.open(run_dir / ATTEMPTS_LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        os.write(fd, line.encode())
+    finally:
+        os.close(fd)
+
+
+def one_line(err: BaseException) -> str:
+    """An error as one line: a BenchError's own message, otherwise ``Type: first line``."""
+    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    if isinstance(err, BenchError) and text:
+        return text
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
+
+
+def start_attempt(run_dir: Path, force_restart: bool) -> None:
+    """Before training: with ``force_restart`` move the folder's contents to ``_previous/<time>/`` (what the
+    loop would do, done here so that this attempt's log line stays), then append to ``attempts.log``."""
+    if force_restart:
+        move_to_previous(RunDir(run_dir))
+    append_attempt(run_dir)
+
+
+def run_cell(spec: CellSpec, train_fn: TrainFn | None = None) -> CellResult:
+    """Run one cell under its lock and say how it ended (see :class:`CellResult`); never raises for a
+    failure of the cell itself (KeyboardInterrupt and SystemExit pass through, the lock released)."""
+    start = time.monotonic()
+    run_dir = Path(spec.run_dir)
+    set_threads(spec.threads)
+    lock = CellLock(Path(spec.lock))
+    if not lock.acquire():
+        holder = lock.holder.describe() if lock.holder else "another process"
+        return result_from_status(spec.cell, "locked", run_dir, error=f"running elsewhere ({holder})")
+    try:
+        cfg = RunConfig(**spec.config).validate()
+        status, config_hash = run_state(run_dir)
+        if (not spec.force_restart and status is not None and status.get("state") == "done"
+                and config_hash == cfg.config_hash()):
+            return result_from_status(spec.cell, "skipped", run_dir)
+        start_attempt(run_dir, spec.force_restart)
+        train = train_fn or load_train_fn()
+        outcome = train(cfg, run_dir, force_restart=False, progress=spec.progress)
+        state = {"done": "done", "skipped": "skipped"}.get(getattr(outcome, "status", None), "failed")
+        error = getattr(outcome, "error", None) if state == "failed" else None
+        if state == "failed" and not error:
+            error = (read_status(RunDir(run_dir)) or {}).get("error") or "the training loop reported a failure"
+        return result_from_status(spec.cell, state, run_dir, error=error, seconds=time.monotonic() - start)
+    except Exception as err:  # one cell's failure must not stop the grid
+        if not isinstance(err, BenchError):
+            traceback.print_exc(file=sys.stderr)
+        return result_from_status(spec.cell, "failed", run_dir, error=one_line(err), seconds=time.monotonic() - start)
+    finally:
+        lock.release()
+
+
+def run_inline(specs: list[CellSpec]) -> Iterator[CellResult]:
+    """The ``inline`` executor: run the cells one after another in this process."""
+    for spec in specs:
+        yield run_cell(spec)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bench.executors.worker SPEC.json RESULT.json``: run the cell, write its CellResult."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2:
+        print("usage: python -m bench.executors.worker SPEC.json RESULT.json", file=sys.stderr)
+        return 2
+    # SIGTERM (the scheduler or the system stopping us) is handled like Ctrl-C: the loop checkpoints the
+    # last whole step and the lock is released on the way out
+    signal.signal(signal.SIGTERM, _interrupt)
+    spec = CellSpec(**json.loads(Path(args[0]).read_text(encoding="utf-8")))
+    try:
+        result = run_cell(spec)
+    except KeyboardInterrupt:
+        return 130
+    atomic_write_json(Path(args[1]), result.to_dict())
+    return 0
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,471 @@
+"""Grid files (``bench/grids/*.toml``) and their expansion into cells.
+
+A grid file is declarative TOML. Top-level keys:
+
+- ``description`` (str, required): one line for ``bench list grids``; more lines for the report.
+- ``scale`` (str): the default scale (``paper`` | ``cpu`` | ``smoke``); default ``cpu``.
+- ``protocols`` (list): the protocols every cell evaluates (``paper``, ``standard``).
+- ``[settings]``: RunConfig keys shared by every cell that are neither axes nor budgets (``backbone``,
+  ``extractor``, ``channels`` ...). A scale preset that names a network (``smoke`` → ``tiny``) wins over them.
+- ``[budget]``: RunConfig budget keys (steps, batch_size, image_size, eval_every ...), applied at scale
+  ``paper`` only; the other scales take their preset's budget.
+- ``[axes]``: a list per axis (``dataset``, ``method``, ``sampling``, ``seed``, ``quirks``, ``backbone``,
+  ``method_options``); the cells are their product, dataset varying slowest.
+- ``[[cells]]``: explicit cells, each with axis values (``dataset`` and ``method`` required), an optional
+  ``label``, a per-cell ``budget`` (paper scale only, over the grid's) and ``paper`` numbers.
+- ``[[paper]]``: paper numbers for product cells: ``match = {axis = value, ...}`` plus the paper keys.
+
+Paper numbers (``paper = {...}``): ``fid``, ``is``, ``best_step`` and ``step_unit`` as printed
+(``iterations`` | ``batches``: upstream's Lightning steps count 5 D + 1 G batches), ``best_iteration`` (the
+best step in our iterations; required for ``batches``), ``selection`` (``min_fid`` | ``last``), ``source``,
+``note``.
+
+Cell ids are ``<dataset>-<method>-<sampling>-s<seed>``, then ``-<backbone>`` when a cell's backbone differs
+from the grid's setting, ``-<option><value>`` per method option (``-div4``, ``-pretrained_false``) and
+``-quirks_fixed``. They are built from the grid file alone, so they never change with the scale or the
+code, and name the run folders ``results/<grid key>/<cell id>/``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.config import BUDGET_KEYS, PROTOCOLS, SAMPLINGS, SCALES, RunConfig, field_names, resolve
+from bench.errors import ConfigError, check, closest, unknown_name
+
+GRIDS_DIR = Path(__file__).parent / "grids"
+
+AXES = ("dataset", "method", "sampling", "seed", "quirks", "backbone", "method_options")
+AXIS_DEFAULTS: dict[str, Any] = {"sampling": "none", "seed": 0, "quirks": "paper", "backbone": None,
+                                 "method_options": {}}
+TOP_KEYS = ("description", "scale", "protocols", "settings", "budget", "axes", "cells", "paper")
+CELL_KEYS = (*AXES, "label", "budget", "paper")
+PAPER_KEYS = ("fid", "is", "best_step", "step_unit", "best_iteration", "selection", "source", "note")
+STEP_UNITS = ("iterations", "batches")
+SELECTIONS = ("min_fid", "last")
+# Keys ``[settings]`` may not hold: they have their own place in the file or are set by bench.
+_NOT_SETTINGS = ("grid", "scale", "protocols", *BUDGET_KEYS, *(a for a in AXES if a != "backbone"))
+# ``only`` filter keys: the scalar axes and the cell id.
+FILTER_KEYS = ("dataset", "method", "sampling", "seed", "quirks", "backbone", "id")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One run of a grid.
+
+    Attributes:
+        id: stable, readable, unique within the grid; the run folder's name.
+        axes: the cell's axis values (dataset, method, sampling, seed, quirks, backbone, method_options).
+        label: a human-readable name for tables.
+        config: the resolved, validated RunConfig (``config.grid`` is the grid key).
+        paper: the paper's numbers for this cell (see the module docstring), or None.
+    """
+
+    id: str
+    axes: dict[str, Any]
+    label: str
+    config: RunConfig
+    paper: dict[str, Any] | None = None
+
+
+@dataclass
+class _Spec:
+    """A cell as written in the grid file, before resolution."""
+
+    axes: dict[str, Any]
+    label: str | None = None
+    budget: dict[str, Any] = field(default_factory=dict)
+    paper: dict[str, Any] | None = None
+
+
+@dataclass
+class Grid:
+    """A loaded grid file. :meth:`cells` expands it at a scale."""
+
+    name: str
+    path: Path
+    description: str
+    scale: str
+    protocols: list[str] | None
+    settings: dict[str, Any]
+    budget: dict[str, Any]
+    specs: list[_Spec]
+
+    def key(self, scale: str | None = None) -> str:
+        """The results folder name: the grid name at its default scale, else ``<name>-<scale>``."""
+        scale = scale or self.scale
+        return self.name if scale == self.scale else f"{self.name}-{scale}"
+
+    def cells(self, scale: str | None = None, only: str | None = None,
+              overrides: Mapping[str, Any] | None = None) -> list[Cell]:
+        """Expand the grid into resolved cells.
+
+        Args:
+            scale: scale preset; None = the grid's default scale.
+            only: ``key=value[,key=value]`` filter on the grid's axes (keys: dataset, method, sampling, seed,
+                quirks, backbone, id); values of one key are alternatives, different keys must all match.
+            overrides: ``--set`` values. Axis keys (and ``method_options.<key>``) change the cells' axes, and
+                so their ids; cells an override makes identical are kept once, and a changed cell drops its
+                paper numbers. Other keys go to :func:`bench.config.resolve`.
+
+        Returns:
+            The cells in grid order, each with a validated RunConfig whose ``grid`` is :meth:`key`.
+        """
+        scale = scale or self.scale
+        check(scale in SCALES, f"unknown scale {scale!r}{closest(scale, SCALES)}; known: {', '.join(SCALES)}")
+        key = self.key(scale)
+        axis_over, config_over = _split_overrides(overrides or {})
+        cells: list[Cell] = []
+        seen: set[str] = set()
+        for spec in self._filtered(only):
+            axes = _apply_axis_overrides(spec.axes, axis_over)
+            cell_id = make_cell_id(axes, self.settings.get("backbone"))
+            if cell_id in seen:
+                continue
+            seen.add(cell_id)
+            config = self._resolve(axes, spec.budget, scale, key, config_over)
+            paper = spec.paper if axes == spec.axes else None
+            label = spec.label if spec.label and axes == spec.axes else make_label(axes, self.settings)
+            cells.append(Cell(id=cell_id, axes=axes, label=label, config=config, paper=paper))
+        return cells
+
+    def _resolve(self, axes: dict[str, Any], budget: dict[str, Any], scale: str, key: str,
+                 overrides: dict[str, Any]) -> RunConfig:
+        values = {**self.settings, **{k: v for k, v in axes.items() if v is not None}, "grid": key}
+        if self.protocols is not None:
+            values["protocols"] = list(self.protocols)
+        if "backbone" in SCALES[scale]:
+            values.pop("backbone", None)  # the preset's network (smoke: tiny) wins
+        try:
+            return resolve(values, scale, {**self.budget, **budget}, overrides)
+        except ConfigError as err:
+            raise ConfigError(f"grid {self.name!r} ({self.path}), cell {make_cell_id(axes)}: {err}") from None
+
+    def _filtered(self, only: str | None) -> list[_Spec]:
+        if not only:
+            return list(self.specs)
+        wanted: dict[str, set[str]] = {}
+        for item in only.split(","):
+            key, sep, value = item.partition("=")
+            key, value = key.strip(), value.strip()
+            check(bool(sep and key and value), f"--only expects key=value[,key=value], got {item!r}")
+            check(key in FILTER_KEYS, f"--only: unknown key {key!r}{closest(key, FILTER_KEYS)}; "
+                                      f"keys: {', '.join(FILTER_KEYS)}")
+            present = sorted({_filter_value(s, key, self.settings) for s in self.specs})
+            check(value in present, f"--only: {key} = {value!r} is not in grid {self.name!r}"
+                                    f"{closest(value, present)}; its values: {', '.join(present)}")
+            wanted.setdefault(key, set()).add(value)
+        return [s for s in self.specs
+                if all(_filter_value(s, k, self.settings) in v for k, v in wanted.items())]
+
+
+def _filter_value(spec: _Spec, key: str, settings: Mapping[str, Any]) -> str:
+    if key == "id":
+        return make_cell_id(spec.axes, settings.get("backbone"))
+    value = spec.axes.get(key)
+    if key == "backbone" and value is None:
+        value = settings.get("backbone")
+    return str(value)
+
+
+def _split_overrides(overrides: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split ``--set`` values into axis overrides (change cell ids) and config overrides."""
+    for key in ("grid", "scale"):
+        check(key not in overrides, f"--set {key}=... cannot be overridden for a grid"
+                                    f"{' (use --scale)' if key == 'scale' else ''}")
+    axis = {k: v for k, v in overrides.items() if k in AXES or k.startswith("method_options.")}
+    return axis, {k: v for k, v in overrides.items() if k not in axis}
+
+
+def _apply_axis_overrides(axes: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``axes`` with the axis overrides applied (and checked)."""
+    out = dict(axes)
+    options = dict(out.get("method_options") or {})
+    if not overrides:
+        out["method_options"] = options
+        return out
+    for key, value in overrides.items():
+        if key.startswith("method_options."):
+            options[key.split(".", 1)[1]] = value
+        elif key == "method_options":
+            check(isinstance(value, dict), f"--set method_options must be a JSON object, got {value!r}")
+            options = dict(value)
+        else:
+            out[key] = value
+    out["method_options"] = options
+    _check_axes(out, "--set")
+    return out
+
+
+# -- ids and labels ------------------------------------------------------------------------------
+def _token(value: Any) -> str:
+    text = str(value).lower() if isinstance(value, bool) else str(value)
+    return re.sub(r"[^A-Za-z0-9_.]+", "_", text).strip("_") or "_"
+
+
+def _option_token(key: str, value: Any) -> str:
+    is_number = isinstance(value, int | float) and not isinstance(value, bool)
+    return f"{_token(key)}{_token(value)}" if is_number else f"{_token(key)}_{_token(value)}"
+
+
+def make_cell_id(axes: Mapping[str, Any], default_backbone: str | None = None) -> str:
+    """The cell id: ``<dataset>-<method>-<sampling>-s<seed>`` plus ``-<backbone>`` (when it differs from
+    ``default_backbone``), ``-<option><value>`` per method option in key order, and ``-quirks_<q>`` when the
+    quirks are not ``paper``. Characters other than letters, digits, ``_`` and ``.`` become ``_``."""
+    parts = [_token(axes["dataset"]), _token(axes["method"]), _token(axes.get("sampling", "none")),
+             f"s{_token(axes.get('seed', 0))}"]
+    backbone = axes.get("backbone")
+    if backbone is not None and backbone != default_backbone:
+        parts.append(_token(backbone))
+    options = axes.get("method_options") or {}
+    parts += [_option_token(k, options[k]) for k in sorted(options)]
+    if axes.get("quirks", "paper") != "paper":
+        parts.append(f"quirks_{_token(axes['quirks'])}")
+    return "-".join(parts)
+
+
+def make_label(axes: Mapping[str, Any], settings: Mapping[str, Any] | None = None) -> str:
+    """A readable label, e.g. ``ecogan · cifar10_lt · balanced sampling · div=4 · quirks fixed``."""
+    parts = [str(axes["method"]), str(axes["dataset"])]
+    if axes.get("sampling", "none") != "none":
+        parts.append(f"{axes['sampling']} sampling")
+    backbone = axes.get("backbone")
+    if backbone is not None and backbone != (settings or {}).get("backbone"):
+        parts.append(str(backbone))
+    options = axes.get("method_options") or {}
+    parts += [f"{k}={_token(options[k])}" for k in sorted(options)]
+    if axes.get("quirks", "paper") != "paper":
+        parts.append(f"quirks {axes['quirks']}")
+    if axes.get("seed", 0) != 0:
+        parts.append(f"seed {axes['seed']}")
+    return " · ".join(parts)
+
+
+# -- loading -------------------------------------------------------------------------------------
+def single_cell_grid(axes: Mapping[str, Any], name: str = "adhoc") -> Grid:
+    """A one-cell grid for ``bench run --dataset --method``: default scale ``cpu``, no settings or budget."""
+    values = {**AXIS_DEFAULTS, **{k: v for k, v in axes.items() if v is not None}}
+    _check_keys(values, AXES, Path(name), "")
+    values["method_options"] = dict(values["method_options"])
+    _check_axes(values, f"{name} run")
+    return Grid(name=name, path=Path(name), description="ad-hoc runs (bench run --dataset --method)",
+                scale=RunConfig.scale, protocols=None, settings={}, budget={}, specs=[_Spec(axes=values)])
+
+
+def list_grids() -> list[str]:
+    """Names of the grids shipped in ``bench/grids``, sorted."""
+    return sorted(p.stem for p in GRIDS_DIR.glob("*.toml"))
+
+
+def describe_grids() -> str:
+    """A table of the shipped grids: name, number of cells, default scale and the description's first line."""
+    rows = [("name", "cells", "scale", "description")]
+    for name in list_grids():
+        grid = load_grid(name)
+        rows.append((name, str(len(grid.specs)), grid.scale, _headline(grid.description)))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    return "\n".join(f"{r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}" for r in rows)
+
+
+def _headline(description: str, width: int = 100) -> str:
+    """The description's first sentence, cut at a word boundary to ``width`` characters."""
+    first = description.strip().splitlines()[0].split(". ")[0].rstrip(".")
+    return first if len(first) <= width else first[: first.rfind(" ", 0, width - 1)] + " …"
+
+
+def load_grid(name_or_path: str | Path) -> Grid:
+    """Load and check a grid: a shipped grid's name (``bench list grids``) or a path to a ``.toml`` file.
+
+    Every cell is resolved once at the grid's default scale, so a bad value anywhere is reported here.
+    Raises ConfigError naming the file and the key (with the closest valid key) for anything malformed,
+    and the closest shipped names for an unknown grid.
+    """
+    text = str(name_or_path)
+    path = Path(text)
+    if not (text.endswith(".toml") or path.is_file()):
+        if text not in list_grids():
+            raise unknown_name("grid", text, list_grids())
+        path = GRIDS_DIR / f"{text}.toml"
+    check(path.is_file(), f"grid file {path} does not exist")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"grid file {path}: invalid TOML ({err})") from None
+    grid = _parse(path.stem, path, data)
+    grid.cells()
+    return grid
+
+
+def _where(path: Path, section: str) -> str:
+    return f"grid file {path}{', ' + section if section else ''}"
+
+
+def _check_keys(data: Mapping[str, Any], valid: tuple[str, ...], path: Path, section: str) -> None:
+    for key in data:
+        if key not in valid:
+            raise ConfigError(f"{_where(path, section)}: unknown key {key!r}{closest(key, valid)}; "
+                              f"valid keys: {', '.join(valid)}")
+
+
+def _parse(name: str, path: Path, data: dict[str, Any]) -> Grid:
+    _check_keys(data, TOP_KEYS, path, "")
+    description = data.get("description")
+    check(isinstance(description, str) and description.strip() != "",
+          f"{_where(path, '')}: 'description' must be a non-empty string")
+    scale = data.get("scale", RunConfig.scale)
+    check(scale in SCALES, f"{_where(path, '')}: scale = {scale!r} is not one of {', '.join(SCALES)}"
+                           f"{closest(str(scale), SCALES)}")
+    protocols = data.get("protocols")
+    if protocols is not None:
+        check(isinstance(protocols, list) and len(protocols) > 0,
+              f"{_where(path, '')}: 'protocols' must be a non-empty list")
+        for p in protocols:
+            check(p in PROTOCOLS, f"{_where(path, '')}: protocol {p!r} is not one of {', '.join(PROTOCOLS)}"
+                                  f"{closest(str(p), PROTOCOLS)}")
+    settings = _table(data, "settings", path)
+    allowed = tuple(k for k in field_names() if k not in _NOT_SETTINGS)
+    for key in settings:
+        if key in BUDGET_KEYS:
+            raise ConfigError(f"{_where(path, '[settings]')}: {key!r} is a budget key; put it under [budget]")
+        if key in _NOT_SETTINGS:
+            raise ConfigError(f"{_where(path, '[settings]')}: {key!r} cannot be a setting "
+                              f"(axes go under [axes] or [[cells]], protocols at the top level)")
+    _check_keys(settings, allowed, path, "[settings]")
+    budget = _budget(_table(data, "budget", path), path, "[budget]")
+
+    specs: list[_Spec] = []
+    axes = _table(data, "axes", path)
+    if axes:
+        specs += _product(axes, path)
+    for i, raw in enumerate(_array(data, "cells", path)):
+        specs.append(_explicit_cell(raw, path, f"[[cells]] #{i + 1}"))
+    check(len(specs) > 0, f"{_where(path, '')}: no cells (give [axes] and/or [[cells]])")
+    for i, raw in enumerate(_array(data, "paper", path)):
+        _attach_paper(raw, specs, path, f"[[paper]] #{i + 1}")
+
+    ids: dict[str, int] = {}
+    for i, spec in enumerate(specs):
+        cell_id = make_cell_id(spec.axes, settings.get("backbone"))
+        check(cell_id not in ids, f"{_where(path, '')}: two cells have the id {cell_id!r}")
+        ids[cell_id] = i
+    return Grid(name=name, path=path, description=description.strip(), scale=scale, protocols=protocols,
+                settings=settings, budget=budget, specs=specs)
+
+
+def _table(data: Mapping[str, Any], key: str, path: Path) -> dict[str, Any]:
+    value = data.get(key, {})
+    check(isinstance(value, dict), f"{_where(path, '')}: {key!r} must be a table ([{key}])")
+    return dict(value)
+
+
+def _array(data: Mapping[str, Any], key: str, path: Path) -> list[dict[str, Any]]:
+    value = data.get(key, [])
+    check(isinstance(value, list) and all(isinstance(v, dict) for v in value),
+          f"{_where(path, '')}: {key!r} must be an array of tables ([[{key}]])")
+    return value
+
+
+def _budget(budget: dict[str, Any], path: Path, section: str) -> dict[str, Any]:
+    _check_keys(budget, BUDGET_KEYS, path, section)
+    for key, value in budget.items():
+        check(isinstance(value, int) and not isinstance(value, bool) and value >= 1,
+              f"{_where(path, section)}: {key} must be a positive integer, got {value!r}")
+    return budget
+
+
+def _check_axes(axes: Mapping[str, Any], where: str) -> None:
+    """Types and enumerated values of axis values (names of datasets and methods are checked by their
+    registries when a cell runs)."""
+    for key in ("dataset", "method"):
+        check(isinstance(axes.get(key), str) and axes[key] != "", f"{where}: {key} must be a non-empty string, "
+                                                                    f"got {axes.get(key)!r}")
+    sampling, quirks, seed = axes["sampling"], axes["quirks"], axes["seed"]
+    check(sampling in SAMPLINGS, f"{where}: sampling = {sampling!r} is not one of {', '.join(SAMPLINGS)}"
+                                 f"{closest(str(sampling), SAMPLINGS)}")
+    check(quirks in ("paper", "fixed"), f"{where}: quirks = {quirks!r} is not one of paper, fixed"
+                                        f"{closest(str(quirks), ('paper', 'fixed'))}")
+    check(isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0,
+          f"{where}: seed must be a non-negative integer, got {seed!r}")
+    backbone = axes["backbone"]
+    check(backbone is None or (isinstance(backbone, str) and backbone != ""),
+          f"{where}: backbone must be a name, got {backbone!r}")
+    check(isinstance(axes["method_options"], dict), f"{where}: method_options must be a table, "
+                                                    f"got {axes['method_options']!r}")
+
+
+def _product(axes: dict[str, Any], path: Path) -> list[_Spec]:
+    _check_keys(axes, AXES, path, "[axes]")
+    for key in ("dataset", "method"):
+        check(key in axes, f"{_where(path, '[axes]')}: {key!r} is required")
+    lists: list[list[Any]] = []
+    for key in AXES:
+        values = axes.get(key, [AXIS_DEFAULTS.get(key)])
+        check(isinstance(values, list) and len(values) > 0,
+              f"{_where(path, '[axes]')}: {key} must be a non-empty list, got {values!r}")
+        lists.append(values)
+    specs = []
+    for combo in itertools.product(*lists):
+        cell = dict(zip(AXES, combo, strict=True))
+        _check_axes(cell, _where(path, "[axes]"))
+        cell["method_options"] = dict(cell["method_options"])
+        specs.append(_Spec(axes=cell))
+    return specs
+
+
+def _explicit_cell(raw: dict[str, Any], path: Path, section: str) -> _Spec:
+    _check_keys(raw, CELL_KEYS, path, section)
+    for key in ("dataset", "method"):
+        check(key in raw, f"{_where(path, section)}: {key!r} is required")
+    axes = {key: raw.get(key, AXIS_DEFAULTS.get(key)) for key in AXES}
+    _check_axes(axes, _where(path, section))
+    axes["method_options"] = dict(axes["method_options"])
+    label = raw.get("label")
+    check(label is None or isinstance(label, str), f"{_where(path, section)}: label must be a string")
+    budget = _budget(dict(raw.get("budget", {})), path, f"{section} budget")
+    paper = _paper(raw["paper"], path, f"{section} paper") if "paper" in raw else None
+    return _Spec(axes=axes, label=label, budget=budget, paper=paper)
+
+
+def _paper(raw: Any, path: Path, section: str) -> dict[str, Any]:
+    """Check the paper numbers and fill ``best_iteration`` when the unit is iterations."""
+    check(isinstance(raw, dict), f"{_where(path, section)}: must be a table")
+    _check_keys(raw, PAPER_KEYS, path, section)
+    where = _where(path, section)
+    for key in ("fid", "is"):
+        if key in raw:
+            check(isinstance(raw[key], int | float) and not isinstance(raw[key], bool),
+                  f"{where}: {key} must be a number, got {raw[key]!r}")
+    paper = dict(raw)
+    if "best_step" in paper:
+        unit = paper.get("step_unit")
+        check(unit in STEP_UNITS, f"{where}: step_unit must be one of {', '.join(STEP_UNITS)}, got {unit!r}")
+        for key in ("best_step", "best_iteration"):
+            if key in paper:
+                check(isinstance(paper[key], int) and paper[key] >= 0, f"{where}: {key} must be an integer")
+        if unit == "iterations":
+            paper.setdefault("best_iteration", paper["best_step"])
+            check(paper["best_iteration"] == paper["best_step"],
+                  f"{where}: best_iteration must equal best_step when step_unit is iterations")
+        check("best_iteration" in paper, f"{where}: best_iteration is required when step_unit is batches")
+    if "selection" in paper:
+        check(paper["selection"] in SELECTIONS, f"{where}: selection must be one of {', '.join(SELECTIONS)}")
+    return paper
+
+
+def _attach_paper(raw: dict[str, Any], specs: list[_Spec], path: Path, section: str) -> None:
+    check("match" in raw and isinstance(raw["match"], dict), f"{_where(path, section)}: needs match = {{...}}")
+    match = raw["match"]
+    _check_keys(match, AXES, path, f"{section} match")
+    paper = _paper({k: v for k, v in raw.items() if k != "match"}, path, section)
+    hits = [s for s in specs if all(s.axes.get(k) == v for k, v in match.items())]
+    check(len(hits) > 0, f"{_where(path, section)}: match {match} selects no cell")
+    for spec in hits:
+        check(spec.paper is None, f"{_where(path, section)}: cell {make_cell_id(spec.axes)} already has "
+                                  f"paper numbers")
+        spec.paper = paper

@@ -1,0 +1,207 @@
+"""The results folder of a grid: its manifest, the gathered tidy CSV and a status table.
+
+Layout (``<key>`` is the grid key: the grid's name at its default scale, else ``<name>-<scale>``)::
+
+    results/<key>/grid.json            the grid as run: name, scale, description, protocols, cells
+    results/<key>/<cell id>/           one run folder each (bench.run_dir)
+    results/<key>/.locks/<cell>.lock   held while a process runs the cell (bench.locks)
+    results/<key>/.logs/<cell>.log     output of local workers (when several run at once)
+    results/<key>.csv                  ``bench gather``: one row per run x step x source x protocol x metric
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from bench.config import SCALES
+from bench.errors import BenchError, DataNotFoundError
+from bench.grid import Cell, Grid, load_grid, make_label
+from bench.locks import is_stale, read_lock
+from bench.run_dir import RunDir, atomic_write_json, atomic_write_text, read_json, read_rows, read_status
+
+MANIFEST = "grid.json"
+METRICS = ("fid", "is_mean", "is_std", "kid_mean", "kid_std", "precision", "recall", "ifid_mean", "fid_head",
+           "fid_tail", "cond_acc", "n_real", "n_fake")
+COLUMNS = ("grid", "cell", "label", "dataset", "method", "sampling", "seed", "quirks", "scale", "backbone",
+           "options", "step", "source", "protocol", "extractor", "reference", "label_mix", "metric", "value")
+
+
+def grid_dir(results_root: Path | str, key: str) -> Path:
+    return Path(results_root) / key
+
+
+def lock_path(results_root: Path | str, key: str, cell_id: str) -> Path:
+    return grid_dir(results_root, key) / ".locks" / f"{cell_id}.lock"
+
+
+def log_path(results_root: Path | str, key: str, cell_id: str) -> Path:
+    return grid_dir(results_root, key) / ".logs" / f"{cell_id}.log"
+
+
+def cell_entry(cell: Cell) -> dict[str, Any]:
+    """A cell as the manifest records it."""
+    return {"id": cell.id, "axes": cell.axes, "label": cell.label, "paper": cell.paper,
+            "hash": cell.config.config_hash()}
+
+
+def write_manifest(grid: Grid, scale: str, cells: list[Cell], results_root: Path | str) -> Path:
+    """Write ``results/<key>/grid.json``: grid name, scale, key, description, protocols and per cell its id,
+    axes, label, paper numbers and config hash. Cells of an earlier manifest that this one lacks (another
+    ``--set``) are kept after the current ones, so their runs stay labelled."""
+    key = grid.key(scale)
+    path = grid_dir(results_root, key) / MANIFEST
+    entries = [cell_entry(c) for c in cells]
+    if path.exists():
+        ids = {e["id"] for e in entries}
+        entries += [e for e in read_json(path).get("cells", []) if e.get("id") not in ids]
+    atomic_write_json(path, {"grid": grid.name, "scale": scale, "key": key, "description": grid.description,
+                             "protocols": grid.protocols, "source": str(grid.path), "cells": entries})
+    return path
+
+
+def read_manifest(folder: Path) -> dict[str, Any] | None:
+    path = folder / MANIFEST
+    return read_json(path) if path.exists() else None
+
+
+def resolve_key(grid: Grid | str | Path, results_root: Path | str, scale: str | None = None) -> tuple[str, Grid | None]:
+    """The grid key and (when it can be loaded) the Grid for ``grid``: a Grid, a grid name or path, or a
+    grid key such as ``table3-cpu`` naming an existing results folder."""
+    if isinstance(grid, Grid):
+        return grid.key(scale), grid
+    grid = str(grid)
+    if scale is None and (grid_dir(results_root, grid) / MANIFEST).exists():
+        manifest = read_manifest(grid_dir(results_root, grid)) or {}
+        try:
+            loaded = load_grid(manifest.get("grid", grid))
+        except BenchError:  # the grid file may have moved; the manifest is enough
+            loaded = None
+        return grid, loaded
+    name, _, suffix = str(grid).rpartition("-")
+    if scale is None and suffix in SCALES and name and (Path(name).suffix or name in _shipped()):
+        loaded = load_grid(name)
+        return loaded.key(suffix), loaded
+    loaded = load_grid(grid)
+    return loaded.key(scale), loaded
+
+
+def _shipped() -> list[str]:
+    from bench.grid import list_grids
+
+    return list_grids()
+
+
+def _missing(key: str, results_root: Path | str) -> DataNotFoundError:
+    root = Path(results_root)
+    name = key.split("-")[0]
+    others = sorted(p.name for p in root.glob(f"{name}*") if p.is_dir()) if root.is_dir() else []
+    hint = f"; results folders for this grid: {', '.join(others)}" if others else \
+        f"; run `bench run --grid {name}` first"
+    return DataNotFoundError(f"no results for grid {key!r} in {grid_dir(results_root, key)}{hint}")
+
+
+def _run_dirs(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))
+                  and (p / "config.json").exists())
+
+
+def gather(grid: Grid | str | Path, results_root: Path | str = "results", scale: str | None = None) -> Path:
+    """Rebuild ``results/<key>.csv`` from the run folders of a grid.
+
+    Args:
+        grid: a Grid, a grid name or path, or a grid key (``table3-cpu``).
+        results_root: the results folder.
+        scale: the scale whose results to gather; None = the grid's default (or the key's).
+
+    Returns:
+        The CSV path. It is tidy: one row per run x step x source x protocol x metric, with the columns
+        :data:`COLUMNS` (axes from each run's ``config.json``, ``options`` the JSON of its method options,
+        ``value`` exactly as ``metrics.csv`` holds it; empty metrics are left out). Rows are sorted by cell,
+        step, source, protocol and metric, and the file is written atomically.
+    """
+    key, _ = resolve_key(grid, results_root, scale)
+    folder = grid_dir(results_root, key)
+    if not folder.is_dir():
+        raise _missing(key, results_root)
+    manifest = read_manifest(folder) or {}
+    labels = {e["id"]: e.get("label") for e in manifest.get("cells", [])}
+    rows: list[dict[str, Any]] = []
+    for run_dir in _run_dirs(folder):
+        config = read_json(run_dir / "config.json").get("config", {})
+        axes = {k: config.get(k) for k in ("dataset", "method", "sampling", "seed", "quirks", "backbone")}
+        axes["method_options"] = config.get("method_options") or {}
+        base = {"grid": key, "cell": run_dir.name, "label": labels.get(run_dir.name) or make_label(axes),
+                **{k: axes[k] for k in ("dataset", "method", "sampling", "seed", "quirks")},
+                "scale": config.get("scale"), "backbone": config.get("backbone") or "",
+                "options": json.dumps(axes["method_options"], sort_keys=True)}
+        for metric_row in read_rows(RunDir(run_dir).metrics):
+            info = {k: metric_row.get(k, "") for k in ("step", "source", "protocol", "extractor", "reference",
+                                                       "label_mix")}
+            rows += [{**base, **info, "metric": m, "value": metric_row[m]}
+                     for m in METRICS if metric_row.get(m) not in (None, "")]
+    order = {m: i for i, m in enumerate(METRICS)}
+    rows.sort(key=lambda r: (r["cell"], int(r["step"]), r["source"], r["protocol"], order[r["metric"]]))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    out = Path(results_root) / f"{key}.csv"
+    atomic_write_text(out, buf.getvalue())
+    return out
+
+
+def describe_best(best: Mapping[str, Any] | None) -> str:
+    """``41.23 @300 (standard, classifier)`` or ``-``."""
+    if not best or best.get("fid") is None:
+        return "-"
+    return f"{float(best['fid']):.2f} @{best.get('step')} ({best.get('protocol')}, {best.get('extractor')})"
+
+
+def cell_state(run_dir: Path, lock: Path) -> tuple[str, dict[str, Any]]:
+    """The state of a cell on disk: ``not started``, ``running`` (a live lock), ``interrupted`` (status
+    running without a live lock), or the state of ``status.json``; and the status dict."""
+    status = read_status(RunDir(run_dir)) if (run_dir / "status.json").exists() else None
+    info = read_lock(lock)
+    if info is not None and not is_stale(info):
+        return "running", status or {}
+    if status is None:
+        return "not started", {}
+    state = status.get("state", "pending")
+    return ("interrupted" if state == "running" else state), status
+
+
+def format_table(rows: list[tuple[str, ...]]) -> str:
+    """Left-aligned columns separated by two spaces; the last column is not padded."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    return "\n".join("  ".join([*(c.ljust(w) for c, w in zip(r, widths, strict=False)), r[-1]]).rstrip()
+                     for r in rows)
+
+
+def grid_status(grid: Grid | str | Path, results_root: Path | str = "results", scale: str | None = None) -> str:
+    """A table of each cell of the grid at ``scale``: state, step/steps, best FID (with protocol and
+    extractor) and the error of failed cells, headed by the grid key and a count per state."""
+    key, loaded = resolve_key(grid, results_root, scale)
+    folder = grid_dir(results_root, key)
+    if loaded is not None:
+        ids = [c.id for c in loaded.cells(scale or _manifest_scale(folder) or loaded.scale)]
+    else:
+        ids = [e["id"] for e in (read_manifest(folder) or {}).get("cells", [])]
+    rows = [("cell", "state", "step", "best FID", "error")]
+    counts: dict[str, int] = {}
+    for cell_id in ids:
+        state, status = cell_state(folder / cell_id, lock_path(results_root, key, cell_id))
+        counts[state] = counts.get(state, 0) + 1
+        step = f"{status.get('step', 0)}/{status.get('steps', '?')}" if status else "-"
+        rows.append((cell_id, state, step, describe_best(status.get("best")), status.get("error") or ""))
+    tally = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    return f"grid {key} ({folder}): {len(ids)} cells: {tally}\n" + format_table(rows)
+
+
+def _manifest_scale(folder: Path) -> str | None:
+    manifest = read_manifest(folder)
+    return manifest.get("scale") if manifest else None

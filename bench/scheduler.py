@@ -1,0 +1,246 @@
+"""Run a grid: expand its cells, skip what is finished, hand the rest to an executor, print a summary.
+
+A cell is *skipped* when its run folder says ``done`` with the same config hash; *not retried* when it
+failed before (unless ``retry_failed``); *locked* when another live process holds its lock; otherwise it
+runs, and a partial run resumes from its checkpoint (the loop does that). Under the lock the worker checks
+again whether the cell is done, so two schedulers started at once on the same results folder never train
+a cell twice. Every training attempt appends a line to ``<run folder>/attempts.log``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.config import RunConfig
+from bench.errors import check
+from bench.executors import check_executor
+from bench.executors.slurm import SlurmOptions, check_slurm
+from bench.executors.worker import (
+    CellResult,
+    CellSpec,
+    load_train_fn,
+    result_from_status,
+    run_inline,
+    run_state,
+    start_attempt,
+)
+from bench.grid import Cell, Grid, load_grid, single_cell_grid
+from bench.locks import CellLock, is_stale, read_lock
+from bench.results import describe_best, format_table, grid_dir, lock_path, write_manifest
+
+__all__ = ["GridSummary", "SlurmOptions", "plan_cell", "run_grid", "run_single"]
+
+
+@dataclass
+class GridSummary:
+    """What a grid run did: one :class:`CellResult` per selected cell, in grid order.
+
+    ``exit_code`` is 0 when every cell is done, skipped (done earlier) or locked (running elsewhere), 1 when
+    any failed (now or earlier, not retried), 130 when interrupted; 0 for a dry run.
+    """
+
+    grid: str
+    results: list[CellResult] = field(default_factory=list)
+    dry_run: bool = False
+    interrupted: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        if self.interrupted:
+            return 130
+        return 1 if any(r.state == "failed" for r in self.results) else 0
+
+    def table(self) -> str:
+        """The summary table: cell, state, step/steps, best FID (protocol, extractor), reason."""
+        rows = [("cell", "state", "step", "best FID", "reason")]
+        for r in self.results:
+            step = f"{r.step}/{r.steps}" if r.step is not None else "-"
+            rows.append((r.cell, r.state, step, describe_best(r.best), r.error or ""))
+        return f"grid {self.grid}: {len(self.results)} cells: {_tally(self.results)}\n{format_table(rows)}"
+
+
+def plan_cell(cell: Cell, spec: CellSpec, *, retry_failed: bool, force_restart: bool) -> CellResult | None:
+    """Decide before dispatch: a CellResult for a cell that will not run (skipped, failed earlier and not
+    retried, locked), or None for a cell to run."""
+    run_dir = Path(spec.run_dir)
+    holder = read_lock(Path(spec.lock))
+    if holder is not None and not is_stale(holder):
+        return result_from_status(cell.id, "locked", run_dir, error=f"running elsewhere ({holder.describe()})")
+    if force_restart:
+        return None
+    status, config_hash = run_state(run_dir)
+    state = (status or {}).get("state")
+    same = config_hash == cell.config.config_hash()
+    if state == "done" and same:
+        return result_from_status(cell.id, "skipped", run_dir)
+    if state == "failed" and same and not retry_failed:
+        reason = (status or {}).get("error") or "no reason recorded"
+        return result_from_status(cell.id, "failed", run_dir, error=f"failed earlier, not retried "
+                                                                   f"(--retry-failed): {reason}")
+    return None
+
+
+def _spec(cell: Cell, results_root: Path, key: str, *, force_restart: bool, progress: bool) -> CellSpec:
+    return CellSpec(cell=cell.id, config=cell.config.to_dict(), run_dir=str(grid_dir(results_root, key) / cell.id),
+                    lock=str(lock_path(results_root, key, cell.id)), force_restart=force_restart, progress=progress)
+
+
+def _paper_text(paper: Mapping[str, Any] | None) -> str:
+    if not paper:
+        return "-"
+    parts = [f"FID {paper['fid']:.2f}" if "fid" in paper else "", f"IS {paper['is']:.2f}" if "is" in paper else ""]
+    if "best_step" in paper:
+        unit = paper.get("step_unit", "")
+        step = f"@{paper['best_step']} {unit}"
+        if unit == "batches":
+            step += f" (= {paper['best_iteration']} it)"
+        parts.append(step)
+    return "  ".join(p for p in parts if p)
+
+
+def dry_run_listing(grid: Grid, scale: str, cells: list[Cell], results_root: Path) -> str:
+    """The cells with their budget, their state on disk and the paper's numbers beside them."""
+    key = grid.key(scale)
+    first = cells[0].config if cells else RunConfig()
+    head = (f"grid {grid.name} at scale {scale}: {len(cells)} cells -> {grid_dir(results_root, key)}/\n"
+            f"protocols {', '.join(first.protocols)}; batch {first.batch_size}, {first.image_size}x{first.image_size}"
+            f"; steps are iterations (n_dis D steps + 1 G step); paper numbers as printed")
+    rows = [("cell", "label", "steps", "eval", "state", "paper")]
+    for cell in cells:
+        status, _ = run_state(grid_dir(results_root, key) / cell.id)
+        state = (status or {}).get("state", "-")
+        rows.append((cell.id, cell.label, str(cell.config.steps), str(cell.config.eval_every), state,
+                     _paper_text(cell.paper)))
+    return f"{head}\n{format_table(rows)}"
+
+
+def run_grid(grid: Grid | str, *, results_root: Path | str, scale: str | None = None, executor: str = "local",
+             workers: int = 1, only: str | None = None, dry_run: bool = False, retry_failed: bool = False,
+             force_restart: bool = False, overrides: Mapping[str, Any] | None = None,
+             slurm: SlurmOptions | None = None) -> GridSummary:
+    """Run (or, with ``dry_run``, list) the cells of a grid and print a summary table to stdout.
+
+    Args:
+        grid: a Grid, or a grid name or ``.toml`` path (:func:`bench.grid.load_grid`).
+        results_root: folder holding ``<grid key>/<cell id>/``.
+        scale: scale preset; None = the grid's default. Another scale writes to ``<name>-<scale>``.
+        executor: ``local`` (subprocess workers), ``slurm`` (submitit) or ``inline`` (this process).
+        workers: local executor: cells at once.
+        only: ``key=value[,key=value]`` cell filter (:meth:`bench.grid.Grid.cells`).
+        dry_run: print the cells with the paper's numbers and run nothing.
+        retry_failed: run cells that failed before (skipped by default).
+        force_restart: start cells over even when done or partly done.
+        overrides: ``--set`` values (axis keys change cell ids).
+        slurm: Slurm settings for the slurm executor.
+
+    Returns:
+        The GridSummary (``exit_code`` for the CLI).
+    """
+    loaded = grid if isinstance(grid, Grid) else load_grid(grid)
+    scale = scale or loaded.scale
+    results_root = Path(results_root)
+    check_executor(executor)
+    check(isinstance(workers, int) and workers >= 1, f"--workers must be a positive integer, got {workers!r}")
+    cells = loaded.cells(scale, only, overrides)
+    key = loaded.key(scale)
+    if dry_run:
+        print(dry_run_listing(loaded, scale, cells, results_root))
+        return GridSummary(grid=key, dry_run=True)
+    slurm = slurm or SlurmOptions()
+    if executor == "slurm":
+        check_slurm(slurm)  # before anything is written or submitted
+    write_manifest(loaded, scale, loaded.cells(scale, None, overrides), results_root)
+
+    results: dict[str, CellResult] = {}
+    to_run: list[CellSpec] = []
+    progress = executor == "inline" or (executor == "local" and workers == 1)
+    for cell in cells:
+        spec = _spec(cell, results_root, key, force_restart=force_restart, progress=progress)
+        planned = plan_cell(cell, spec, retry_failed=retry_failed, force_restart=force_restart)
+        if planned is None:
+            to_run.append(spec)
+        else:
+            results[cell.id] = planned
+    _say(f"grid {key}: {len(cells)} cells, {len(to_run)} to run (not run: {_tally(results.values())}) "
+         f"-> {grid_dir(results_root, key)}/")
+    summary = GridSummary(grid=key)
+    finished = _execute(to_run, executor, workers, slurm, results_root, key)
+    try:
+        for i, result in enumerate(finished, 1):
+            results[result.cell] = result
+            _say(f"[{i}/{len(to_run)}] {result.cell}: {result.state}"
+                 f"{', best FID ' + describe_best(result.best) if result.best else ''}"
+                 f"{' - ' + result.error if result.error else ''} ({result.seconds:.0f}s)")
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    finally:
+        if hasattr(finished, "close"):
+            finished.close()  # stops (and waits for) workers still running
+    summary.results = [results.get(c.id) or result_from_status(c.id, "skipped", grid_dir(results_root, key) / c.id,
+                                                               error="not finished: interrupted") for c in cells]
+    print(summary.table())
+    sys.stdout.flush()
+    return summary
+
+
+def _execute(specs: list[CellSpec], executor: str, workers: int, slurm: SlurmOptions, results_root: Path,
+             key: str) -> Iterator[CellResult]:
+    if not specs:
+        return iter(())
+    if executor == "inline":
+        return run_inline(specs)
+    if executor == "slurm":
+        from bench.executors.slurm import run_slurm
+
+        return run_slurm(specs, options=slurm, folder=grid_dir(results_root, key) / ".submitit", name=f"bench-{key}")
+    from bench.executors.local import run_local
+
+    return run_local(specs, workers=workers, log_dir=grid_dir(results_root, key) / ".logs")
+
+
+def _tally(results: Iterable[CellResult]) -> str:
+    """``2 done, 1 failed`` (states in alphabetical order), or ``none``."""
+    counts = Counter(r.state for r in results)
+    return ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def run_single(cell: Mapping[str, Any], *, results_root: Path | str, scale: str | None = None,
+               overrides: Mapping[str, Any] | None = None, force_restart: bool = False):
+    """Run one ad-hoc cell in this process, with the progress bar, under the same lock as grid cells.
+
+    Args:
+        cell: axis values: ``dataset`` and ``method`` required; ``sampling``, ``seed``, ``quirks`` optional.
+        results_root: the run folder is ``<results_root>/adhoc[-<scale>]/<cell id>`` (grid ``adhoc``, whose
+            default scale is ``cpu``).
+        scale: scale preset; None = ``cpu``.
+        overrides: ``--set`` values; axis keys (and ``method_options.<key>``) become part of the cell id.
+        force_restart: start over even if the run folder holds a checkpoint or is done.
+
+    Returns:
+        The loop's RunOutcome (``status`` done | skipped | failed). Raises LockedError when another live
+        process runs this cell.
+    """
+    adhoc = single_cell_grid(cell)
+    (resolved,) = adhoc.cells(scale, None, overrides)
+    key = adhoc.key(scale)
+    run_dir = grid_dir(results_root, key) / resolved.id
+    _say(f"run {resolved.label} -> {run_dir}/")
+    with CellLock(lock_path(results_root, key, resolved.id)):
+        status, config_hash = run_state(run_dir)
+        done = (status or {}).get("state") == "done" and config_hash == resolved.config.config_hash()
+        if force_restart or not done:  # a finished run is not an attempt: the loop just reports it
+            start_attempt(run_dir, force_restart)
+        outcome = load_train_fn()(resolved.config, run_dir, force_restart=False, progress=True)
+    result = result_from_status(resolved.id, outcome.status, run_dir, error=getattr(outcome, "error", None))
+    _say(f"{resolved.id}: {outcome.status}{', best FID ' + describe_best(result.best) if result.best else ''}"
+         f"{' - ' + result.error if result.error else ''}")
+    return outcome
