@@ -71,7 +71,8 @@ def list_cmd(what: str) -> None:
 @click.option("--dataset", default=None, help="Single run: dataset name (bench list datasets).")
 @click.option("--method", default=None, help="Single run: method name (bench list methods).")
 @click.option("--sampling", type=click.Choice(["none", "balanced"]), default=None,
-              help="Single run: real-batch sampling; balanced = the paper's 'Sampling TRUE'.")
+              help="Real-batch sampling; balanced = the paper's 'Sampling TRUE'. With --grid it overrides every "
+                   "cell (and renames the cells).")
 @click.option("--seed", type=int, default=None, help="Single run: seed.")
 @click.option("--quirks", type=click.Choice(["paper", "fixed"]), default=None,
               help="Single run: reproduce (paper) or correct (fixed) the upstream bugs.")
@@ -178,13 +179,15 @@ def sample_cmd(run_dir, per_class, out, class_index, n, out_dir, checkpoint, see
 
 
 @main.command("gather")
-@click.option("--grid", required=True, help="Grid name.")
+@click.option("--grid", required=True, help="Grid name (or grid key such as table3-cpu).")
+@click.option("--scale", type=click.Choice(["paper", "cpu", "smoke"]), default=None,
+              help="The scale the grid ran at, when not its default (results/<grid>-<scale>/).")
 @RESULTS_ROOT
-def gather_cmd(grid, results_root) -> None:
+def gather_cmd(grid, scale, results_root) -> None:
     """Rebuild results/<grid>.csv (tidy: run x step x protocol x metric) from the run folders."""
     from bench.results import gather
 
-    path = gather(grid, results_root=results_root)
+    path = gather(grid, results_root=results_root, scale=scale)
     click.echo(f"wrote {path}")
 
 
