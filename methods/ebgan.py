@@ -1,1 +1,179 @@
-"""Placeholder: being written."""
+"""EBGAN = Enhanced Balancing GAN (Huang & Jafari 2021; BAGAN-GP), not the energy-based GAN."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from bench.errors import check
+from bench.methods.backbones import Trunk, get_backbone
+from bench.methods.backbones.dcgan64 import LabelScaledGenerator
+from bench.methods.base import LossDict, Method, MethodConfig, OptimizerSettings, register_method
+from bench.methods.heads import ProductDiscriminator, check_hyper, check_real_batch
+from bench.methods.losses import GP_WEIGHT, bce_d_loss, bce_g_loss, gradient_penalty
+
+
+@dataclass
+class EBGANHyper:
+    """EBGAN's options (upstream §4.2, §6.1, §6.2)."""
+
+    lr_g: float = 2e-4  # G Adam learning rate
+    lr_d: float = 2e-4  # D Adam learning rate
+    betas: tuple[float, float] = (0.5, 0.9)  # Adam betas of G and D
+    n_dis: int = 5  # D steps per G step
+    gp_weight: float = GP_WEIGHT  # weight of the gradient penalty
+    latent_dim: int | None = None  # z size (None = the backbone's: dcgan64 128, tiny 16)
+    ema_decay: float = 0.0  # G EMA decay (0 = no EMA, as upstream)
+    ema_start: int = 0  # G step from which the EMA averages (before: copies G)
+    pretrained: bool = True  # pretrain the supervised autoencoder and initialise G and D from it
+    pretrain_epochs: int = 30  # autoencoder epochs
+    pretrain_lr: float = 2e-4  # autoencoder Adam learning rate
+    pretrain_betas: tuple[float, float] = (0.5, 0.9)  # autoencoder Adam betas
+
+
+class SupervisedAutoencoder(nn.Module):
+    """x → LReLU(linear0(trunk(x))) ⊙ E[y] → decoder (upstream ``training_AE.py``, §4.2)."""
+
+    def __init__(self, trunk: Trunk, generator: LabelScaledGenerator) -> None:
+        super().__init__()
+        self.trunk = trunk
+        self.generator = generator
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        code = F.leaky_relu(self.trunk.linear0(self.trunk.flattened(x)), 0.2)
+        return self.generator(code, y)
+
+
+@register_method("ebgan")
+class EBGAN(Method):
+    """Enhanced BAGAN (upstream §4.2, §5.4, §5.5; peers §3.2): Table 3 "EBGAN", pretrained TRUE and FALSE rows.
+
+    G(z, y) = decoder(z ⊙ Emb(y)); D(x, y) = Linear(flatten(trunk(x)) ⊙ LReLU(Linear_{512→F}(Emb_{C×512}[y]))).
+
+        L_D = BCE(D(x, y), 1) + BCE(D(G(z, y), y_d), 0) + BCE(D(x, y_wrong), 0) + 10·GP(D(·, y))
+        L_G = BCE(D(G(z, y_g), y_g), 1),  y_g uniform over all classes
+
+    Adam 2e-4 β (0.5, 0.9) for G and D, 5 D steps per G step, on dcgan64 (or tiny). With ``pretrained`` (the
+    default), :meth:`pretrain` first trains the supervised autoencoder trunk → linear0 → LReLU → ⊙ Emb(y) →
+    decoder with MSE (Adam 2e-4 β (0.5, 0.9), 30 epochs), then loads G's decoder and embedding and D's trunk
+    (linear0 included) from it; D's label path and output layer stay at their init. ``pretrained=False`` starts
+    from random weights and has no pretraining stage.
+    """
+
+    paper_row: ClassVar[str] = 'Table 3 "EBGAN" (Pre-trained TRUE / FALSE)'
+    default_backbone: ClassVar[str] = "dcgan64"
+    Hyper: ClassVar[type] = EBGANHyper
+    quirks_doc: ClassVar[tuple[str, ...]] = (
+        "D step scores the fakes (generated with the real labels) with freshly drawn labels y_d "
+        "(fixed: the labels they were generated with)",
+        "wrong-label term draws y_wrong uniformly, so it may equal the real label (fixed: uniform over the others)",
+        "gradient penalty: interpolation weight alpha ~ N(0,1), extrapolating (fixed: U(0,1))",
+    )
+
+    def __init__(self, config: MethodConfig, device: torch.device | str = "cpu") -> None:
+        super().__init__(config, device)
+        check(config.num_classes >= 2, f"ebgan needs at least 2 classes (its wrong-label term), "
+                                       f"got num_classes {config.num_classes}")
+        self.hp = hp = check_hyper(self.name, self.hp)
+        self.arch = get_backbone(self.backbone)
+        self.latent_dim = hp.latent_dim or self.arch.default_latent_dim
+        self.n_dis = hp.n_dis
+        self.G = self._generator().to(self.device)
+        self.D = ProductDiscriminator(self._trunk(), config.num_classes).to(self.device)
+        self.opt_g = self.adam(self.G.parameters(), OptimizerSettings(hp.lr_g, hp.betas))
+        self.opt_d = self.adam(self.D.parameters(), OptimizerSettings(hp.lr_d, hp.betas))
+        if hp.ema_decay > 0:
+            self.ema_decay, self.ema_start = hp.ema_decay, hp.ema_start
+            self.make_ema()
+        self.autoencoder: SupervisedAutoencoder | None = None
+        self.pretrained_done = False
+
+    def _generator(self) -> LabelScaledGenerator:
+        c = self.config
+        decoder = self.arch.decoder(self.latent_dim, c.channels, c.image_size)
+        return LabelScaledGenerator(decoder, c.num_classes, self.latent_dim)
+
+    def _trunk(self) -> Trunk:
+        return self.arch.trunk(self.config.channels, self.config.image_size, latent_dim=self.latent_dim)
+
+    @property
+    def has_pretrain(self) -> bool:
+        return self.hp.pretrained
+
+    def pretrain(self, loader: Iterable[tuple[torch.Tensor, torch.Tensor]], epochs: int | None = None) -> LossDict:
+        """Train the supervised autoencoder (fresh weights, MSE) for ``epochs`` (default 30), then copy its
+        decoder and embedding into G and its trunk into D. Returns the last epoch's mean loss ``loss/ae``."""
+        if not self.hp.pretrained:
+            return {}
+        epochs = self.hp.pretrain_epochs if epochs is None else epochs
+        ae = SupervisedAutoencoder(self._trunk(), self._generator()).to(self.device)
+        opt = self.adam(ae.parameters(), OptimizerSettings(self.hp.pretrain_lr, self.hp.pretrain_betas))
+        ae.train()
+        mean = float("nan")
+        for _ in range(epochs):
+            total, count = torch.zeros((), device=self.device), 0
+            for x, y in loader:
+                loss = F.mse_loss(ae(x, y), x)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                total += loss.detach() * x.shape[0]
+                count += x.shape[0]
+            mean = (total / max(count, 1)).item()
+        self.G.load_state_dict(ae.generator.state_dict())
+        self.D.trunk.load_state_dict(ae.trunk.state_dict())
+        if self.G_ema is not None:
+            self.G_ema.load_state_dict(self.G.state_dict())
+        self.autoencoder, self.pretrained_done = ae, True
+        return {"loss/ae": mean}
+
+    def _wrong_labels(self, real_y: torch.Tensor) -> torch.Tensor:
+        classes = self.config.num_classes
+        if self.config.quirks == "paper":
+            return self.sample_labels(real_y.shape[0])
+        offset = torch.randint(1, classes, real_y.shape, device=self.device)  # uniform over the other classes
+        return (real_y + offset) % classes
+
+    def d_step(self, real_x: torch.Tensor, real_y: torch.Tensor) -> LossDict:
+        """One D update: real / fake / wrong-label BCE terms and the GP (D with the real labels)."""
+        check_real_batch(real_x, real_y, self.config.num_classes)
+        batch = real_x.shape[0]
+        with torch.no_grad():
+            fake = self.G(self.sample_z(batch), real_y)
+        y_d = self.sample_labels(batch) if self.config.quirks == "paper" else real_y
+        y_wrong = self._wrong_labels(real_y)
+        loss_adv = bce_d_loss(self.D(real_x, real_y), self.D(fake, y_d))
+        wrong = self.D(real_x, y_wrong)
+        loss_wrong = F.binary_cross_entropy_with_logits(wrong, torch.zeros_like(wrong))
+        loss_gp = gradient_penalty(lambda x: self.D(x, real_y), real_x, fake, quirks=self.config.quirks)
+        loss = loss_adv + loss_wrong + self.hp.gp_weight * loss_gp
+        self.opt_d.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_d.step()
+        return {"loss/d": loss.item(), "loss/d_adv": loss_adv.item(), "loss/d_wrong": loss_wrong.item(),
+                "loss/d_gp": loss_gp.item()}
+
+    def g_step(self) -> LossDict:
+        """One G update: BCE(D(G(z, y_g), y_g), 1) with y_g uniform over all classes."""
+        batch = self.config.batch_size
+        y = self.sample_labels(batch)
+        self.D.requires_grad_(False)
+        try:
+            loss = bce_g_loss(self.D(self.G(self.sample_z(batch), y), y))
+            self.opt_g.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt_g.step()
+        finally:
+            self.D.requires_grad_(True)
+        return {"loss/g": loss.item()}
+
+    def extra_state(self) -> dict[str, Any]:
+        return {"pretrained_done": self.pretrained_done}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        self.pretrained_done = bool(state.get("pretrained_done", False))

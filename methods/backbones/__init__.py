@@ -1,0 +1,114 @@
+"""The backbone registry: the G/D network families that methods build on.
+
+A backbone is a recipe for networks, not a network: a method asks it for the pieces it needs and adds
+its own heads (``bench.methods.heads``). Every backbone offers
+
+- ``trunk(channels, image_size, latent_dim=None, div=1)``: the discriminator trunk, a :class:`Trunk` whose
+  feature map is (B, F, 4, 4) (dcgan64, tiny) or (B, F, 8, 8) (biggan32), with sum-pooled (B, F) and
+  flattened (B, F·h·w) views, and — when ``latent_dim`` is given — the autoencoder projection ``linear0``;
+- ``conditional_generator(latent_dim, num_classes, channels, image_size, div=1)``: G(z, y) → images in [-1, 1];
+- ``decoder(latent_dim, channels, image_size)``: an unconditional latent → image decoder (the autoencoder
+  methods, BAGAN and EBGAN, need it; biggan32 has none and says so).
+
+``get_backbone(name)`` gives the registered object; an unknown name is a ConfigError. Modules are imported
+on first use, so the registry costs nothing until a method asks for a backbone.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import torch
+from torch import nn
+
+from bench.errors import ConfigError, check, unknown_name
+
+# name -> module holding ``BACKBONE``; imported lazily (the modules import the base classes below).
+_MODULES = {
+    "dcgan64": "bench.methods.backbones.dcgan64",
+    "biggan32": "bench.methods.backbones.biggan32",
+    "tiny": "bench.methods.backbones.tiny",
+}
+
+
+class Trunk(nn.Module):
+    """A discriminator trunk: images (B, C, H, W) → feature map (B, out_channels, out_size, out_size).
+
+    Attributes:
+        out_channels: channels F of the feature map.
+        out_size: side of the feature map.
+        linear0: the autoencoder projection Linear(F·out_size² → latent_dim), or None when not built.
+    """
+
+    out_channels: int
+    out_size: int
+    linear0: nn.Linear | None
+
+    @property
+    def flat_dim(self) -> int:
+        """Length of the flattened feature map, F·out_size²."""
+        return self.out_channels * self.out_size * self.out_size
+
+    def pooled(self, x: torch.Tensor) -> torch.Tensor:
+        """Global sum pool of the feature map, (B, F) (sum, not mean, as upstream and StudioGAN)."""
+        return self(x).sum(dim=(2, 3))
+
+    def flattened(self, x: torch.Tensor) -> torch.Tensor:
+        """The feature map flattened to (B, F·h·w)."""
+        return self(x).flatten(1)
+
+
+class Backbone:
+    """Base of a registered backbone. Subclasses implement the builders they support.
+
+    Attributes:
+        name: registry key.
+        spectral_norm: whether the method's D heads must be spectrally normalised (and orthogonally initialised).
+        default_latent_dim: latent size used when a method's ``latent_dim`` option is None.
+        description: one line for listings.
+    """
+
+    name: str = ""
+    spectral_norm: bool = False
+    default_latent_dim: int = 128
+    description: str = ""
+
+    def image_sizes(self) -> str:
+        """The supported image sizes, in words (for error messages)."""
+        raise NotImplementedError
+
+    def supports(self, image_size: int) -> bool:
+        raise NotImplementedError
+
+    def check(self, channels: int, image_size: int, div: int = 1) -> None:
+        """ConfigError unless ``channels`` is 1 or 3, ``image_size`` is supported and ``div`` is allowed."""
+        check(channels in (1, 3), f"backbone {self.name!r}: channels must be 1 or 3, got {channels}")
+        check(isinstance(image_size, int) and self.supports(image_size),
+              f"backbone {self.name!r} does not support image_size {image_size}; it supports {self.image_sizes()}")
+        check(div == 1, f"option div = {div} applies to backbone 'biggan32' only (backbone is {self.name!r})")
+
+    def trunk(self, channels: int, image_size: int, latent_dim: int | None = None, div: int = 1) -> Trunk:
+        raise NotImplementedError
+
+    def conditional_generator(self, latent_dim: int, num_classes: int, channels: int, image_size: int,
+                              div: int = 1) -> nn.Module:
+        raise NotImplementedError
+
+    def decoder(self, latent_dim: int, channels: int, image_size: int) -> nn.Module:
+        raise ConfigError(f"backbone {self.name!r} has no unconditional decoder, which this method needs; "
+                          f"use dcgan64 or tiny")
+
+
+def list_backbones() -> list[str]:
+    """Registered backbone names, sorted."""
+    return sorted(_MODULES)
+
+
+def get_backbone(name: str) -> Backbone:
+    """The backbone registered as ``name``; a ConfigError listing the known names otherwise."""
+    if name not in _MODULES:
+        raise unknown_name("backbone", name, _MODULES)
+    return importlib.import_module(_MODULES[name]).BACKBONE
+
+
+__all__ = ["Backbone", "Trunk", "get_backbone", "list_backbones"]

@@ -1,0 +1,152 @@
+"""The recipe shared by ECOGAN, ContraGAN (2C) and ReACGAN (D2D-CE): one class, the conditional loss left open.
+
+G(z, y) comes from the backbone (dcgan64/tiny: decoder(z ⊙ E[y]); biggan32: BigGAN with conditional BN).
+D = trunk → sum pool → a label-independent adversarial logit and a 512-d L2-normalised embedding e; the class
+proxies p are an Embedding(C, 512), L2-normalised (``bench.methods.heads.ContrastiveDiscriminator``).
+
+    L_D = L_adv(D(x), D(G(z, y_gen))) + gp_weight·GP + λ·L_cond(e(x), p(y), y)       (real samples only)
+    L_G = L_adv_G(D(G(z, y_g))) + λ·L_cond(e(G(z, y_g)), p(y_g), y_g),  y_g uniform over all C classes
+
+(upstream §5.6; StudioGAN's ``train_D``/``train_G``, peers §1a). The subclass supplies L_cond.
+
+Two recipes, chosen by backbone; an option left at None takes the recipe's value:
+
+=================  ===================================  ======================================================
+option             dcgan64 / tiny (upstream ECOGAN)     biggan32 (StudioGAN, Table 1)
+=================  ===================================  ======================================================
+lr_g, lr_d         2e-4                                 2e-4 (ReACGAN: 2.828e-4)
+betas, adam_eps    (0.5, 0.9), 1e-8                     (0.5, 0.999), 1e-6
+adv_loss           bce (non-saturating)                 hinge
+gp_weight          10 (GP on the adversarial logit)     0
+ema_decay/start    0 (no EMA)                           0.9999 from step 1000
+d_fake_labels      real (D-step fakes G(z, y_real))     uniform (D-step fakes G(z, y ~ U), StudioGAN's rule)
+latent_dim         128 (tiny: 16)                       80
+=================  ===================================  ======================================================
+
+n_dis is 5 in both. ``div`` (biggan32 only) divides the BigGAN widths.
+
+Quirk (``quirks="paper"``, upstream ``training_ECGAN.py``): the D step scores the fakes with freshly drawn labels
+rather than the ones they were generated with. D's adversarial logit ignores labels and the conditional loss
+uses real samples only, so this touches only unused proxy outputs (and draws from the RNG); it is implemented
+here for every backbone anyway so that a label-dependent head would inherit it. ``"fixed"`` scores the fakes with
+their own labels. The ECO loss's separate max shifts and the GP's α ~ N(0, 1) are the other two quirks, applied
+inside ``eco_loss`` and ``gradient_penalty``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+
+from bench.methods.backbones import Backbone, get_backbone
+from bench.methods.base import LossDict, Method, MethodConfig, OptimizerSettings
+from bench.methods.heads import ContrastiveDiscriminator, check_hyper, check_real_batch
+from bench.methods.losses import bce_d_loss, bce_g_loss, gradient_penalty, hinge_d_loss, hinge_g_loss
+
+PAPER_RECIPE: dict[str, Any] = {
+    "lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.9), "adam_eps": 1e-8, "adv_loss": "bce", "gp_weight": 10.0,
+    "ema_decay": 0.0, "ema_start": 0, "d_fake_labels": "real",
+}
+STUDIOGAN_RECIPE: dict[str, Any] = {
+    "lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "adam_eps": 1e-6, "adv_loss": "hinge", "gp_weight": 0.0,
+    "ema_decay": 0.9999, "ema_start": 1000, "d_fake_labels": "uniform",
+}
+ADV_LOSSES = {"bce": (bce_d_loss, bce_g_loss), "hinge": (hinge_d_loss, hinge_g_loss)}
+
+
+@dataclass
+class ContrastiveHyper:
+    """Options of the contrastive recipe; None = the backbone's recipe value (module docstring table)."""
+
+    lr_g: float | None = None  # G Adam learning rate
+    lr_d: float | None = None  # D Adam learning rate
+    betas: tuple[float, float] | None = None  # Adam betas of G and D
+    adam_eps: float | None = None  # Adam eps of G and D
+    n_dis: int = 5  # D steps per G step
+    adv_loss: str | None = None  # bce | hinge
+    gp_weight: float | None = None  # weight of the gradient penalty (0 = none)
+    cond_lambda: float = 1.0  # λ, weight of the conditional loss in L_D and L_G
+    temperature: float = 1.0  # τ of the conditional loss
+    ema_decay: float | None = None  # G EMA decay (0 = no EMA)
+    ema_start: int | None = None  # G step from which the EMA averages (before: copies G)
+    d_fake_labels: str | None = None  # labels of the D step's fakes: real (the real batch's) | uniform
+    latent_dim: int | None = None  # z size (None = the backbone's: dcgan64 128, biggan32 80, tiny 16)
+    div: int = 1  # biggan32 width divisor 1..5 (g/d_conv_dim 96//div, g_shared_dim 128//div)
+
+
+class ContrastiveGAN(Method):
+    """Base of the three contrastive methods; a subclass sets ``cond_name``, ``Hyper`` and :meth:`cond_loss`."""
+
+    default_backbone: ClassVar[str] = "dcgan64"
+    Hyper: ClassVar[type] = ContrastiveHyper
+    cond_name: ClassVar[str] = "cond"
+    recipes: ClassVar[dict[str, dict[str, Any]]] = {"biggan32": STUDIOGAN_RECIPE}
+
+    def __init__(self, config: MethodConfig, device: torch.device | str = "cpu") -> None:
+        super().__init__(config, device)
+        self.arch = get_backbone(self.backbone)
+        self.hp = hp = self.resolve_hyper(check_hyper(self.name, self.hp), self.arch)
+        c, size, classes = config.channels, config.image_size, config.num_classes
+        self.latent_dim, self.n_dis = hp.latent_dim, hp.n_dis
+        self.G = self.arch.conditional_generator(hp.latent_dim, classes, c, size, div=hp.div).to(self.device)
+        trunk = self.arch.trunk(c, size, div=hp.div)
+        self.D = ContrastiveDiscriminator(trunk, classes, sn=self.arch.spectral_norm).to(self.device)
+        self.opt_g = self.adam(self.G.parameters(), OptimizerSettings(hp.lr_g, hp.betas, hp.adam_eps))
+        self.opt_d = self.adam(self.D.parameters(), OptimizerSettings(hp.lr_d, hp.betas, hp.adam_eps))
+        self.d_loss_fn, self.g_loss_fn = ADV_LOSSES[hp.adv_loss]
+        if hp.ema_decay > 0:
+            self.ema_decay, self.ema_start = hp.ema_decay, hp.ema_start
+            self.make_ema()
+
+    @classmethod
+    def resolve_hyper(cls, hp: Any, arch: Backbone) -> Any:
+        """``hp`` with every None option replaced by the value of ``arch``'s recipe."""
+        recipe = dict(cls.recipes.get(arch.name, PAPER_RECIPE), latent_dim=arch.default_latent_dim)
+        return dataclasses.replace(hp, **{k: v for k, v in recipe.items() if getattr(hp, k) is None})
+
+    def cond_loss(self, embeds: torch.Tensor, proxies: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """The conditional (metric-learning) loss L_cond of the subclass, a scalar."""
+        raise NotImplementedError
+
+    def d_step(self, real_x: torch.Tensor, real_y: torch.Tensor) -> LossDict:
+        """One D update: adversarial loss on reals and fakes, GP, and λ·L_cond on the reals."""
+        check_real_batch(real_x, real_y, self.config.num_classes)
+        batch = real_x.shape[0]
+        y_gen = real_y if self.hp.d_fake_labels == "real" else self.sample_labels(batch)
+        with torch.no_grad():
+            fake = self.G(self.sample_z(batch), y_gen)
+        y_score = self.sample_labels(batch) if self.config.quirks == "paper" else y_gen
+        adv_real, e_real, p_real = self.D(real_x, real_y)
+        adv_fake, _, _ = self.D(fake, y_score)
+        loss_adv = self.d_loss_fn(adv_real, adv_fake)
+        loss_cond = self.cond_loss(e_real, p_real, real_y)
+        loss = loss_adv + self.hp.cond_lambda * loss_cond
+        out = {"loss/d_adv": loss_adv.item(), f"loss/d_{self.cond_name}": loss_cond.item()}
+        if self.hp.gp_weight > 0:
+            loss_gp = gradient_penalty(self.D.logit, real_x, fake, quirks=self.config.quirks)
+            loss = loss + self.hp.gp_weight * loss_gp
+            out["loss/d_gp"] = loss_gp.item()
+        self.opt_d.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_d.step()
+        return {"loss/d": loss.item(), **out}
+
+    def g_step(self) -> LossDict:
+        """One G update on ``batch_size`` fakes with labels uniform over all classes."""
+        batch = self.config.batch_size
+        y = self.sample_labels(batch)
+        self.D.requires_grad_(False)  # no D parameter gradients in the G step
+        try:
+            adv, e, p = self.D(self.G(self.sample_z(batch), y), y)
+            loss_adv = self.g_loss_fn(adv)
+            loss_cond = self.cond_loss(e, p, y)
+            loss = loss_adv + self.hp.cond_lambda * loss_cond
+            self.opt_g.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt_g.step()
+        finally:
+            self.D.requires_grad_(True)
+        return {"loss/g": loss.item(), "loss/g_adv": loss_adv.item(), f"loss/g_{self.cond_name}": loss_cond.item()}
