@@ -1,0 +1,455 @@
+"""The one training loop: any registered method, one run folder, exact resume.
+
+``train(cfg, run_dir)`` drives a method only through the contract of ``bench.methods.base.Method`` (it never
+branches on a method's name):
+
+    pretrain once (if the method has a pretraining stage), checkpoint at step 0
+    for step in start+1 .. steps:
+        n_dis D steps, each on a fresh real batch from the sampler (none | balanced)
+        one G step, then update_ema(step)
+        losses.csv row every max(1, steps // 500) steps
+        every eval_every steps and at the end: each protocol's metrics and per-class rows, a sample grid
+        every ckpt_every steps and at each evaluation: checkpoints/latest.pt (and best.pt on a new best)
+
+CSV rows are written before the checkpoint that covers them, and a restart drops training rows newer than
+its checkpoint, so a run killed at any instant and started again writes the same bytes as one that never
+stopped (on CPU). Evaluation and sample grids run under :func:`bench.checkpoint.preserved_rng`, so
+``eval_every`` never changes the training trajectory.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import signal
+import subprocess
+import sys
+import threading
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from tqdm import tqdm
+
+import bench
+from bench.checkpoint import (
+    Checkpoint,
+    load_checkpoint,
+    preserved_rng,
+    rng_state,
+    save_checkpoint,
+    seed_everything,
+    set_rng_state,
+)
+from bench.config import RunConfig, diff_configs
+from bench.datasets.base import ImageSet, uint8_to_float
+from bench.errors import BenchError, ConfigError, RunFailed
+from bench.methods import get_method
+from bench.methods.base import Method, MethodConfig
+from bench.run_dir import (
+    RunDir,
+    append_rows,
+    atomic_write_bytes,
+    atomic_write_json,
+    move_to_previous,
+    read_json,
+    read_status,
+    remove_stale_temporaries,
+    truncate_csv,
+    write_status,
+)
+from bench.samples import class_grid, grid_classes, png_bytes
+
+Status = Literal["done", "skipped", "failed"]
+
+
+@dataclass
+class RunOutcome:
+    """What :func:`train` reports: ``status`` done | skipped (finished before) | failed, the last step
+    done, the best FID of the first protocol (None before any evaluation) and the one-line error."""
+
+    status: Status
+    step: int
+    best_fid: float | None = None
+    error: str | None = None
+
+
+# -- pieces shared with bench.posthoc ------------------------------------------------------------
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; ``cuda`` without CUDA is a ConfigError."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device = 'cuda' but torch sees no CUDA device; use --device cpu or auto")
+    return torch.device(name)
+
+
+def data_info(train_set: ImageSet) -> dict[str, Any]:
+    """The facts about the training data a run folder keeps in ``config.json`` (so sampling needs no data)."""
+    return {"num_classes": train_set.num_classes, "class_names": list(train_set.class_names),
+            "class_counts": train_set.class_counts, "channels": train_set.channels,
+            "image_size": train_set.image_size}
+
+
+def build_method(cfg: RunConfig, data: dict[str, Any], device: torch.device) -> Method:
+    """The registered method ``cfg.method`` built for the data described by ``data`` (see :func:`data_info`)."""
+    config = MethodConfig(num_classes=data["num_classes"], image_size=data["image_size"], channels=data["channels"],
+                          backbone=cfg.backbone, quirks=cfg.quirks, batch_size=cfg.batch_size,
+                          class_counts=list(data["class_counts"]), options=dict(cfg.method_options))
+    return get_method(cfg.method)(config, device)
+
+
+def load_train_set(cfg: RunConfig) -> ImageSet:
+    """The run's training split, resized and capped as the config says."""
+    from bench.datasets import load_dataset
+
+    return load_dataset(cfg.dataset, split="train", image_size=cfg.image_size, channels=cfg.channels,
+                        data_root=cfg.data_root, max_per_class=cfg.max_per_class)
+
+
+def make_evaluator(cfg: RunConfig, train_set: ImageSet, device: torch.device) -> Any:
+    """The metrics evaluator of a run (``bench.metrics.Evaluator``), with the dataset's balanced reference split."""
+    from bench.datasets import load_dataset
+    from bench.metrics import Evaluator
+
+    reference_set = load_dataset(cfg.dataset, split="test", image_size=cfg.image_size, channels=cfg.channels,
+                                 data_root=cfg.data_root)
+    return Evaluator(cfg, train_set, reference_set, device)
+
+
+def metric_columns() -> tuple[list[str], list[str]]:
+    """The column orders of metrics.csv and per_class.csv."""
+    from bench.metrics import METRICS_COLUMNS, PER_CLASS_COLUMNS
+
+    return list(METRICS_COLUMNS), list(PER_CLASS_COLUMNS)
+
+
+def make_sampler(kind: str, labels: torch.Tensor, seed: int) -> Any:
+    """The real-batch index sampler (``bench.datasets.samplers``)."""
+    from bench.datasets.samplers import make_sampler as make
+
+    return make(kind, labels, seed)
+
+
+def environment_versions() -> dict[str, str | None]:
+    """Versions of what moves the numbers: torch, torchvision, torch-fidelity, python, bench."""
+
+    def version(name: str) -> str | None:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return None
+
+    return {"torch": torch.__version__, "torchvision": version("torchvision"),
+            "torch-fidelity": version("torch-fidelity"), "python": platform.python_version(),
+            "bench": bench.__version__}
+
+
+def git_commit() -> str | None:
+    """The commit of the repository bench runs from, or None (not a checkout, no git)."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(bench.__file__).resolve().parent,
+                             capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (out.stdout.strip() or None) if out.returncode == 0 else None
+
+
+def one_line(err: BaseException) -> str:
+    """An error as one line: a BenchError's own message, otherwise ``Type: first line``."""
+    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    if isinstance(err, BenchError) and text:
+        return text
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
+
+
+# -- the loop ------------------------------------------------------------------------------------
+def train(cfg: RunConfig, run_dir: Path, *, force_restart: bool = False, progress: bool = True) -> RunOutcome:
+    """Train (or resume, or skip) one run in ``run_dir``.
+
+    Args:
+        cfg: the resolved config (validated here).
+        run_dir: the run folder, results/<grid>/<cell-id>/ (created).
+        force_restart: move the folder's contents to ``_previous/<time>/`` and start over.
+        progress: show a tqdm bar on stderr.
+
+    Returns:
+        ``skipped`` when the folder holds a finished run of the same config; ``done`` after training;
+        ``failed`` when the run stopped on an error (non-finite loss, missing data, out of memory...), which
+        ``status.json`` and ``error.log`` then describe.
+
+    Raises:
+        ConfigError: the folder holds a run of a different config (the message lists the keys that differ).
+        KeyboardInterrupt: on Ctrl-C or SIGTERM, after saving a checkpoint at the last whole step and marking the
+            run pending.
+    """
+    cfg = cfg.validate()
+    run = RunDir(Path(run_dir))
+    run.root.mkdir(parents=True, exist_ok=True)
+    if force_restart:
+        move_to_previous(run)
+    if run.config.exists():
+        saved = read_json(run.config)
+        if saved.get("hash") != cfg.config_hash():
+            changes = diff_configs(saved.get("config", {}), cfg.to_dict()) or ["(config hash only)"]
+            raise ConfigError(f"{run.root} holds a run of another config ({'; '.join(changes)}); refusing to "
+                              "resume: use --force-restart to start over (old files move to _previous/)")
+        status = read_status(run)
+        if status and status.get("state") == "done":
+            best = status.get("best") or {}
+            return RunOutcome("skipped", int(status.get("step", cfg.steps)), best.get("fid"), None)
+    trainer = _Trainer(cfg, run, progress)
+    try:
+        return trainer.run()
+    except KeyboardInterrupt:
+        trainer.interrupted()
+        raise
+    except Exception as err:
+        return trainer.failed(err)
+    finally:
+        trainer.close()
+
+
+class _Trainer:
+    """The state of one run while it trains; :func:`train` is its only user."""
+
+    def __init__(self, cfg: RunConfig, run: RunDir, progress: bool) -> None:
+        self.cfg, self.run_dir, self.progress = cfg, run, progress
+        # what status.json said before this attempt: reported if it stops before a checkpoint is restored
+        previous = read_status(run) or {}
+        self.previous_step = int(previous.get("step") or 0)
+        self.step = 0  # iterations done and covered by the state in memory
+        self.saved_step: int | None = None  # step of the newest checkpoint on disk
+        self.best: dict[str, Any] | None = previous.get("best")  # replaced by the checkpoint's on restore
+        self.method: Method | None = None
+        self.sampler: Any = None
+        self.at_boundary = False  # the state in memory is exactly that after self.step iterations
+        self.finished = False  # status.json says done
+        self.bar: tqdm | None = None
+        self.postfix: dict[str, str] = {}
+
+    # -- setup -----------------------------------------------------------------------------------
+    def run(self) -> RunOutcome:
+        cfg, run = self.cfg, self.run_dir
+        for folder in (run.root, run.checkpoints, run.samples):
+            remove_stale_temporaries(folder)
+        self.device = resolve_device(cfg.device)
+        train_set = load_train_set(cfg)
+        self.data = data_info(train_set)
+        if not run.config.exists():
+            atomic_write_json(run.config, {"config": cfg.to_dict(), "hash": cfg.config_hash(),
+                                           "versions": environment_versions(), "git_commit": git_commit(),
+                                           "data": self.data})
+        with preserved_rng():  # building the evaluator may train and cache a classifier
+            self.evaluator = make_evaluator(cfg, train_set, self.device)
+        self.metrics_columns, self.per_class_columns = metric_columns()
+        seed_everything(cfg.seed)
+        self.method = build_method(cfg, self.data, self.device)
+        self.sampler = make_sampler(cfg.sampling, train_set.labels, cfg.seed)
+        self.images = train_set.images.to(self.device)  # uint8 on the device: a quarter of float32
+        self.labels = train_set.labels.to(self.device)
+        self.cuda = self.device.type == "cuda"
+        if self.cuda and cfg.channels_last:
+            for module in self.method.modules().values():
+                module.to(memory_format=torch.channels_last)
+        self.grid_rows = grid_classes(self.data["num_classes"])
+
+        if run.checkpoint("latest").exists():
+            self.restore(load_checkpoint(run.checkpoint("latest")))
+        for path in run.csvs():
+            truncate_csv(path, self.step)
+        write_status(run, "running", self.step, cfg.steps, best=self.best)
+        if self.saved_step is None and self.method.has_pretrain:
+            self.pretrain()
+        self.at_boundary = True
+        self.bar = tqdm(total=cfg.steps, initial=self.step, desc=f"{cfg.method} {run.root.name}", file=sys.stderr,
+                        disable=not self.progress, dynamic_ncols=True, unit="it")
+        with _DeferredInterrupt() as interrupt:
+            while self.step < cfg.steps:
+                if interrupt.requested:
+                    raise KeyboardInterrupt
+                self.iterate(self.step + 1)
+        write_status(run, "done", self.step, cfg.steps, best=self.best)
+        self.finished = True
+        if interrupt.requested:  # the signal came during the last step: the run is done, but stop the caller
+            raise KeyboardInterrupt
+        return RunOutcome("done", self.step, self.best_fid, None)
+
+    def restore(self, ckpt: Checkpoint) -> None:
+        assert self.method is not None
+        self.method.load_state_dict(ckpt.method)
+        set_rng_state(ckpt.rng)
+        self.sampler.load_state_dict(ckpt.rng["sampler"])
+        self.step = self.saved_step = ckpt.step
+        self.best = ckpt.best
+
+    def pretrain(self) -> None:
+        """The method's pretraining stage on seeded shuffled batches, then a checkpoint at step 0."""
+        assert self.method is not None
+        loader = ShuffledBatches(self.images, self.labels, self.cfg.batch_size, self.cfg.seed, self.batch_format)
+        losses = self.method.pretrain(loader, self.cfg.pretrain_epochs)
+        if self.progress and losses:
+            tqdm.write(f"pretrained: {_format_losses(losses)}", file=sys.stderr)
+        self.save(new_best=False)
+
+    # -- one iteration ---------------------------------------------------------------------------
+    def batch_format(self, x: torch.Tensor) -> torch.Tensor:
+        return x.contiguous(memory_format=torch.channels_last) if self.cuda and self.cfg.channels_last else x
+
+    def real_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        index = self.sampler.next_indices(self.cfg.batch_size).to(self.device)
+        return self.batch_format(uint8_to_float(self.images[index])), self.labels[index]
+
+    def iterate(self, step: int) -> None:
+        cfg, method = self.cfg, self.method
+        assert method is not None
+        self.at_boundary = False
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.cuda and cfg.bf16):
+            d_losses = [method.d_step(*self.real_batch()) for _ in range(method.n_dis)]
+            g_losses = method.g_step()
+        method.update_ema(step)
+        losses = _mean_losses(d_losses) | {key: float(value) for key, value in g_losses.items()}
+        for key, value in losses.items():
+            if not math.isfinite(value):
+                raise RunFailed(f"non-finite loss {key} = {value} at step {step}")
+        self.step = step
+        if step % max(1, cfg.steps // 500) == 0:
+            append_rows(self.run_dir.losses, [{"step": step, **losses}])
+        shown = [key for key in ("loss/d", "loss/g") if key in losses] or list(losses)[:3]
+        self.postfix.update({key.removeprefix("loss/"): f"{losses[key]:.3f}" for key in shown})
+        evaluated = step % cfg.eval_every == 0 or step == cfg.steps
+        new_best = evaluated and self.evaluate(step)
+        if evaluated or step % cfg.ckpt_every == 0:
+            self.save(new_best)
+        self.at_boundary = True
+        if self.bar is not None:
+            self.bar.set_postfix(self.postfix, refresh=False)
+            self.bar.update(1)
+
+    def evaluate(self, step: int) -> bool:
+        """Every protocol's rows and the sample grid at ``step``; True when the first protocol's FID is a new
+        best."""
+        cfg, run, method = self.cfg, self.run_dir, self.method
+        assert method is not None
+        with preserved_rng():
+            results = [self.evaluator.evaluate(method, step, protocol, source="train") for protocol in cfg.protocols]
+            grid = class_grid(method, self.grid_rows, self.data["class_names"], self.data["class_counts"],
+                              seed=cfg.seed)
+        append_rows(run.metrics, [r.row for r in results], self.metrics_columns)
+        append_rows(run.per_class, [row for r in results for row in r.per_class], self.per_class_columns)
+        atomic_write_bytes(run.sample_grid(step), png_bytes(grid))
+        first = results[0].row
+        fid = float(first["fid"]) if first.get("fid") is not None else math.nan
+        self.postfix[f"FID[{first['protocol']}/{first['extractor']}]"] = f"{fid:.2f}"
+        if not math.isfinite(fid) or (self.best is not None and fid >= self.best["fid"]):
+            return False
+        self.best = {"fid": fid, "step": step, "protocol": first["protocol"], "extractor": first["extractor"]}
+        return True
+
+    def save(self, new_best: bool) -> None:
+        """Checkpoint the state after ``self.step`` iterations to latest.pt (best.pt first on a new best)."""
+        assert self.method is not None
+        run = self.run_dir
+        ckpt = Checkpoint(step=self.step, method=self.method.state_dict(), best=self.best,
+                          rng=rng_state() | {"sampler": self.sampler.state_dict()}, config_hash=self.cfg.config_hash())
+        paths = [run.checkpoint("best")] if new_best else []
+        save_checkpoint(ckpt, *paths, run.checkpoint("latest"))
+        self.saved_step = self.step
+        write_status(run, "running", self.step, self.cfg.steps, best=self.best)
+
+    # -- endings ---------------------------------------------------------------------------------
+    @property
+    def best_fid(self) -> float | None:
+        return self.best["fid"] if self.best else None
+
+    @property
+    def reached_step(self) -> int:
+        """The step to report: the state's, or the previous attempt's while no checkpoint has been restored."""
+        return self.step if self.saved_step is not None or self.step else self.previous_step
+
+    def interrupted(self) -> None:
+        """Ctrl-C: checkpoint the last whole step (when the state in memory is one), mark the run pending."""
+        if self.finished:
+            return
+        if self.method is not None and self.at_boundary and self.saved_step != self.step:
+            self.save(new_best=False)
+        step = self.saved_step if self.saved_step is not None else self.previous_step
+        write_status(self.run_dir, "pending", step, self.cfg.steps,
+                     error=f"interrupted at step {step}; run again to resume", best=self.best)
+
+    def failed(self, err: Exception) -> RunOutcome:
+        """Record a failure: one line in status.json, the traceback appended to error.log."""
+        line, step = one_line(err), self.reached_step
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        with self.run_dir.error_log.open("a", encoding="utf-8") as log:
+            log.write(f"--- {stamp} step {step}: {line}\n{traceback.format_exc()}\n")
+        write_status(self.run_dir, "failed", step, self.cfg.steps, error=line, best=self.best)
+        print(f"run {self.run_dir.root} failed at step {step}: {line} (traceback in {self.run_dir.error_log})",
+              file=sys.stderr)
+        return RunOutcome("failed", step, self.best_fid, line)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+class ShuffledBatches:
+    """Re-iterable batches of (x in [-1, 1], y) over a whole image set, reshuffled each pass from a private
+    generator seeded with ``seed`` (one pass = one pretraining epoch; the last partial batch is dropped
+    unless the set is smaller than one batch)."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int, seed: int,
+                 transform: Any = None) -> None:
+        self.images, self.labels, self.transform = images, labels, transform
+        self.batch_size = max(1, min(batch_size, len(labels)))
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return len(self.labels) // self.batch_size
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        order = torch.randperm(len(self.labels), generator=self.generator).to(self.labels.device)
+        for index in order[: len(self) * self.batch_size].split(self.batch_size):
+            x = uint8_to_float(self.images[index])
+            yield (self.transform(x) if self.transform else x), self.labels[index]
+
+
+class _DeferredInterrupt:
+    """Inside the block, Ctrl-C (SIGINT) and SIGTERM only set ``requested``; the loop raises KeyboardInterrupt at
+    the next iteration boundary, where the state can be checkpointed. A second signal interrupts at once."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self) -> _DeferredInterrupt:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            if handler is not None:  # None: a handler installed outside Python, which cannot be put back
+                signal.signal(sig, handler)
+
+
+def _mean_losses(steps: list[dict[str, float]]) -> dict[str, float]:
+    """Each key's mean over the D steps of one iteration."""
+    keys = dict.fromkeys(key for losses in steps for key in losses)
+    return {key: sum(float(s[key]) for s in steps if key in s) / sum(key in s for s in steps) for key in keys}
+
+
+def _format_losses(losses: dict[str, float]) -> str:
+    return "  ".join(f"{key} {value:.4f}" for key, value in losses.items())

@@ -1,0 +1,135 @@
+"""After training: ``bench eval`` (re-measure a checkpoint under any protocol) and ``bench sample`` (images
+from a checkpoint). Sampling needs no dataset: the run folder's ``config.json`` describes the data."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from bench.checkpoint import Checkpoint, load_checkpoint
+from bench.config import RunConfig
+from bench.errors import ConfigError, check
+from bench.loop import (
+    build_method,
+    data_info,
+    load_train_set,
+    make_evaluator,
+    metric_columns,
+    resolve_device,
+)
+from bench.methods.base import Method
+from bench.run_dir import RunDir, append_rows, atomic_write_bytes, read_json
+from bench.samples import class_grid, generate_uint8, png_bytes, to_pil
+
+CHECKPOINTS = ("best", "latest")
+
+
+def open_run(run_dir: Path) -> tuple[RunConfig, dict[str, Any]]:
+    """The resolved config and the data description (``num_classes``, ``class_names``, ``class_counts``,
+    ``channels``, ``image_size``) saved in a run folder's config.json."""
+    run = RunDir(Path(run_dir))
+    check(run.config.exists(), f"{run.root} is not a run folder (it has no config.json)")
+    saved = read_json(run.config)
+    check("config" in saved and "data" in saved, f"{run.config} lacks the 'config' or 'data' entry")
+    try:
+        cfg = RunConfig(**saved["config"])
+    except TypeError as err:
+        raise ConfigError(f"{run.config}: the saved config does not fit this version of bench ({err})") from None
+    return cfg, saved["data"]
+
+
+def load_run_method(run_dir: Path, checkpoint: str = "best", device: str = "auto"
+                    ) -> tuple[RunConfig, dict[str, Any], Method, Checkpoint]:
+    """Rebuild a run's method from ``checkpoints/<checkpoint>.pt``; returns (config, data, method, checkpoint)."""
+    check(checkpoint in CHECKPOINTS, f"checkpoint must be one of {', '.join(CHECKPOINTS)}, got {checkpoint!r}")
+    cfg, data = open_run(run_dir)
+    run = RunDir(Path(run_dir))
+    path = run.checkpoint(checkpoint)
+    hint = ("the run has not evaluated yet; try --checkpoint latest" if run.checkpoint("latest").exists()
+            else "the run has not reached its first checkpoint")
+    check(path.exists(), f"{run.root} has no {checkpoint} checkpoint ({path} is missing: {hint})")
+    torch_device = resolve_device(device)
+    ckpt = load_checkpoint(path)
+    method = build_method(cfg, data, torch_device)
+    method.load_state_dict(ckpt.method)
+    return cfg, data, method, ckpt
+
+
+def evaluate_run(run_dir: Path, protocol: str, checkpoint: str = "best", extractor: str | None = None,
+                 data_root: str | None = None, device: str = "auto") -> Any:
+    """Evaluate a run's checkpoint under ``protocol`` and append the rows (source ``eval:<checkpoint>``) to
+    its metrics.csv and per_class.csv.
+
+    Args:
+        run_dir: a run folder written by ``bench.loop.train``.
+        protocol: ``paper`` or ``standard``.
+        checkpoint: ``best`` or ``latest``.
+        extractor: feature extractor; None = the protocol's own.
+        data_root: where the datasets live; None = the run's own setting.
+        device: auto | cpu | cuda.
+
+    Returns:
+        The ``bench.metrics.EvalResult`` (``row``, ``per_class``).
+    """
+    cfg, data, method, ckpt = load_run_method(run_dir, checkpoint, device)
+    cfg = dataclasses.replace(cfg, protocols=[protocol], extractor=extractor, device=device,
+                              data_root=data_root if data_root is not None else cfg.data_root).validate()
+    train_set = load_train_set(cfg)
+    check(data_info(train_set)["class_counts"] == list(data["class_counts"]),
+          f"the training data of {cfg.dataset!r} found now differ from those the run in {run_dir} was trained on "
+          f"(class counts {data_info(train_set)['class_counts']} vs {data['class_counts']})")
+    evaluator = make_evaluator(cfg, train_set, method.device)
+    result = evaluator.evaluate(method, ckpt.step, protocol, source=f"eval:{checkpoint}")
+    metrics_cols, per_class_cols = metric_columns()
+    run = RunDir(Path(run_dir))
+    append_rows(run.metrics, [result.row], metrics_cols)
+    append_rows(run.per_class, list(result.per_class), per_class_cols)
+    return result
+
+
+def sample_run(run_dir: Path, per_class: int | None = None, out: Path | None = None, class_index: int | None = None,
+               n: int = 64, out_dir: Path | None = None, checkpoint: str = "best", seed: int = 0,
+               device: str = "auto") -> Path:
+    """Write generated images from a run's checkpoint, without the dataset.
+
+    Either ``out``: a grid picture with one row per class and ``per_class`` (default 8) samples in each row,
+    labelled with class name and training count; or ``out_dir`` with ``class_index``: ``n`` single PNGs of
+    that class, ``<class>_<i>.png``. Latents come from a generator seeded with ``seed``.
+
+    Returns:
+        The path written (``out`` or ``out_dir``).
+    """
+    check((out is None) != (out_dir is None), "give either --out (a grid image) or --out-dir (single images), "
+          f"not {'both' if out is not None else 'neither'}")
+    if out is not None:
+        check(class_index is None, "--class goes with --out-dir (single images of one class), not with --out")
+        check(per_class is None or per_class >= 1, f"--per-class must be >= 1, got {per_class}")
+    else:
+        check(per_class is None, "--per-class goes with --out (a grid image), not with --out-dir")
+        check(class_index is not None, "--out-dir needs --class: the class whose images to write")
+        check(n >= 1, f"--n must be >= 1, got {n}")
+    _, data, method, _ = load_run_method(run_dir, checkpoint, device)
+    num_classes = data["num_classes"]
+    if out is not None:
+        classes = torch.arange(num_classes)
+        grid = class_grid(method, classes, data["class_names"], data["class_counts"], per_class or 8, seed)
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        grid.save(out)
+        return out
+    check(0 <= class_index < num_classes,
+          f"class {class_index} is out of range: the run has {num_classes} classes (0..{num_classes - 1})")
+    images = generate_uint8(method, torch.full((n,), class_index, dtype=torch.long), seed)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    name = _safe_name(data["class_names"][class_index])
+    for i, image in enumerate(images):  # one file per image
+        atomic_write_bytes(out_dir / f"{class_index}-{name}_{i:04d}.png", png_bytes(to_pil(image)))
+    return out_dir
+
+
+def _safe_name(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in str(name)) or "class"
