@@ -144,7 +144,9 @@ def run_cmd(grid, dataset, method, sampling, seed, quirks, scale, sets, only, dr
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--protocol", type=click.Choice(["paper", "standard"]), required=True, help="How to measure.")
 @click.option("--checkpoint", type=click.Choice(["best", "latest"]), default="best", show_default=True)
-@click.option("--extractor", default=None, help="Feature extractor (default: the protocol's own).")
+@click.option("--extractor", default=None,
+              help="Feature extractor: inception-v3-compat, torchvision-inception or classifier "
+                   "(default: the run's own, e.g. classifier for cpu-scale runs; else the protocol's).")
 @DATA_ROOT
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 def eval_cmd(run_dir, protocol, checkpoint, extractor, data_root, device) -> None:

@@ -43,3 +43,11 @@ def check(condition: bool, message: str, error: type[BenchError] = ConfigError) 
     """Raise ``error(message)`` unless ``condition`` holds (a uniform one-line check)."""
     if not condition:
         raise error(message)
+
+
+def one_line(err: BaseException) -> str:
+    """An error as one line: a BenchError's own message, otherwise ``Type: first line``."""
+    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    if isinstance(err, BenchError) and text:
+        return text
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__

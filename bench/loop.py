@@ -48,7 +48,7 @@ from bench.checkpoint import (
 )
 from bench.config import RunConfig, diff_configs
 from bench.datasets.base import ImageSet, uint8_to_float
-from bench.errors import BenchError, ConfigError, RunFailed
+from bench.errors import ConfigError, RunFailed, one_line
 from bench.methods import get_method
 from bench.methods.base import Method, MethodConfig
 from bench.run_dir import (
@@ -158,14 +158,6 @@ def git_commit() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return (out.stdout.strip() or None) if out.returncode == 0 else None
-
-
-def one_line(err: BaseException) -> str:
-    """An error as one line: a BenchError's own message, otherwise ``Type: first line``."""
-    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
-    if isinstance(err, BenchError) and text:
-        return text
-    return f"{type(err).__name__}: {text}" if text else type(err).__name__
 
 
 # -- the loop ------------------------------------------------------------------------------------

@@ -67,7 +67,8 @@ def evaluate_run(run_dir: Path, protocol: str, checkpoint: str = "best", extract
         run_dir: a run folder written by ``bench.loop.train``.
         protocol: ``paper`` or ``standard``.
         checkpoint: ``best`` or ``latest``.
-        extractor: feature extractor; None = the protocol's own.
+        extractor: feature extractor; None = the one the run was evaluated with during training (its config's
+            ``extractor``, itself None = the protocol's own), so an offline CPU run stays on ``classifier``.
         data_root: where the datasets live; None = the run's own setting.
         device: auto | cpu | cuda.
 
@@ -75,7 +76,7 @@ def evaluate_run(run_dir: Path, protocol: str, checkpoint: str = "best", extract
         The ``bench.metrics.EvalResult`` (``row``, ``per_class``).
     """
     cfg, data, method, ckpt = load_run_method(run_dir, checkpoint, device)
-    cfg = dataclasses.replace(cfg, protocols=[protocol], extractor=extractor, device=device,
+    cfg = dataclasses.replace(cfg, protocols=[protocol], extractor=extractor or cfg.extractor, device=device,
                               data_root=data_root if data_root is not None else cfg.data_root).validate()
     train_set = load_train_set(cfg)
     check(data_info(train_set)["class_counts"] == list(data["class_counts"]),

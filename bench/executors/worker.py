@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.config import RunConfig
-from bench.errors import BenchError
+from bench.errors import BenchError, one_line
 from bench.locks import CellLock, current_job
 from bench.run_dir import RunDir, atomic_write_json, move_to_previous, read_json, read_status
 
@@ -134,14 +134,6 @@ def append_attempt(run_dir: Path) -> None:
         os.write(fd, line.encode())
     finally:
         os.close(fd)
-
-
-def one_line(err: BaseException) -> str:
-    """An error as one line: a BenchError's own message, otherwise ``Type: first line``."""
-    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
-    if isinstance(err, BenchError) and text:
-        return text
-    return f"{type(err).__name__}: {text}" if text else type(err).__name__
 
 
 def start_attempt(run_dir: Path, force_restart: bool) -> None:
