@@ -7,6 +7,7 @@ across resumes, and drawing it never moves the global generators the training st
 from __future__ import annotations
 
 import io
+import math
 
 import torch
 import torch.nn.functional as F
@@ -18,6 +19,7 @@ from bench.methods.base import Method
 MAX_GRID_ROWS = 40
 GRID_COLUMNS = 8
 _PAD = 2  # white pixels between tiles and around the label
+MIN_TILE = 48  # small images (16x16 at the cpu scale) are enlarged, nearest-neighbour, to at least this size
 _CHUNK = 256  # images per generate() call
 
 
@@ -44,9 +46,11 @@ def generate_uint8(method: Method, labels: torch.Tensor, seed: int) -> torch.Ten
     return torch.cat(chunks)
 
 
-def render_grid(images: torch.Tensor, labels: list[str]) -> Image.Image:
+def render_grid(images: torch.Tensor, labels: list[str], scale: int = 1) -> Image.Image:
     """Tile uint8 images (R, K, C, H, W) into an RGB picture of R rows and K columns, row r labelled
-    ``labels[r]`` on a white left margin (PIL's default font)."""
+    ``labels[r]`` on a white left margin (PIL's default font); ``scale`` enlarges each image (nearest)."""
+    if scale > 1:
+        images = images.repeat_interleave(scale, dim=3).repeat_interleave(scale, dim=4)
     rows, cols, channels, height, width = images.shape
     assert len(labels) == rows, (len(labels), rows)
     if channels == 1:
@@ -84,7 +88,7 @@ def class_grid(method: Method, classes: torch.Tensor, class_names: list[str], cl
     images = generate_uint8(method, labels, seed)
     images = images.reshape(len(classes), per_class, *images.shape[1:])
     names = [f"{class_names[c]} (n={class_counts[c]})" for c in classes.tolist()]
-    return render_grid(images, names)
+    return render_grid(images, names, scale=max(1, math.ceil(MIN_TILE / images.shape[-1])))
 
 
 def to_pil(image: torch.Tensor) -> Image.Image:
