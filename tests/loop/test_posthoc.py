@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 
 import numpy as np
@@ -12,6 +13,7 @@ from PIL import Image
 from bench.errors import ConfigError
 from bench.posthoc import evaluate_run, sample_run
 from bench.run_dir import RunDir, read_rows
+from bench.samples import MIN_TILE
 
 
 @pytest.fixture
@@ -65,7 +67,8 @@ def test_sample_grid_needs_no_data(run_copy, tmp_path):
     edit_config(run_copy, lambda saved: saved["config"].update(dataset=f"folder:{tmp_path / 'gone'}"))
     out = sample_run(run_copy.root, per_class=4, out=tmp_path / "out" / "grid.png", device="cpu")
     picture = np.asarray(Image.open(out).convert("L"))
-    margin = picture.shape[1] - 4 * (16 + 2) - 2  # 4 columns of 16 px tiles, each followed by 2 px, and 2 px
+    tile = 16 * math.ceil(MIN_TILE / 16)  # 16 px images, enlarged for legibility
+    margin = picture.shape[1] - 4 * (tile + 2) - 2  # 4 columns of tiles, each followed by 2 px, and 2 px
     assert margin > 0 and count_label_rows(picture, margin) == 3
     again = sample_run(run_copy.root, per_class=4, out=tmp_path / "again.png", device="cpu")
     assert again.read_bytes() == out.read_bytes()  # seeded latents
