@@ -90,6 +90,20 @@ def cholesky_with_jitter(covs: torch.Tensor, jitter: float = 1e-6) -> torch.Tens
     raise RuntimeError(f"class covariances not positive definite even with jitter {eps:g}")
 
 
+def upstream_bagan_init(module: nn.Module) -> None:
+    """BAGAN's init (upstream §4.3, ``models/base.py``): every ``Conv2d`` weight N(0, 0.02), everything else at
+    PyTorch's default.
+
+    The shared decoder gives its Linear ECOGAN's N(0, 0.02) (§4.1), so Linear layers are reset to the default here;
+    ``ConvTranspose2d`` is not a ``Conv2d`` and keeps its default, as do all biases and BatchNorms.
+    """
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+        elif isinstance(m, nn.Linear):
+            m.reset_parameters()
+
+
 class ClassGaussians(nn.Module):
     """Per-class latent Gaussians N(μ_c, L_c L_cᵀ); maps standard-normal ε to z = μ_y + L_y ε, vectorised."""
 
@@ -134,6 +148,10 @@ class BAGAN(Method):
            L_D = CE(D(x), y) + CE(D(G(ε, ŷ)), C),   L_G = CE(D(G(ε, ŷ')), ŷ'),   ŷ, ŷ' uniform over all C
 
        1:1 updates, Adam 5e-5 β (0.5, 0.999). The upstream samples ŷ over 10 classes (hard-coded); here all C.
+
+    Init as upstream BAGAN, not ECOGAN (:func:`upstream_bagan_init`): the encoder's and D's convs N(0, 0.02), the
+    decoder and the linear layers at PyTorch's default. With quirks "paper" the encoder is never trained, so this
+    random init alone sets the class Gaussians and D's initial trunk.
     """
 
     paper_row: ClassVar[str] = 'Table 3 "BAGAN"'
@@ -154,6 +172,8 @@ class BAGAN(Method):
         self.G = self.arch.decoder(self.latent_dim, c.channels, c.image_size).to(self.device)
         self.encoder: Trunk = self.arch.trunk(c.channels, c.image_size, latent_dim=self.latent_dim).to(self.device)
         self.D = ClassifierDiscriminator(self.arch.trunk(c.channels, c.image_size), c.num_classes).to(self.device)
+        for net in (self.G, self.encoder, self.D):
+            upstream_bagan_init(net)
         self.gaussians = ClassGaussians(c.num_classes, self.latent_dim).to(self.device)
         self.opt_g = self.adam(self.G.parameters(), OptimizerSettings(hp.lr_g, hp.betas))
         self.opt_d = self.adam(self.D.parameters(), OptimizerSettings(hp.lr_d, hp.betas))

@@ -2,9 +2,11 @@
 
 Widths with divisor ``div`` ∈ {1..5}: g_conv_dim = d_conv_dim = 96 // div, g_shared_dim = 128 // div (div 4 →
 24, 24, 32: the paper's ``*_div4.yaml``). Spectral norm (eps 1e-6) on every conv, linear and embedding of G and
-D, orthogonal init (biases zero); BatchNorms are plain.
+D except G's shared class embedding, orthogonal init everywhere (biases zero); BatchNorms are plain. The shared
+embedding is a plain ``nn.Embedding`` (orthogonal init, no SN) as in StudioGAN's big_resnet (peers §1b); ECOGAN's
+own trimmed copy (upstream §4.4, not in the tables) uses an SN embedding there. D's class proxies (heads) keep SN.
 
-G(z, y), z of 80 dims split into 4 chunks of 20::
+G(z, y), z of 80 dims split into 4 chunks of 20, shared(y) = Embedding(C, g_shared_dim)[y] (no SN)::
 
     chunk 0 → SNLinear → (4·g)×4×4
     3 × GenBlock(4g → 4g): cBN → ReLU → up×2 (nearest) → conv3 → cBN → ReLU → conv3, + up×2 → conv1 shortcut
@@ -54,6 +56,13 @@ def snlinear(d_in: int, d_out: int, bias: bool = True) -> nn.Module:
 
 def snembedding(num: int, dim: int) -> nn.Module:
     return sn(nn.Embedding(num, dim))
+
+
+def ortho_embedding(num: int, dim: int) -> nn.Embedding:
+    """A plain embedding with orthogonal init and no SN (StudioGAN's G shared embedding)."""
+    embedding = nn.Embedding(num, dim)
+    nn.init.orthogonal_(embedding.weight)
+    return embedding
 
 
 def widths(div: int) -> tuple[int, int, int]:
@@ -123,7 +132,7 @@ class BigGANGenerator(nn.Module):
               f"{G_BLOCKS + 1}, got {latent_dim}")
         self.chunk = latent_dim // (G_BLOCKS + 1)
         self.ch = 4 * g_dim
-        self.shared = snembedding(num_classes, shared_dim)
+        self.shared = ortho_embedding(num_classes, shared_dim)  # no SN, as StudioGAN
         self.linear0 = snlinear(self.chunk, self.ch * 4 * 4)
         self.blocks = nn.ModuleList(GenBlock(self.ch, self.ch, shared_dim + self.chunk) for _ in range(G_BLOCKS))
         self.attn = SelfAttention(self.ch)  # after block 2

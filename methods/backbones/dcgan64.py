@@ -24,6 +24,7 @@ at 4×4 and the decoder still starts there, keeping the first and last widths:
 
 Init as upstream: the decoder's Linear (and any Conv2d) weights N(0, 0.02), its transposed convs and all biases
 PyTorch's default; the trunk keeps PyTorch's default init everywhere (upstream defines an init it never calls).
+BAGAN re-initialises these nets by its own upstream rule (§4.3: Conv2d only, see ``bench.methods.bagan``).
 The conditional generator is G(z, y) = decoder(z ⊙ E[y]) with E = Embedding(C, latent), default N(0, 1) init.
 """
 

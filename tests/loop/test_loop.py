@@ -200,13 +200,33 @@ def test_shuffled_batches_cover_the_set_each_epoch_in_a_new_order():
     images = torch.arange(10, dtype=torch.uint8).reshape(10, 1, 1, 1).expand(10, 1, 2, 2).contiguous()
     labels = torch.arange(10)
     loader = ShuffledBatches(images, labels, batch_size=4, seed=1)
-    assert len(loader) == 2
+    assert len(loader) == 3
     epochs = [torch.cat([y for _, y in loader]) for _ in range(2)]
-    assert all(len(e) == 8 and len(set(e.tolist())) == 8 for e in epochs)
+    assert all(sorted(e.tolist()) == list(range(10)) for e in epochs)
     assert not torch.equal(epochs[0], epochs[1])
     x, y = next(iter(loader))
     assert torch.allclose(x[:, 0, 0, 0], y.float() / 127.5 - 1)
     assert [len(y) for _, y in ShuffledBatches(images, labels, batch_size=64, seed=1)] == [10]
+
+
+@pytest.mark.parametrize(("n", "batch_size"), [(10, 4), (9, 4), (13, 4), (8, 4), (5, 4), (3, 2), (2, 8), (1, 4),
+                                               (37, 5)])
+def test_one_pass_yields_every_index_once_and_no_batch_of_one(n, batch_size):
+    """The last batch holds the remainder; a remainder of one joins the previous batch (BatchNorm needs two)."""
+    images = torch.zeros(n, 1, 2, 2, dtype=torch.uint8)
+    loader = ShuffledBatches(images, torch.arange(n), batch_size=batch_size, seed=3)
+    for _ in range(2):
+        batches = [y for _, y in loader]
+        assert sorted(torch.cat(batches).tolist()) == list(range(n))
+        sizes = [len(y) for y in batches]
+        assert len(sizes) == len(loader)
+        assert all(s >= 2 for s in sizes) or n == 1
+        assert all(s == min(batch_size, n) for s in sizes[:-2])
+        # expected sizes from the rule: full batches, then the remainder (or a batch of b + 1 when it is one)
+        b = min(batch_size, n)
+        full, rest = divmod(n, b)
+        expected = ([b] * full + [rest]) if rest > 1 else ([b] * (full - 1) + [b + rest])
+        assert sizes == expected
 
 
 def test_failure_before_resuming_keeps_the_checkpointed_step(make_cfg, folder_dataset, tmp_path, monkeypatch):

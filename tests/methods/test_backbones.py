@@ -148,9 +148,10 @@ def test_biggan32_spectral_norm_attention_and_cbn() -> None:
     arch = get_backbone("biggan32")
     G = arch.conditional_generator(80, 4, 3, 32, div=4)
     D = ContrastiveDiscriminator(arch.trunk(3, 32, div=4), 4, sn=True)
-    for net in (G, D):
-        layers = [m for m in net.modules() if isinstance(m, nn.Conv2d | nn.Linear | nn.Embedding)]
+    for net in (G, D):  # every layer spectrally normalised but G's shared class embedding (as StudioGAN)
+        layers = [m for m in net.modules() if isinstance(m, nn.Conv2d | nn.Linear | nn.Embedding) and m is not G.shared]
         assert layers and all(parametrize.is_parametrized(m, "weight") for m in layers)
+    assert parametrize.is_parametrized(D.proxies, "weight")
     bns = [m for m in G.modules() if isinstance(m, nn.BatchNorm2d)]
     conditional = [m for m in bns if not m.affine]
     assert len(conditional) == 6 and all(m.eps == 1e-4 for m in conditional)  # two cBNs per block, 3 blocks
@@ -160,6 +161,14 @@ def test_biggan32_spectral_norm_attention_and_cbn() -> None:
     D(G(torch.randn(2, 80), torch.tensor([0, 3])), torch.tensor([0, 3]))
     assert seen["g"] == (2, 96, 16, 16)  # after G block 2
     assert seen["d"] == (2, 48, 16, 16)  # after D block 1 (the optimized block)
+
+
+def test_biggan32_shared_embedding_is_plain_and_orthogonal() -> None:
+    G = get_backbone("biggan32").conditional_generator(80, 10, 3, 32, div=4)
+    assert type(G.shared) is nn.Embedding and not parametrize.is_parametrized(G.shared)
+    w = G.shared.weight.detach()  # (10, 32): orthogonal init gives orthonormal rows
+    torch.testing.assert_close(w @ w.T, torch.eye(10), atol=1e-5, rtol=0)
+    assert G.shared.weight.requires_grad
 
 
 def test_biggan32_cbn_gain_and_bias_depend_on_class() -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch import nn
 
+from bench.loop import ShuffledBatches
 from bench.methods import MethodConfig, get_method
 from bench.methods.bagan import ClassGaussians, cholesky_with_jitter, class_code_moments
 
@@ -170,3 +172,42 @@ def test_generate_maps_eps_through_the_class_gaussian() -> None:
     with torch.no_grad():
         expected = m.G(m.gaussians(eps, y)).clamp(-1, 1)
     torch.testing.assert_close(m.generate(eps, y), expected)
+
+
+# -- BAGAN's init and whole-set fit -----------------------------------------------------------------
+
+def _default_uniform(weight: torch.Tensor) -> None:
+    """PyTorch's default Linear/conv init: U(-1/sqrt(fan_in), 1/sqrt(fan_in)), std = bound/sqrt(3)."""
+    bound = 1 / weight[0].numel() ** 0.5
+    assert weight.abs().max() <= bound
+    assert abs(weight.std().item() - bound / 3**0.5) < 0.1 * bound / 3**0.5
+
+
+@pytest.mark.parametrize("quirks", ["paper", "fixed"])
+def test_init_follows_upstream_bagan_conv2d_only(quirks: str) -> None:
+    """§4.3: Conv2d weights N(0, 0.02) (encoder and D trunk); decoder Linear, deconvs, linear0, D head default."""
+    cfg = MethodConfig(num_classes=3, image_size=32, channels=3, backbone="dcgan64", quirks=quirks, batch_size=8)
+    m = get_method("bagan")(cfg)
+    convs = [mod for net in (m.encoder, m.D.trunk) for mod in net.modules() if isinstance(mod, nn.Conv2d)]
+    assert len(convs) == 6
+    for conv in convs:
+        assert abs(conv.weight.mean().item()) < 0.002 and abs(conv.weight.std().item() - 0.02) < 0.001
+    for lin in (m.G.linear, m.encoder.linear0, m.D.out):
+        _default_uniform(lin.weight.detach())
+    deconvs = [mod for mod in m.G.modules() if isinstance(mod, nn.ConvTranspose2d)]
+    assert len(deconvs) == 3
+    for deconv in deconvs:  # PyTorch takes a ConvTranspose2d's fan_in as weight.shape[1]·k·k = weight[0].numel()
+        _default_uniform(deconv.weight.detach())
+
+
+def test_gaussians_see_every_image_of_a_set_that_is_no_multiple_of_the_batch() -> None:
+    """BAGAN's class Gaussians are fitted on the whole set through ShuffledBatches (13 images, batches of 4)."""
+    labels = torch.tensor([0, 0, 0, 0, 0, 0, 1, 1, 1, 2, 2, 0, 2])
+    images = torch.randint(0, 256, (13, 1, 16, 16), dtype=torch.uint8)
+    m = _bagan("paper")
+    m.pretrain(ShuffledBatches(images, labels, batch_size=4, seed=0), epochs=1)
+    assert m.gaussians.counts.tolist() == torch.bincount(labels, minlength=3).tolist()
+    with torch.no_grad():
+        codes = m.encoder.linear0(m.encoder.flattened(images.float() / 127.5 - 1))
+    for c in range(3):
+        torch.testing.assert_close(m.gaussians.mean[c], codes[labels == c].mean(0), atol=1e-5, rtol=1e-4)
