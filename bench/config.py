@@ -21,7 +21,7 @@ PROTOCOLS = ("paper", "standard")
 DEVICES = ("auto", "cpu", "cuda")
 
 # Keys that do not change the numbers a run produces; they may differ on resume.
-RUNTIME_KEYS = ("device", "data_root", "grid", "workers_hint")
+RUNTIME_KEYS = ("device", "data_root", "grid", "workers_hint", "inception_weights", "tv_inception_weights")
 
 
 @dataclass
@@ -52,6 +52,8 @@ class RunConfig:
     bf16: bool = False  # CUDA only: bf16 autocast for the steps
     channels_last: bool = False  # CUDA only: channels_last memory format
     data_root: str | None = None  # None = $BENCH_DATA or ./data
+    inception_weights: str | None = None  # torch-fidelity weights; None = $BENCH_INCEPTION_WEIGHTS, else hub cache
+    tv_inception_weights: str | None = None  # torchvision's (paper); None = $BENCH_TV_INCEPTION_WEIGHTS, else hub cache
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import os
 import re
 import tempfile
@@ -35,6 +36,26 @@ def digest(*parts: Any, length: int = 12) -> str:
             h.update(repr(part).encode())
         h.update(b"\x00")
     return h.hexdigest()[:length]
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "none"
+
+
+def environment_key(device: torch.device | str) -> str:
+    """What besides the inputs moves cached features or weights: the device type and the versions of torch,
+    torchvision and torch-fidelity (``cuda-torch2.4.0+cu121-torchvision0.19.0-torch-fidelity0.3.0``).
+
+    GPU and CPU kernels (and library upgrades) differ in the last bits and, for Inception, in resizing; a
+    cache shared between machines must not hand one's numbers to the other.
+    """
+    # torch.__version__ keeps the build label (+cpu, +cu130) that the package metadata drops
+    versions = f"torch{torch.__version__}-" + "-".join(f"{name}{_version(name)}" for name in ("torchvision",
+                                                                                              "torch-fidelity"))
+    return f"{torch.device(device).type}-{versions}"
 
 
 def atomic_save(obj: Any, path: Path) -> None:

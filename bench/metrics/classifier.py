@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.datasets.base import ImageSet, uint8_to_float
-from bench.metrics.cache import atomic_save, digest, load_cached, slug
+from bench.metrics.cache import atomic_save, digest, environment_key, load_cached, slug
 from bench.metrics.rng import isolated_rng
 
 SEED = 0
@@ -58,12 +58,20 @@ class ReferenceClassifier(nn.Module):
         return features, self.head(features)
 
 
-def classifier_path(reference: ImageSet, cache_root: Path) -> Path:
+def classifier_path(reference: ImageSet, cache_root: Path, device: torch.device | str = "cpu") -> Path:
     """``<cache_root>/classifier-<dataset>-<size>px-<channels>ch-<hash>.pt``; the hash covers the images,
-    labels, class count and training recipe."""
-    key = digest(reference.images, reference.labels, reference.num_classes, RECIPE)
+    labels, class count, training recipe, the device type it trains on and the library versions
+    (:func:`bench.metrics.cache.environment_key`)."""
+    key = digest(reference.images, reference.labels, reference.num_classes, RECIPE, environment_key(device))
     return cache_root / (f"classifier-{slug(reference.name)}-{reference.image_size}px-"
                          f"{reference.channels}ch-{key}.pt")
+
+
+def weights_tag(net: nn.Module) -> str:
+    """``classifier-<sha256[:12]>`` of ``net``'s state_dict (names, dtypes, shapes, values): names the weights
+    actually in use, so features of two differently trained classifiers never share a cache entry."""
+    state = net.state_dict()
+    return "classifier-" + digest(*state.keys(), *state.values())
 
 
 def train_classifier(reference: ImageSet, device: torch.device | str = "cpu") -> ReferenceClassifier:
@@ -99,7 +107,7 @@ def load_or_train_classifier(reference: ImageSet, cache_root: Path,
     Returns:
         (classifier in eval mode on ``device``, its cache file).
     """
-    path = classifier_path(reference, cache_root)
+    path = classifier_path(reference, cache_root, device)
     saved = load_cached(path)
     if saved is not None and saved.get("recipe") == RECIPE:
         with isolated_rng():

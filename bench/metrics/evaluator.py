@@ -48,6 +48,7 @@ from bench.metrics.prc import precision_recall
 from bench.metrics.protocols import PROTOCOLS, fake_labels, get_protocol, head_classes, subset_indices
 from bench.metrics.reference import ReferenceFeatures, load_or_compute_reference
 from bench.metrics.rng import eval_seed, isolated_rng
+from bench.metrics.weights import WEIGHTS_FILES
 
 METRICS_COLUMNS = ["step", "source", "protocol", "extractor", "reference", "label_mix", "n_real", "n_fake", "fid",
                    "is_mean", "is_std", "kid_mean", "kid_std", "precision", "recall", "ifid_mean", "fid_head",
@@ -79,7 +80,8 @@ class Evaluator:
 
     Args:
         cfg: the run's config; uses ``seed``, ``extractor``, ``num_eval_samples``, ``protocols`` (checked),
-            ``image_size`` and ``channels`` (checked against the data) and ``dataset`` (in messages).
+            ``image_size`` and ``channels`` (checked against the data), ``inception_weights`` and
+            ``tv_inception_weights`` (weights files) and ``dataset`` (in messages).
         train_set: the (long-tailed) training split: the ``paper`` reference and the head/tail counts.
         reference_set: the balanced reference split (``split="test"``): the ``standard`` reference and the
             classifier's training data.
@@ -119,11 +121,18 @@ class Evaluator:
 
     # -- building blocks (cached per Evaluator) ---------------------------------------------------------------
     def extractor(self, name: str) -> FeatureExtractor:
-        """The extractor ``name``, built once per Evaluator (the classifier trains on the reference split)."""
+        """The extractor ``name``, built once per Evaluator (the classifier trains on the reference split).
+
+        An Inception extractor's weights file is the config key of :data:`bench.metrics.weights.WEIGHTS_FILES`
+        (``inception_weights`` / ``tv_inception_weights``) when set, else found as :mod:`bench.metrics.weights`
+        says.
+        """
         if name not in self._extractors:
+            spec = WEIGHTS_FILES.get(name)
+            weights_path = getattr(self.cfg, spec.config_key) if spec is not None else None
             with isolated_rng(self.device):
                 self._extractors[name] = get_extractor(name, self.device, reference_set=self.reference_set,
-                                                       cache_root=self.cache_root)
+                                                       cache_root=self.cache_root, weights_path=weights_path)
         return self._extractors[name]
 
     def reference(self, protocol: str) -> tuple[ImageSet, ReferenceFeatures]:
@@ -168,7 +177,8 @@ class Evaluator:
         z_all = torch.randn(labels.numel(), method.latent_dim, generator=noise)  # independent of batch size
         feats, logits, cls_logits = [], [], []
         for z, y in zip(z_all.split(self.batch_size), labels.split(self.batch_size), strict=True):
-            images = method.generate(z.to(method.device), y.to(method.device))
+            with torch.no_grad():  # a generate() without its own no_grad would otherwise build a graph per batch
+                images = method.generate(z.to(method.device), y.to(method.device))
             if tuple(images.shape[1:]) != expected:
                 raise ConfigError(f"the method generates {tuple(images.shape[1:])} images but {self.cfg.dataset} "
                                   f"images are {expected} (check image_size and channels)")

@@ -27,7 +27,7 @@ from torch import nn
 from bench.datasets.base import ImageSet, uint8_to_float
 from bench.errors import ConfigError, check, unknown_name
 from bench.metrics.cache import default_cache_root
-from bench.metrics.classifier import load_or_train_classifier
+from bench.metrics.classifier import load_or_train_classifier, weights_tag
 from bench.metrics.rng import isolated_rng
 from bench.metrics.weights import INCEPTION_V3_COMPAT, TORCHVISION_INCEPTION, resolve_weights
 
@@ -82,7 +82,7 @@ def list_extractors() -> list[str]:
 
 
 def get_extractor(name: str, device: torch.device | str = "cpu", *, reference_set: ImageSet | None = None,
-                  cache_root: Path | str | None = None) -> FeatureExtractor:
+                  cache_root: Path | str | None = None, weights_path: Path | str | None = None) -> FeatureExtractor:
     """Build the extractor registered as ``name`` on ``device``.
 
     Args:
@@ -90,6 +90,8 @@ def get_extractor(name: str, device: torch.device | str = "cpu", *, reference_se
         device: where the network runs.
         reference_set: the balanced reference split; required by ``classifier`` (which trains on it).
         cache_root: where ``classifier`` caches its weights; None = :func:`default_cache_root`.
+        weights_path: the Inception extractors' weights file (the run's ``inception_weights`` /
+            ``tv_inception_weights``); None = the env variable, else the hub cache (:mod:`bench.metrics.weights`).
 
     Raises:
         ConfigError: unknown name (the message lists the known ones), or a weights file that does not load.
@@ -97,7 +99,7 @@ def get_extractor(name: str, device: torch.device | str = "cpu", *, reference_se
     """
     if name not in _REGISTRY:
         raise unknown_name("feature extractor", name, _REGISTRY)
-    return _REGISTRY[name](device, reference_set=reference_set, cache_root=cache_root)
+    return _REGISTRY[name](device, reference_set=reference_set, cache_root=cache_root, weights_path=weights_path)
 
 
 def _file_tag(path: Path) -> str:
@@ -117,16 +119,16 @@ def _to_rgb(images: torch.Tensor) -> torch.Tensor:
 class TFInceptionExtractor(FeatureExtractor):
     """torch-fidelity's ``FeatureExtractorInceptionV3``: features '2048', IS logits 'logits_unbiased'.
 
-    Weights: ``$BENCH_INCEPTION_WEIGHTS``, else
+    Weights: ``weights_path`` (config key ``inception_weights``), else ``$BENCH_INCEPTION_WEIGHTS``, else
     ``$TORCH_HOME/hub/checkpoints/weights-inception-2015-12-05-6726825d.pth``, else a download (see
     :mod:`bench.metrics.weights`). Input uint8; it resizes to 299 and scales itself.
     """
 
-    def __init__(self, device: torch.device | str, **_: Any) -> None:
+    def __init__(self, device: torch.device | str, *, weights_path: Path | str | None = None, **_: Any) -> None:
         from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
         super().__init__(device)
-        path = resolve_weights(INCEPTION_V3_COMPAT)
+        path = resolve_weights(INCEPTION_V3_COMPAT, weights_path)
         try:
             with isolated_rng():
                 self.net = FeatureExtractorInceptionV3(self.name, ["2048", "logits_unbiased"],
@@ -148,15 +150,16 @@ class TorchvisionInceptionExtractor(FeatureExtractor):
 
     Preprocessing as upstream: uint8 -> float, bilinear (align_corners=False) to 299, /255, ImageNet mean/std,
     then the net's ``transform_input`` (on, as torchvision sets it for pretrained weights). Features = the
-    2048-d input of ``fc``; IS logits = the 1000-way ``fc`` output. Weights: ``$BENCH_TV_INCEPTION_WEIGHTS``,
-    else ``$TORCH_HOME/hub/checkpoints/inception_v3_google-0cc3c7bd.pth``, else a download.
+    2048-d input of ``fc``; IS logits = the 1000-way ``fc`` output. Weights: ``weights_path`` (config key
+    ``tv_inception_weights``), else ``$BENCH_TV_INCEPTION_WEIGHTS``, else
+    ``$TORCH_HOME/hub/checkpoints/inception_v3_google-0cc3c7bd.pth``, else a download.
     """
 
-    def __init__(self, device: torch.device | str, **_: Any) -> None:
+    def __init__(self, device: torch.device | str, *, weights_path: Path | str | None = None, **_: Any) -> None:
         import torchvision
 
         super().__init__(device)
-        path = resolve_weights(TORCHVISION_INCEPTION)
+        path = resolve_weights(TORCHVISION_INCEPTION, weights_path)
         with isolated_rng():
             net = torchvision.models.inception_v3(weights=None, aux_logits=True, init_weights=False,
                                                   transform_input=True)
@@ -197,7 +200,7 @@ class ClassifierExtractor(FeatureExtractor):
         root = Path(cache_root) if cache_root is not None else default_cache_root()
         self.net, self.path = load_or_train_classifier(reference_set, root, self.device)
         self.input_shape = (reference_set.channels, reference_set.image_size, reference_set.image_size)
-        self.cache_tag = self.path.stem
+        self.cache_tag = weights_tag(self.net)
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         check(tuple(images.shape[1:]) == self.input_shape,

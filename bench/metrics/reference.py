@@ -1,8 +1,9 @@
 """Reference-set features and FID statistics, computed once and cached on disk (and per Evaluator in memory).
 
 A cache file is ``<cache_root>/ref-<dataset>-<split>-<size>px-<ch>ch-<extractor>-n<n>-<hash>.pt``; the hash
-covers the chosen images and labels and the extractor's weights (``cache_tag``), so anything that moves the
-number moves the key. Files are written atomically; an unreadable file is recomputed.
+covers the chosen images and labels, the extractor's weights (``cache_tag``), the device type and the
+library versions (:func:`bench.metrics.cache.environment_key`), so anything that moves the number moves the key.
+Files are written atomically; an unreadable file is recomputed.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 import torch
 
 from bench.datasets.base import ImageSet
-from bench.metrics.cache import atomic_save, digest, load_cached, slug
+from bench.metrics.cache import atomic_save, digest, environment_key, load_cached, slug
 from bench.metrics.extractors import FeatureExtractor
 from bench.metrics.fid import fid_statistics
 
@@ -32,7 +33,8 @@ class ReferenceFeatures:
 def reference_cache_path(reference: ImageSet, indices: torch.Tensor, extractor: FeatureExtractor,
                          cache_root: Path) -> Path:
     """The cache file of ``reference[indices]`` seen through ``extractor``."""
-    key = digest(reference.images[indices], reference.labels[indices], extractor.name, extractor.cache_tag)
+    key = digest(reference.images[indices], reference.labels[indices], extractor.name, extractor.cache_tag,
+                 environment_key(extractor.device))
     return cache_root / (f"ref-{slug(reference.name)}-{slug(reference.split)}-{reference.image_size}px-"
                          f"{reference.channels}ch-{extractor.name}-n{indices.numel()}-{key}.pt")
 

@@ -26,7 +26,7 @@ def no_network(monkeypatch):
     """No metrics test may download weights: the only download function raises as it would offline."""
     from bench.metrics import weights
 
-    def offline(url, dst):
+    def offline(url, dst, hash_prefix=None):
         raise OSError(f"<urlopen error [Errno -3] Temporary failure in name resolution> ({url})")
 
     monkeypatch.setattr(weights, "download", offline)

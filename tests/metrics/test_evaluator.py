@@ -8,7 +8,7 @@ import shutil
 import pytest
 import torch
 
-from bench.errors import ConfigError
+from bench.errors import ConfigError, DataNotFoundError
 from bench.metrics import METRICS_COLUMNS, PER_CLASS_COLUMNS, Evaluator
 from bench.metrics import reference as reference_mod
 
@@ -178,3 +178,44 @@ def test_configuration_errors(toy_sets, shared_cache):
         evaluator.evaluate(RealImageGenerator(train), 1, "fancy")
     with pytest.raises(ConfigError, match=r"generates \(1, 8, 8\) images but toy_lt images are \(1, 16, 16\)"):
         evaluator.evaluate(NoiseGenerator((1, 8, 8)), 1, "paper")
+
+
+class GraphBuildingGenerator(NoiseGenerator):
+    """A generator with a trainable parameter whose generate() does not switch gradients off itself."""
+
+    def __init__(self) -> None:
+        super().__init__((1, 16, 16), use_global_rng=False)
+        self.scale = torch.nn.Parameter(torch.ones(()))
+        self.grad_enabled: list[bool] = []
+        self.outputs_need_grad: list[bool] = []
+
+    def generate(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        self.grad_enabled.append(torch.is_grad_enabled())
+        images = super().generate(z, y) * self.scale
+        self.outputs_need_grad.append(images.requires_grad)
+        return images
+
+
+def test_fakes_are_generated_without_autograd(toy_sets, shared_cache):
+    train, reference = toy_sets
+    method = GraphBuildingGenerator()
+    Evaluator(toy_config(), train, reference, "cpu", cache_root=shared_cache, batch_size=64).evaluate(
+        method, 1, "standard")
+    assert len(method.grad_enabled) == 3 and not any(method.grad_enabled) and not any(method.outputs_need_grad)
+    assert torch.is_grad_enabled()
+
+
+def test_weights_files_from_config_keys_win_over_the_env_vars(toy_sets, tmp_path, monkeypatch, shared_cache):
+    path = tmp_path / "tv-configured.pth"
+    save_random_torchvision_inception(path)
+    monkeypatch.setenv("BENCH_TV_INCEPTION_WEIGHTS", str(tmp_path / "absent-env.pth"))  # an error if it were used
+    train, reference = toy_sets
+    cfg = toy_config(extractor=None, tv_inception_weights=str(path))
+    evaluator = Evaluator(cfg, train, reference, "cpu", cache_root=shared_cache)
+    assert evaluator.extractor("torchvision-inception").cache_tag.startswith("tv-configured.pth-")
+    # a path does not change the numbers: a moved file must not block resume
+    assert cfg.config_hash() == toy_config(extractor=None).config_hash()
+    missing = Evaluator(toy_config(inception_weights=str(tmp_path / "nope.pth")), train, reference, "cpu",
+                        cache_root=shared_cache)
+    with pytest.raises(DataNotFoundError, match=r"config key inception_weights = '.*nope\.pth' does not exist"):
+        missing.extractor("inception-v3-compat")
