@@ -191,6 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM (the scheduler or the system stopping us) is handled like Ctrl-C: the loop checkpoints the
     # last whole step and the lock is released on the way out
     signal.signal(signal.SIGTERM, _interrupt)
+    # SIGINT comes only from the scheduler (we run in a session of our own); honour it even when this process
+    # inherited SIGINT ignored, as background jobs of non-interactive shells do
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     spec = CellSpec(**json.loads(Path(args[0]).read_text(encoding="utf-8")))
     try:
         result = run_cell(spec)

@@ -194,7 +194,10 @@ def test_two_schedulers_at_once_train_each_cell_once(stub, stub_grid, results, m
 def test_ctrl_c_stops_workers_cleanly(stub, stub_grid, results, monkeypatch):
     monkeypatch.setenv("BENCH_STUB_SLEEP", "60")
     cmd = [sys.executable, "-m", "bench.cli", "run", "--grid", str(stub_grid), "--results-root", str(results)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # as from a terminal: SIGINT handled, even when pytest itself runs where SIGINT is ignored (a background job
+    # of a non-interactive shell, such as a CI script)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lock = results / "stubgrid" / ".locks" / f"{STUB_IDS[0]}.lock"
     deadline = time.monotonic() + 60
     while not (results / "stubgrid" / STUB_IDS[0] / "resumed_from").exists() and time.monotonic() < deadline:
