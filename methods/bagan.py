@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from bench.methods.autoencoder import train_autoencoder
 from bench.methods.backbones import Trunk, get_backbone
 from bench.methods.base import LossDict, Method, MethodConfig, OptimizerSettings, register_method
 from bench.methods.heads import ClassifierDiscriminator, check_hyper, check_real_batch
@@ -195,21 +195,15 @@ class BAGAN(Method):
         epochs = self.hp.pretrain_epochs if epochs is None else epochs
         train_encoder = self.config.quirks == "fixed"
         params = [*self.G.parameters(), *(self.encoder.parameters() if train_encoder else ())]
-        opt = self.adam(params, OptimizerSettings(self.hp.pretrain_lr, self.hp.pretrain_betas))
+
+        def reconstruct(x: torch.Tensor, _y: torch.Tensor) -> torch.Tensor:
+            with torch.set_grad_enabled(train_encoder):  # paper: the encoder is never optimised
+                code = self._encode(x)
+            return self.G(code)
+
         self.G.train()
-        mean = float("nan")
-        for _ in range(epochs):
-            total, count = torch.zeros((), device=self.device), 0
-            for x, _y in loader:
-                with torch.set_grad_enabled(train_encoder):  # paper: the encoder is never optimised
-                    code = self._encode(x)
-                loss = F.mse_loss(self.G(code), x)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                total += loss.detach() * x.shape[0]
-                count += x.shape[0]
-            mean = (total / max(count, 1)).item()
+        mean = train_autoencoder(reconstruct, params, loader, epochs,
+                                 OptimizerSettings(self.hp.pretrain_lr, self.hp.pretrain_betas))
         with torch.no_grad():
             moments = class_code_moments(((self._encode(x), y) for x, y in loader), self.config.num_classes,
                                          self.latent_dim)

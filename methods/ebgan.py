@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.errors import check
+from bench.methods.autoencoder import train_autoencoder
 from bench.methods.backbones import Trunk, get_backbone
 from bench.methods.backbones.dcgan64 import LabelScaledGenerator
 from bench.methods.base import LossDict, Method, MethodConfig, OptimizerSettings, register_method
@@ -112,19 +113,9 @@ class EBGAN(Method):
             return {}
         epochs = self.hp.pretrain_epochs if epochs is None else epochs
         ae = SupervisedAutoencoder(self._trunk(), self._generator()).to(self.device)
-        opt = self.adam(ae.parameters(), OptimizerSettings(self.hp.pretrain_lr, self.hp.pretrain_betas))
         ae.train()
-        mean = float("nan")
-        for _ in range(epochs):
-            total, count = torch.zeros((), device=self.device), 0
-            for x, y in loader:
-                loss = F.mse_loss(ae(x, y), x)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                total += loss.detach() * x.shape[0]
-                count += x.shape[0]
-            mean = (total / max(count, 1)).item()
+        mean = train_autoencoder(ae, ae.parameters(), loader, epochs,
+                                 OptimizerSettings(self.hp.pretrain_lr, self.hp.pretrain_betas))
         self.G.load_state_dict(ae.generator.state_dict())
         self.D.trunk.load_state_dict(ae.trunk.state_dict())
         if self.G_ema is not None:
