@@ -6,15 +6,11 @@ python, numpy, torch CPU and all CUDA generators are saved with the sampler's ge
 
 from __future__ import annotations
 
-import contextlib
 import io
-import random
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from bench.errors import ConfigError
@@ -69,48 +65,3 @@ def load_checkpoint(path: Path, map_location: torch.device | str = "cpu") -> Che
         raise ConfigError(f"{path} is not a bench checkpoint (format {FORMAT})")
     return Checkpoint(step=raw["step"], method=raw["method"], best=raw["best"], rng=raw["rng"],
                       config_hash=raw["config_hash"])
-
-
-# -- RNG states ----------------------------------------------------------------------------------
-def seed_everything(seed: int) -> None:
-    """Seed python's ``random``, numpy's global generator and torch (CPU and every CUDA device)."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def rng_state() -> dict[str, Any]:
-    """The global generators' states: python, numpy, torch CPU and (when CUDA is initialised) every CUDA
-    device."""
-    state: dict[str, Any] = {"python": random.getstate(), "numpy": np.random.get_state(),
-                             "torch": torch.get_rng_state()}
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    """Restore what :func:`rng_state` returned (keys it lacks are left as they are)."""
-    if "python" in state:
-        random.setstate(state["python"])
-    if "numpy" in state:
-        np.random.set_state(state["numpy"])
-    if "torch" in state:
-        torch.set_rng_state(state["torch"].cpu())
-    cuda = state.get("cuda")
-    if cuda and torch.cuda.is_available():
-        if len(cuda) != torch.cuda.device_count():
-            raise ConfigError(f"the checkpoint holds RNG states of {len(cuda)} CUDA devices, "
-                              f"this machine has {torch.cuda.device_count()}; an exact resume needs the same")
-        torch.cuda.set_rng_state_all([s.cpu() for s in cuda])
-
-
-@contextlib.contextmanager
-def preserved_rng() -> Iterator[None]:
-    """Run a block (evaluation, sample grids) without moving the global generators: their states are
-    restored on exit, so how often a run evaluates never changes its training trajectory."""
-    state = rng_state()
-    try:
-        yield
-    finally:
-        set_rng_state(state)

@@ -13,7 +13,7 @@ branches on a method's name):
 
 CSV rows are written before the checkpoint that covers them, and a restart drops training rows newer than
 its checkpoint, so a run killed at any instant and started again writes the same bytes as one that never
-stopped (on CPU). Evaluation and sample grids run under :func:`bench.checkpoint.preserved_rng`, so
+stopped (on CPU). Evaluation and sample grids run under :func:`bench.rng.preserved_rng`, so
 ``eval_every`` never changes the training trajectory.
 """
 
@@ -37,20 +37,13 @@ import torch
 from tqdm import tqdm
 
 import bench
-from bench.checkpoint import (
-    Checkpoint,
-    load_checkpoint,
-    preserved_rng,
-    rng_state,
-    save_checkpoint,
-    seed_everything,
-    set_rng_state,
-)
+from bench.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from bench.config import RunConfig, diff_configs
 from bench.datasets.base import ImageSet, uint8_to_float
 from bench.errors import ConfigError, RunFailed, one_line
 from bench.methods import get_method
 from bench.methods.base import Method, MethodConfig
+from bench.rng import preserved_rng, rng_state, seed_everything, set_rng_state
 from bench.run_dir import (
     RunDir,
     append_rows,

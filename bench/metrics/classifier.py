@@ -7,7 +7,7 @@ It makes FID-like numbers meaningful on offline machines and on data far from Im
 Training is part of the measurement instrument, so it is fixed: seed 0 (not the run's seed, so every run of a
 dataset shares one classifier), Adam(2e-3), batch 64, cross-entropy, no augmentation, and
 ``clamp(round(20000 / N), 5, 20)`` epochs (20 epochs for 500 digits, 5 for a 10k-image reference). It
-runs under :func:`bench.metrics.rng.isolated_rng` with a private generator for shuffling, so the global RNG
+runs under :func:`bench.rng.preserved_rng` with a private generator for shuffling, so the global RNG
 stream is untouched, and it is bit-for-bit deterministic on CPU.
 """
 
@@ -22,7 +22,7 @@ from torch import nn
 
 from bench.datasets.base import ImageSet, uint8_to_float
 from bench.metrics.cache import atomic_save, digest, environment_key, load_cached, slug
-from bench.metrics.rng import isolated_rng
+from bench.rng import preserved_rng
 
 SEED = 0
 BATCH_SIZE = 64
@@ -78,7 +78,7 @@ def train_classifier(reference: ImageSet, device: torch.device | str = "cpu") ->
     """Train a :class:`ReferenceClassifier` on ``reference`` (the recipe in the module docstring), in eval mode."""
     device = torch.device(device)
     n = len(reference)
-    with isolated_rng(device):
+    with preserved_rng():
         torch.random.default_generator.manual_seed(SEED)  # CPU only: init happens on CPU, other GPUs untouched
         net = ReferenceClassifier(reference.channels, reference.num_classes).to(device)
         order_rng = torch.Generator().manual_seed(SEED)
@@ -110,7 +110,7 @@ def load_or_train_classifier(reference: ImageSet, cache_root: Path,
     path = classifier_path(reference, cache_root, device)
     saved = load_cached(path)
     if saved is not None and saved.get("recipe") == RECIPE:
-        with isolated_rng():
+        with preserved_rng():
             net = ReferenceClassifier(reference.channels, reference.num_classes)
         net.load_state_dict(saved["state_dict"])
         return net.to(device).eval().requires_grad_(False), path

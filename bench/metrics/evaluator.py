@@ -12,7 +12,7 @@ extractor (``cfg.extractor`` overrides it); a deterministic, histogram-keeping s
 (:mod:`bench.metrics.reference`). Then n_fake = n_real fakes are generated in memory with z drawn from a
 private ``torch.Generator`` seeded by (cfg.seed, step), quantised to uint8 as the paper does, and passed
 once through the extractor (and the reference classifier, for conditional accuracy). Every metric comes from
-that one pass. The whole call runs under :func:`bench.metrics.rng.isolated_rng`: the global RNG state after
+that one pass. The whole call runs under :func:`bench.rng.preserved_rng`: the global RNG state after
 evaluation equals the state before, so training never depends on evaluation.
 
 Metrics (``metrics.csv``; NaN where undefined):
@@ -47,8 +47,8 @@ from bench.metrics.kid import kernel_inception_distance
 from bench.metrics.prc import precision_recall
 from bench.metrics.protocols import PROTOCOLS, fake_labels, get_protocol, head_classes, subset_indices
 from bench.metrics.reference import ReferenceFeatures, load_or_compute_reference
-from bench.metrics.rng import eval_seed, isolated_rng
 from bench.metrics.weights import WEIGHTS_FILES
+from bench.rng import eval_seed, preserved_rng
 
 METRICS_COLUMNS = ["step", "source", "protocol", "extractor", "reference", "label_mix", "n_real", "n_fake", "fid",
                    "is_mean", "is_std", "kid_mean", "kid_std", "precision", "recall", "ifid_mean", "fid_head",
@@ -130,7 +130,7 @@ class Evaluator:
         if name not in self._extractors:
             spec = WEIGHTS_FILES.get(name)
             weights_path = getattr(self.cfg, spec.config_key) if spec is not None else None
-            with isolated_rng(self.device):
+            with preserved_rng():
                 self._extractors[name] = get_extractor(name, self.device, reference_set=self.reference_set,
                                                        cache_root=self.cache_root, weights_path=weights_path)
         return self._extractors[name]
@@ -162,7 +162,7 @@ class Evaluator:
         """
         proto = get_protocol(protocol)
         extractor_name = self.cfg.extractor or proto.extractor
-        with isolated_rng(self.device):
+        with preserved_rng():
             ref_set, ref = self.reference(protocol)
             labels = fake_labels(proto, ref.labels, ref_set.num_classes)
             features, logits, cls_logits = self._generate_and_extract(method, step, labels, extractor_name)

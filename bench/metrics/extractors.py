@@ -28,8 +28,8 @@ from bench.datasets.base import ImageSet, uint8_to_float
 from bench.errors import ConfigError, check, unknown_name
 from bench.metrics.cache import default_cache_root
 from bench.metrics.classifier import load_or_train_classifier, weights_tag
-from bench.metrics.rng import isolated_rng
 from bench.metrics.weights import INCEPTION_V3_COMPAT, TORCHVISION_INCEPTION, resolve_weights
+from bench.rng import preserved_rng
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -130,7 +130,7 @@ class TFInceptionExtractor(FeatureExtractor):
         super().__init__(device)
         path = resolve_weights(INCEPTION_V3_COMPAT, weights_path)
         try:
-            with isolated_rng():
+            with preserved_rng():
                 self.net = FeatureExtractorInceptionV3(self.name, ["2048", "logits_unbiased"],
                                                        feature_extractor_weights_path=str(path))
         except Exception as err:
@@ -160,7 +160,7 @@ class TorchvisionInceptionExtractor(FeatureExtractor):
 
         super().__init__(device)
         path = resolve_weights(TORCHVISION_INCEPTION, weights_path)
-        with isolated_rng():
+        with preserved_rng():
             net = torchvision.models.inception_v3(weights=None, aux_logits=True, init_weights=False,
                                                   transform_input=True)
         try:

@@ -8,16 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from bench.checkpoint import (
-    Checkpoint,
-    load_checkpoint,
-    preserved_rng,
-    rng_state,
-    save_checkpoint,
-    seed_everything,
-    set_rng_state,
-)
+from bench.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from bench.errors import ConfigError
+from bench.rng import preserved_rng, rng_state, seed_everything, set_rng_state
 
 
 def draws() -> tuple[float, float, list[float]]:
