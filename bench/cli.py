@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from bench.config import SCALES
 from bench.errors import BenchError
 
 RESULTS_ROOT = click.option(
@@ -76,8 +77,10 @@ def list_cmd(what: str) -> None:
 @click.option("--seed", type=int, default=None, help="Single run: seed.")
 @click.option("--quirks", type=click.Choice(["paper", "fixed"]), default=None,
               help="Single run: reproduce (paper) or correct (fixed) the upstream bugs.")
-@click.option("--scale", type=click.Choice(["paper", "cpu", "smoke"]), default=None,
-              help="Budget preset: paper (the paper's steps), cpu (minutes on a laptop), smoke (seconds).")
+@click.option("--scale", type=click.Choice(list(SCALES)), default=None,
+              help="Budget preset: paper (the paper's steps), lab (CIFAR-like 32x32 in < 20 min per cell on a CPU), "
+                   "cpu (a couple of minutes per digits cell), smoke (seconds). Every method gets the same number "
+                   "of D updates.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Override a config key (repeatable), e.g. --set steps=500 --set method_options.pretrained=false.")
 @click.option("--only", default=None, help="Grid: run only matching cells, e.g. method=ecogan,dataset=cifar10_lt.")
@@ -182,7 +185,7 @@ def sample_cmd(run_dir, per_class, out, class_index, n, out_dir, checkpoint, see
 
 @main.command("gather")
 @click.option("--grid", required=True, help="Grid name (or grid key such as table3-cpu).")
-@click.option("--scale", type=click.Choice(["paper", "cpu", "smoke"]), default=None,
+@click.option("--scale", type=click.Choice(list(SCALES)), default=None,
               help="The scale the grid ran at, when not its default (results/<grid>-<scale>/).")
 @RESULTS_ROOT
 def gather_cmd(grid, scale, results_root) -> None:
@@ -195,7 +198,7 @@ def gather_cmd(grid, scale, results_root) -> None:
 
 @main.command("status")
 @click.option("--grid", required=True, help="Grid name.")
-@click.option("--scale", type=click.Choice(["paper", "cpu", "smoke"]), default=None)
+@click.option("--scale", type=click.Choice(list(SCALES)), default=None)
 @RESULTS_ROOT
 def status_cmd(grid, scale, results_root) -> None:
     """Each cell of a grid: state, step, best FID (with protocol and extractor)."""

@@ -10,7 +10,7 @@ A grid file is declarative TOML. Top-level keys:
 - ``[budget]``: RunConfig budget keys (steps, batch_size, image_size, eval_every ...), applied at scale
   ``paper`` only; the other scales take their preset's budget.
 - ``[axes]``: a list per axis (``dataset``, ``method``, ``sampling``, ``seed``, ``quirks``, ``backbone``,
-  ``method_options``); the cells are their product, dataset varying slowest.
+  ``g_cond``, ``method_options``); the cells are their product, dataset varying slowest.
 - ``[[cells]]``: explicit cells, each with axis values (``dataset`` and ``method`` required), an optional
   ``label``, a per-cell ``budget`` (paper scale only, over the grid's) and ``paper`` numbers.
 - ``[[paper]]``: paper numbers for product cells: ``match = {axis = value, ...}`` plus the paper keys.
@@ -21,9 +21,10 @@ best step in our iterations; required for ``batches``), ``selection`` (``min_fid
 ``note``.
 
 Cell ids are ``<dataset>-<method>-<sampling>-s<seed>``, then ``-<backbone>`` when a cell's backbone differs
-from the grid's setting, ``-<option><value>`` per method option (``-div4``, ``-pretrained_false``) and
-``-quirks_fixed``. They are built from the grid file alone, so they never change with the scale or the
-code, and name the run folders ``results/<grid key>/<cell id>/``.
+from the grid's setting, ``-g_<g_cond>`` when the cell sets how G takes the class (``-g_concat``),
+``-<option><value>`` per method option (``-div4``, ``-pretrained_false``) and ``-quirks_fixed``. They are
+built from the grid file alone, so they never change with the scale or the code, and name the run folders
+``results/<grid key>/<cell id>/``.
 """
 
 from __future__ import annotations
@@ -36,13 +37,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.config import BUDGET_KEYS, PROTOCOLS, SAMPLINGS, SCALES, RunConfig, field_names, resolve
+from bench.config import BUDGET_KEYS, G_CONDS, PROTOCOLS, SAMPLINGS, SCALES, RunConfig, field_names, resolve
 from bench.errors import ConfigError, check, closest, unknown_name
 
 GRIDS_DIR = Path(__file__).parent / "grids"
 
-AXES = ("dataset", "method", "sampling", "seed", "quirks", "backbone", "method_options")
-AXIS_DEFAULTS: dict[str, Any] = {"sampling": "none", "seed": 0, "quirks": "paper", "backbone": None,
+AXES = ("dataset", "method", "sampling", "seed", "quirks", "backbone", "g_cond", "method_options")
+AXIS_DEFAULTS: dict[str, Any] = {"sampling": "none", "seed": 0, "quirks": "paper", "backbone": None, "g_cond": None,
                                  "method_options": {}}
 TOP_KEYS = ("description", "scale", "protocols", "settings", "budget", "axes", "cells", "paper")
 CELL_KEYS = (*AXES, "label", "budget", "paper")
@@ -50,9 +51,9 @@ PAPER_KEYS = ("fid", "is", "best_step", "step_unit", "best_iteration", "selectio
 STEP_UNITS = ("iterations", "batches")
 SELECTIONS = ("min_fid", "last")
 # Keys ``[settings]`` may not hold: they have their own place in the file or are set by bench.
-_NOT_SETTINGS = ("grid", "scale", "protocols", *BUDGET_KEYS, *(a for a in AXES if a != "backbone"))
+_NOT_SETTINGS = ("grid", "scale", "protocols", *BUDGET_KEYS, *(a for a in AXES if a not in ("backbone", "g_cond")))
 # ``only`` filter keys: the scalar axes and the cell id.
-FILTER_KEYS = ("dataset", "method", "sampling", "seed", "quirks", "backbone", "id")
+FILTER_KEYS = ("dataset", "method", "sampling", "seed", "quirks", "backbone", "g_cond", "id")
 
 
 @dataclass(frozen=True)
@@ -223,6 +224,8 @@ def make_cell_id(axes: Mapping[str, Any], default_backbone: str | None = None) -
     backbone = axes.get("backbone")
     if backbone is not None and backbone != default_backbone:
         parts.append(_token(backbone))
+    if axes.get("g_cond") is not None:
+        parts.append(f"g_{_token(axes['g_cond'])}")
     options = axes.get("method_options") or {}
     parts += [_option_token(k, options[k]) for k in sorted(options)]
     if axes.get("quirks", "paper") != "paper":
@@ -238,6 +241,8 @@ def make_label(axes: Mapping[str, Any], settings: Mapping[str, Any] | None = Non
     backbone = axes.get("backbone")
     if backbone is not None and backbone != (settings or {}).get("backbone"):
         parts.append(str(backbone))
+    if axes.get("g_cond") is not None:
+        parts.append(f"G {axes['g_cond']}")
     options = axes.get("method_options") or {}
     parts += [f"{k}={_token(options[k])}" for k in sorted(options)]
     if axes.get("quirks", "paper") != "paper":
@@ -395,6 +400,9 @@ def _check_axes(axes: Mapping[str, Any], where: str) -> None:
     backbone = axes["backbone"]
     check(backbone is None or (isinstance(backbone, str) and backbone != ""),
           f"{where}: backbone must be a name, got {backbone!r}")
+    g_cond = axes.get("g_cond")
+    check(g_cond is None or g_cond in G_CONDS, f"{where}: g_cond = {g_cond!r} is not one of {', '.join(G_CONDS)}"
+                                               f"{closest(str(g_cond), G_CONDS)}")
     check(isinstance(axes["method_options"], dict), f"{where}: method_options must be a table, "
                                                     f"got {axes['method_options']!r}")
 

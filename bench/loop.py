@@ -92,7 +92,7 @@ def data_info(train_set: ImageSet) -> dict[str, Any]:
 def build_method(cfg: RunConfig, data: dict[str, Any], device: torch.device) -> Method:
     """The registered method ``cfg.method`` built for the data described by ``data`` (see :func:`data_info`)."""
     config = MethodConfig(num_classes=data["num_classes"], image_size=data["image_size"], channels=data["channels"],
-                          backbone=cfg.backbone, quirks=cfg.quirks, batch_size=cfg.batch_size,
+                          backbone=cfg.backbone, g_cond=cfg.g_cond, quirks=cfg.quirks, batch_size=cfg.batch_size,
                           class_counts=list(data["class_counts"]), options=dict(cfg.method_options))
     return get_method(cfg.method)(config, device)
 
@@ -226,15 +226,16 @@ class _Trainer:
         self.device = resolve_device(cfg.device)
         train_set = load_train_set(cfg)
         self.data = data_info(train_set)
+        seed_everything(cfg.seed)
+        self.method = build_method(cfg, self.data, self.device)
         if not run.config.exists():
+            recipe = self.method.recipe() | {"steps": cfg.steps, "d_updates": cfg.steps * self.method.n_dis}
             atomic_write_json(run.config, {"config": cfg.to_dict(), "hash": cfg.config_hash(),
                                            "versions": environment_versions(), "git_commit": git_commit(),
-                                           "data": self.data})
+                                           "data": self.data, "recipe": recipe})
         with preserved_rng():  # building the evaluator may train and cache a classifier
             self.evaluator = make_evaluator(cfg, train_set, self.device)
         self.metrics_columns, self.per_class_columns = metric_columns()
-        seed_everything(cfg.seed)
-        self.method = build_method(cfg, self.data, self.device)
         self.sampler = make_sampler(cfg.sampling, train_set.labels, cfg.seed)
         self.images = train_set.images.to(self.device)  # uint8 on the device: a quarter of float32
         self.labels = train_set.labels.to(self.device)

@@ -23,10 +23,11 @@ import pandas as pd
 from bench.errors import ConfigError, DataNotFoundError
 
 TIDY_COLUMNS = ("grid", "cell", "label", "dataset", "method", "sampling", "seed", "quirks", "scale", "backbone",
-                "options", "step", "source", "protocol", "extractor", "reference", "label_mix", "metric", "value")
+                "g_cond", "options", "step",
+                "source", "protocol", "extractor", "reference", "label_mix", "metric", "value")
 PER_CLASS_COLUMNS = ("step", "source", "protocol", "extractor", "class", "class_name", "train_count", "n_real",
                      "n_fake", "fid", "cond_acc")
-AXES = ("dataset", "method", "sampling", "seed", "quirks", "backbone", "options")
+AXES = ("dataset", "method", "sampling", "seed", "quirks", "backbone", "g_cond", "options")
 PAPER_KEYS = ("fid", "is", "best_step", "step_unit", "best_iteration", "selection", "note")
 SAMPLE_NAME = re.compile(r"step-(\d+)\.png$")
 
@@ -205,7 +206,7 @@ def cells_frame(grid_json: dict[str, Any], tidy: pd.DataFrame, source: Path) -> 
     cells = pd.DataFrame(rows, columns=["cell", "label", "order", *AXES, *(f"paper_{k}" for k in PAPER_KEYS)])
     for col in ("paper_fid", "paper_is", "paper_best_step", "paper_best_iteration"):
         cells[col] = pd.to_numeric(cells[col], errors="coerce")
-    for col in ("dataset", "method", "sampling", "quirks", "backbone"):
+    for col in ("dataset", "method", "sampling", "quirks", "backbone", "g_cond"):
         cells[col] = cells[col].fillna("").astype(str)
     cells["state"], cells["step"], cells["steps"], cells["error"] = "", None, None, ""
     return cells

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -9,8 +10,9 @@ import pytest
 from bench.config import SCALES
 from bench.errors import ConfigError
 from bench.grid import describe_grids, list_grids, load_grid, make_cell_id
+from bench.methods import get_method
 
-SHIPPED = {"table1": 6, "table3": 14, "width": 5, "quirks": 4, "smoke": 5, "demo": 6}
+SHIPPED = {"table1": 6, "table3": 14, "width": 5, "quirks": 4, "smoke": 5, "demo": 7, "conditioning": 12}
 
 # The paper's third table (upstream README §3), transcribed: method, dataset, pretrained, sampling, best step
 # as printed, FID, IS.
@@ -124,10 +126,14 @@ def test_smoke_and_demo_grids():
     assert all(c.config.scale == "smoke" and c.config.backbone == "tiny" and c.config.dataset == "digits_lt"
                and c.config.method_options == {} for c in smoke)
     demo = load_grid("demo").cells()
-    assert [(c.config.method, c.config.sampling) for c in demo] == [
-        ("bagan", "none"), ("ebgan", "none"), ("contragan", "none"), ("reacgan", "none"), ("ecogan", "none"),
-        ("ecogan", "balanced")]
+    assert [(c.config.method, c.config.sampling, c.config.g_cond) for c in demo] == [
+        ("bagan", "none", None), ("ebgan", "none", "concat"), ("contragan", "none", "concat"),
+        ("reacgan", "none", "concat"), ("ecogan", "none", "concat"), ("ecogan", "balanced", "concat"),
+        ("ecogan", "none", None)]  # the last: the paper's conditioning, beside the others
     assert all(c.config.scale == "cpu" and c.config.extractor == "classifier" for c in demo)
+    # fair budget: every cell gets the same number of D updates
+    assert {c.config.steps * get_method(c.config.method).d_steps_per_iteration({}) for c in demo} == {
+        SCALES["cpu"]["d_updates"]}
 
 
 def test_cell_ids_are_readable_and_stable():
@@ -148,8 +154,12 @@ def test_grid_key_and_budget_per_scale():
     assert grid.key() == "table3" and grid.key("paper") == "table3" and grid.key("cpu") == "table3-cpu"
     cpu = grid.cells("cpu")
     assert {c.config.grid for c in cpu} == {"table3-cpu"}
-    for key in ("steps", "batch_size", "image_size", "eval_every"):  # the grid's budget is for scale paper only
+    for key in ("batch_size", "image_size"):  # the grid's budget is for scale paper only
         assert {getattr(c.config, key) for c in cpu} == {SCALES["cpu"][key]}
+    for c in cpu:  # the scale's budget is in D updates: steps = d_updates / n_dis, evaluated `evaluations` times
+        n_dis = get_method(c.config.method).d_steps_per_iteration(c.config.method_options)
+        assert c.config.steps == math.ceil(SCALES["cpu"]["d_updates"] / n_dis)
+        assert c.config.eval_every == c.config.steps // SCALES["cpu"]["evaluations"]
     assert {c.config.backbone for c in grid.cells("smoke")} == {"tiny"}  # the smoke preset's network wins
 
 
