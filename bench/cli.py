@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from bench.errors import BenchError
+from bench.errors import BenchError, one_line
 
 RESULTS_ROOT = click.option(
     "--results-root", type=click.Path(file_okay=False, path_type=Path),
@@ -21,13 +21,18 @@ DATA_ROOT = click.option(
 
 
 class BenchGroup(click.Group):
-    """Turns BenchError into a clean one-line message and exit code 2."""
+    """Turns BenchError into a clean one-line message and exit code 2; so too an OSError that reaches here
+    (a folder that cannot be written, a full disk), named by its path."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except BenchError as err:
             click.echo(f"Error: {err}", err=True)
+            ctx.exit(2)
+        except OSError as err:
+            where = f"{err.filename}: " if err.filename else ""
+            click.echo(f"Error: {where}{err.strerror or one_line(err)}", err=True)
             ctx.exit(2)
 
 

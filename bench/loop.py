@@ -371,8 +371,11 @@ class _Trainer:
         """Record a failure: one line in status.json, the traceback appended to error.log."""
         line, step = one_line(err), self.reached_step
         stamp = datetime.now(UTC).isoformat(timespec="seconds")
-        with self.run_dir.error_log.open("a", encoding="utf-8") as log:
-            log.write(f"--- {stamp} step {step}: {line}\n{traceback.format_exc()}\n")
+        try:
+            with self.run_dir.error_log.open("a", encoding="utf-8") as log:
+                log.write(f"--- {stamp} step {step}: {line}\n{traceback.format_exc()}\n")
+        except OSError as log_err:  # a full disk: the one line below must still be said
+            line += f" (and {self.run_dir.error_log} could not be written: {log_err.strerror})"
         write_status(self.run_dir, "failed", step, self.cfg.steps, error=line, best=self.best)
         print(f"run {self.run_dir.root} failed at step {step}: {line} (traceback in {self.run_dir.error_log})",
               file=sys.stderr)

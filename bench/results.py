@@ -52,15 +52,18 @@ def cell_entry(cell: Cell) -> dict[str, Any]:
 def write_manifest(grid: Grid, scale: str, cells: list[Cell], results_root: Path | str) -> Path:
     """Write ``results/<key>/grid.json``: grid name, scale, key, description, protocols and per cell its id,
     axes, label, paper numbers and config hash. Cells of an earlier manifest that this one lacks (another
-    ``--set``) are kept after the current ones, so their runs stay labelled."""
+    ``--set``) are kept after the current ones, so their runs stay labelled. An unchanged manifest is not
+    written again."""
     key = grid.key(scale)
     path = grid_dir(results_root, key) / MANIFEST
     entries = [cell_entry(c) for c in cells]
     if path.exists():
         ids = {e["id"] for e in entries}
         entries += [e for e in read_json(path).get("cells", []) if e.get("id") not in ids]
-    atomic_write_json(path, {"grid": grid.name, "scale": scale, "key": key, "description": grid.description,
-                             "protocols": grid.protocols, "source": str(grid.path), "cells": entries})
+    manifest = {"grid": grid.name, "scale": scale, "key": key, "description": grid.description,
+                "protocols": grid.protocols, "source": str(grid.path), "cells": entries}
+    if not path.exists() or read_json(path) != json.loads(json.dumps(manifest)):
+        atomic_write_json(path, manifest)  # unchanged: no write (a finished grid on a read-only disk)
     return path
 
 

@@ -151,7 +151,11 @@ def run_cell(spec: CellSpec, train_fn: TrainFn | None = None) -> CellResult:
     run_dir = Path(spec.run_dir)
     set_threads(spec.threads)
     lock = CellLock(Path(spec.lock))
-    if not lock.acquire():
+    try:
+        acquired = lock.acquire()
+    except BenchError as err:  # the lock cannot be written (read-only folder, full disk)
+        return result_from_status(spec.cell, "failed", run_dir, error=one_line(err))
+    if not acquired:
         holder = lock.holder.describe() if lock.holder else "another process"
         return result_from_status(spec.cell, "locked", run_dir, error=f"running elsewhere ({holder})")
     try:

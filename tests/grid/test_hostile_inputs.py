@@ -1,0 +1,189 @@
+"""Issue 11: the bad inputs and faults a hostile user found. Each test runs the row's command through the CLI
+(click's CliRunner, the stub train function) and checks the one-line error (or the fixed behaviour), and
+that no Python traceback reaches the user."""
+
+from __future__ import annotations
+
+import builtins
+import errno
+import io
+import json
+import os
+import re
+import stat
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from gridstub import STUB_IDS
+
+from bench.cli import main
+from bench.config import parse_set, resolve
+from bench.errors import ConfigError, WriteError
+from bench.locks import CellLock
+from bench.metrics.cache import atomic_save
+from bench.run_dir import append_rows, atomic_write_bytes, atomic_write_text
+
+SMOKE_RUN = ("run", "--dataset", "digits_lt", "--method", "ecogan", "--scale", "smoke")
+
+
+def bench(*args: str | Path):
+    """Run ``bench ARGS`` in this process; the result has separate stdout and stderr."""
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout, result.output
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise AssertionError(f"bench {' '.join(map(str, args))} raised {result.exception!r}\n{result.output}")
+    return result
+
+
+def error_line(result) -> str:
+    """The one error line on stderr (the test fails on anything longer)."""
+    lines = [ln for ln in result.stderr.splitlines() if ln.startswith("Error:")]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def read_only(monkeypatch: pytest.MonkeyPatch, root: Path) -> None:
+    """Make writes under ``root`` fail with EACCES, as on a read-only folder (tests run as root, which ignores
+    chmod): os.open/mkdir/replace/link/unlink and open() in a writing mode."""
+    root = str(Path(root).resolve())
+
+    def under(path) -> bool:
+        return str(Path(os.fspath(path)).resolve()).startswith(root)
+
+    def deny(path):
+        raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
+
+    def guard(real, writes=lambda *a, **k: True):
+        def wrapped(path, *args, **kwargs):
+            if isinstance(path, str | os.PathLike) and under(path) and writes(*args, **kwargs):
+                deny(path)
+            return real(path, *args, **kwargs)
+        return wrapped
+
+    writing_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+    monkeypatch.setattr(os, "open", guard(os.open, lambda flags, *a, **k: bool(flags & writing_flags)))
+    for name in ("mkdir", "unlink", "rmdir"):
+        monkeypatch.setattr(os, name, guard(getattr(os, name)))
+    for name in ("replace", "rename", "link"):
+        real = getattr(os, name)
+        monkeypatch.setattr(os, name, lambda src, dst, *a, _real=real, **k:
+                            deny(dst) if under(dst) or under(src) else _real(src, dst, *a, **k))
+
+    def writes_mode(mode="r", *args, **kwargs):
+        return any(c in mode for c in "wax+")
+
+    for module in (builtins, io):
+        monkeypatch.setattr(module, "open", guard(module.open, writes_mode))
+
+
+def full_disk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every os.write fails with ENOSPC, as on a full disk (bench's writers all go through os.write)."""
+
+    def no_space(fd, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", no_space)
+
+
+# -- row 6: booleans are not integers ---------------------------------------------------------------
+def test_row6_set_steps_true_is_refused(stub, results):
+    assert parse_set(["steps=true"]) == {"steps": True}
+    with pytest.raises(ConfigError, match="steps must be a positive integer, got True"):
+        resolve({"dataset": "digits_lt", "method": "ecogan"}, "smoke", overrides={"steps": True})
+    for key in ("seed", "batch_size", "max_per_class", "num_eval_samples", "pretrain_epochs"):
+        with pytest.raises(ConfigError, match=key):
+            resolve({"dataset": "digits_lt", "method": "ecogan"}, "smoke", overrides={key: False})
+    result = bench(*SMOKE_RUN, "--set", "steps=true", "--results-root", results)
+    assert result.exit_code == 2 and "steps must be a positive integer, got True" in error_line(result)
+    assert not results.exists()  # refused before anything was written
+
+
+# -- row 7: read-only results and reports roots ---------------------------------------------------------
+def test_row7_read_only_results_root_is_one_line_and_a_finished_grid_needs_no_write(stub, stub_grid, results,
+                                                                                  monkeypatch, tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    with monkeypatch.context() as patch:
+        read_only(patch, ro)
+        result = bench("run", "--grid", stub_grid, "--results-root", ro)
+    assert result.exit_code == 2
+    line = error_line(result)
+    assert str(ro) in line and "Permission denied" in line
+
+    assert bench("run", "--grid", stub_grid, "--results-root", results).exit_code == 0
+    assert bench("gather", "--grid", stub_grid, "--results-root", results).exit_code == 0
+    with monkeypatch.context() as patch:
+        read_only(patch, results)
+        again = bench("run", "--grid", stub_grid, "--results-root", results)
+        assert again.exit_code == 0, again.output
+        assert all(re.search(rf"^{cell}\s+skipped", again.stdout, re.M) for cell in STUB_IDS), again.stdout
+        reports = tmp_path / "reports"
+        read_only(patch, reports)
+        report = bench("report", "--grid", "stubgrid", "--results-root", results, "--reports-root", reports)
+    assert report.exit_code == 2
+    assert str(reports) in error_line(report) and "Permission denied" in error_line(report)
+
+
+# -- row 8: a full disk ---------------------------------------------------------------------------------
+def test_row8_full_disk_names_the_path_and_leaves_no_lock(stub, results, monkeypatch):
+    with monkeypatch.context() as patch:
+        full_disk(patch)
+        result = bench(*SMOKE_RUN, "--results-root", results)
+    assert result.exit_code == 2
+    line = error_line(result)
+    lock = results / "adhoc-smoke" / ".locks" / "digits_lt-ecogan-none-s0.lock"
+    assert str(lock) in line and "No space left on device" in line
+    assert not lock.exists() and not list(lock.parent.glob(".*.tmp"))
+    # with space again the same command runs at once (no 5-minute wait on a lock nobody holds)
+    assert bench(*SMOKE_RUN, "--results-root", results).exit_code == 0
+
+
+def test_row8_writers_name_the_path_on_a_full_disk_and_keep_the_old_file(tmp_path, monkeypatch):
+    target = tmp_path / "status.json"
+    target.write_text("old")
+    csv_path = tmp_path / "metrics.csv"
+    with monkeypatch.context() as patch:
+        full_disk(patch)
+        with pytest.raises(WriteError, match=rf"cannot write {target}: No space left on device"):
+            atomic_write_text(target, "new")
+        with pytest.raises(WriteError, match=rf"cannot write {csv_path}: No space left"):
+            append_rows(csv_path, [{"step": 1, "fid": 2.0}])
+        with pytest.raises(WriteError, match=r"cannot write the lock .*c\.lock: No space left"):
+            CellLock(tmp_path / "c.lock").acquire()
+    assert target.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.csv", "status.json"] or \
+        sorted(p.name for p in tmp_path.iterdir()) == ["status.json"]
+    assert not (tmp_path / "c.lock").exists()
+
+
+# -- row 13: atomic writes honour the umask -------------------------------------------------------------
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
+def test_row13_atomic_writes_honour_the_umask(tmp_path, umask):
+    previous = os.umask(umask)
+    try:
+        atomic_write_bytes(tmp_path / "a.bin", b"x")
+        atomic_save({"x": 1}, tmp_path / "cache" / "c.pt")
+        with open(tmp_path / "plain", "w") as fh:
+            fh.write("x")
+        lock = CellLock(tmp_path / "c.lock")
+        assert lock.acquire()
+        modes = {name: stat.S_IMODE((tmp_path / name).stat().st_mode) for name in ("a.bin", "cache/c.pt", "c.lock")}
+        lock.release()
+    finally:
+        os.umask(previous)
+    plain = stat.S_IMODE((tmp_path / "plain").stat().st_mode)
+    assert plain == 0o666 & ~umask
+    assert modes == dict.fromkeys(modes, plain)
+
+
+def test_row13_cli_run_files_have_the_umask_mode(stub, results):
+    previous = os.umask(0o022)
+    try:
+        assert bench(*SMOKE_RUN, "--results-root", results).exit_code == 0
+    finally:
+        os.umask(previous)
+    run_dir = results / "adhoc-smoke" / "digits_lt-ecogan-none-s0"
+    for name in ("status.json", "config.json"):
+        assert stat.S_IMODE((run_dir / name).stat().st_mode) == 0o644, name
+    assert json.loads((run_dir / "status.json").read_text())["state"] == "done"
