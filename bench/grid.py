@@ -22,15 +22,20 @@ best step in our iterations; required for ``batches``), ``selection`` (``min_fid
 
 Cell ids are ``<dataset>-<method>-<sampling>-s<seed>``, then ``-<backbone>`` when a cell's backbone differs
 from the grid's setting, ``-<option><value>`` per method option (``-div4``, ``-pretrained_false``) and
-``-quirks_fixed``. They are built from the grid file alone, so they never change with the scale or the
-code, and name the run folders ``results/<grid key>/<cell id>/``.
+``-quirks_fixed``. A ``folder:<path>`` dataset appears as ``folder_<name>_<8 hex digits of its absolute
+path's sha256>``, so that folders whose names differ only in characters outside ASCII never collide. Ids
+are built from the grid file alone (and, for a relative folder path, the working directory), so they never
+change with the scale or the code, and name the run folders ``results/<grid key>/<cell id>/``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import os
 import re
 import tomllib
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +45,7 @@ from bench.config import BUDGET_KEYS, PROTOCOLS, SAMPLINGS, SCALES, RunConfig, f
 from bench.errors import ConfigError, check, closest, unknown_name
 
 GRIDS_DIR = Path(__file__).parent / "grids"
+FOLDER_PREFIX = "folder:"  # as bench.datasets.FOLDER_PREFIX (not imported: grids load without torch)
 
 AXES = ("dataset", "method", "sampling", "seed", "quirks", "backbone", "method_options")
 AXIS_DEFAULTS: dict[str, Any] = {"sampling": "none", "seed": 0, "quirks": "paper", "backbone": None,
@@ -214,11 +220,26 @@ def _option_token(key: str, value: Any) -> str:
     return f"{_token(key)}{_token(value)}" if is_number else f"{_token(key)}_{_token(value)}"
 
 
+def dataset_token(dataset: Any) -> str:
+    """The dataset part of a cell id: the registered name, or for ``folder:<path>`` a readable slug of the
+    folder's name and 8 hex digits of the sha256 of its absolute path (``folder_my_set_1a2b3c4d``), so that two
+    folders never share an id, whatever characters their names hold."""
+    text = str(dataset)
+    if not text.startswith(FOLDER_PREFIX):
+        return _token(text)
+    full = os.path.abspath(os.path.expanduser(text[len(FOLDER_PREFIX):]))
+    readable = unicodedata.normalize("NFKD", os.path.basename(full)).encode("ascii", "ignore").decode()
+    readable = re.sub(r"[^A-Za-z0-9_.]+", "_", readable).strip("_.")[:40]
+    digest = hashlib.sha256(full.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    return f"folder_{readable}_{digest}" if readable else f"folder_{digest}"
+
+
 def make_cell_id(axes: Mapping[str, Any], default_backbone: str | None = None) -> str:
     """The cell id: ``<dataset>-<method>-<sampling>-s<seed>`` plus ``-<backbone>`` (when it differs from
     ``default_backbone``), ``-<option><value>`` per method option in key order, and ``-quirks_<q>`` when the
-    quirks are not ``paper``. Characters other than letters, digits, ``_`` and ``.`` become ``_``."""
-    parts = [_token(axes["dataset"]), _token(axes["method"]), _token(axes.get("sampling", "none")),
+    quirks are not ``paper``. Characters other than letters, digits, ``_`` and ``.`` become ``_``; a
+    ``folder:<path>`` dataset is named by :func:`dataset_token`."""
+    parts = [dataset_token(axes["dataset"]), _token(axes["method"]), _token(axes.get("sampling", "none")),
              f"s{_token(axes.get('seed', 0))}"]
     backbone = axes.get("backbone")
     if backbone is not None and backbone != default_backbone:

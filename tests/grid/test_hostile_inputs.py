@@ -20,6 +20,7 @@ from gridstub import STUB_IDS
 from bench.cli import main
 from bench.config import parse_set, resolve
 from bench.errors import ConfigError, WriteError
+from bench.grid import make_cell_id
 from bench.locks import CellLock
 from bench.metrics.cache import atomic_save
 from bench.run_dir import append_rows, atomic_write_bytes, atomic_write_text
@@ -187,3 +188,24 @@ def test_row13_cli_run_files_have_the_umask_mode(stub, results):
     for name in ("status.json", "config.json"):
         assert stat.S_IMODE((run_dir / name).stat().st_mode) == 0o644, name
     assert json.loads((run_dir / "status.json").read_text())["state"] == "done"
+
+
+# -- row 5: folder datasets' cell ids cannot collide ----------------------------------------------------
+def test_row5_unicode_folder_names_get_distinct_ids(stub, results, tmp_path):
+    first, second = tmp_path / "Ünïcode set", tmp_path / "Ønøcode set"
+    ids = [make_cell_id({"dataset": f"folder:{p}", "method": "ecogan"}) for p in (first, second)]
+    assert ids[0] != ids[1]
+    assert re.fullmatch(r"folder_Unicode_set_[0-9a-f]{8}-ecogan-none-s0", ids[0]), ids[0]
+    assert ids[0] == make_cell_id({"dataset": f"folder:{first}", "method": "ecogan"})  # stable
+    assert make_cell_id({"dataset": "digits_lt", "method": "ecogan"}) == "digits_lt-ecogan-none-s0"  # unchanged
+    for path in (first, second):
+        result = bench("run", "--dataset", f"folder:{path}", "--method", "ecogan", "--scale", "smoke",
+                       "--results-root", results)
+        assert result.exit_code == 0, result.output
+    again = bench("run", "--dataset", f"folder:{second}", "--method", "ecogan", "--scale", "smoke",
+                  "--results-root", results, "--force-restart")
+    assert again.exit_code == 0
+    for cell_id, path in zip(ids, (first, second), strict=True):
+        config = json.loads((results / "adhoc-smoke" / cell_id / "config.json").read_text())["config"]
+        assert config["dataset"] == f"folder:{path}"
+    assert not (results / "adhoc-smoke" / ids[0] / "_previous").exists()  # the first run was left alone
