@@ -30,6 +30,9 @@ class BenchGroup(click.Group):
         except BenchError as err:
             click.echo(f"Error: {err}", err=True)
             ctx.exit(2)
+        except KeyboardInterrupt:  # not click's "Aborted!" and exit 1: the shell's convention, as a grid does
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
         except OSError as err:
             where = f"{err.filename}: " if err.filename else ""
             click.echo(f"Error: {where}{err.strerror or one_line(err)}", err=True)
@@ -142,7 +145,7 @@ def run_cmd(grid, dataset, method, sampling, seed, quirks, scale, sets, only, dr
     cell.update({k: v for k, v in {"sampling": sampling, "seed": seed, "quirks": quirks}.items() if v is not None})
     outcome = run_single(cell, results_root=results_root, scale=scale, overrides=overrides,
                          force_restart=force_restart)
-    sys.exit(0 if outcome.status in ("done", "skipped") else 1)
+    sys.exit({"done": 0, "skipped": 0, "interrupted": 130}.get(outcome.status, 1))
 
 
 @main.command("eval")

@@ -37,11 +37,21 @@ __all__ = ["GridSummary", "SlurmOptions", "plan_cell", "run_grid", "run_single"]
 
 
 @dataclass
+class Interrupted:
+    """What :func:`run_single` returns after Ctrl-C (the CLI exits 130, as for a grid)."""
+
+    step: int | None = None
+    status: str = "interrupted"
+    error: str | None = "interrupted"
+
+
+@dataclass
 class GridSummary:
     """What a grid run did: one :class:`CellResult` per selected cell, in grid order.
 
     ``exit_code`` is 0 when every cell is done, skipped (done earlier) or locked (running elsewhere), 1 when
-    any failed (now or earlier, not retried), 130 when interrupted; 0 for a dry run.
+    any failed (now or earlier, not retried), 130 when interrupted (the cells not finished then are listed as
+    ``interrupted``); 0 for a dry run.
     """
 
     grid: str
@@ -181,7 +191,7 @@ def run_grid(grid: Grid | str, *, results_root: Path | str, scale: str | None = 
     finally:
         if hasattr(finished, "close"):
             finished.close()  # stops (and waits for) workers still running
-    summary.results = [results.get(c.id) or result_from_status(c.id, "skipped", grid_dir(results_root, key) / c.id,
+    summary.results = [results.get(c.id) or result_from_status(c.id, "interrupted", grid_dir(results_root, key) / c.id,
                                                                error="not finished: interrupted") for c in cells]
     print(summary.table())
     sys.stdout.flush()
@@ -226,20 +236,26 @@ def run_single(cell: Mapping[str, Any], *, results_root: Path | str, scale: str 
         force_restart: start over even if the run folder holds a checkpoint or is done.
 
     Returns:
-        The loop's RunOutcome (``status`` done | skipped | failed). Raises LockedError when another live
-        process runs this cell.
+        The loop's RunOutcome (``status`` done | skipped | failed), or :class:`Interrupted` after Ctrl-C.
+        Raises LockedError when another live process runs this cell.
     """
     adhoc = single_cell_grid(cell)
     (resolved,) = adhoc.cells(scale, None, overrides)
     key = adhoc.key(scale)
     run_dir = grid_dir(results_root, key) / resolved.id
     _say(f"run {resolved.label} -> {run_dir}/")
-    with CellLock(lock_path(results_root, key, resolved.id)):
-        status, config_hash = run_state(run_dir)
-        done = (status or {}).get("state") == "done" and config_hash == resolved.config.config_hash()
-        if force_restart or not done:  # a finished run is not an attempt: the loop just reports it
-            start_attempt(run_dir, force_restart)
-        outcome = load_train_fn()(resolved.config, run_dir, force_restart=False, progress=True)
+    try:
+        with CellLock(lock_path(results_root, key, resolved.id)):
+            status, config_hash = run_state(run_dir)
+            done = (status or {}).get("state") == "done" and config_hash == resolved.config.config_hash()
+            if force_restart or not done:  # a finished run is not an attempt: the loop just reports it
+                start_attempt(run_dir, force_restart)
+            outcome = load_train_fn()(resolved.config, run_dir, force_restart=False, progress=True)
+    except KeyboardInterrupt:  # the loop has checkpointed its last whole step and released the lock
+        result = result_from_status(resolved.id, "interrupted", run_dir)
+        step = f" at step {result.step}/{result.steps}" if result.step is not None else ""
+        _say(f"{resolved.id}: interrupted{step}; run the same command again to resume")
+        return Interrupted(step=result.step)
     result = result_from_status(resolved.id, outcome.status, run_dir, error=getattr(outcome, "error", None))
     _say(f"{resolved.id}: {outcome.status}{', best FID ' + describe_best(result.best) if result.best else ''}"
          f"{' - ' + result.error if result.error else ''}")

@@ -30,7 +30,7 @@ from bench.errors import BenchError, one_line
 from bench.locks import CellLock, current_job
 from bench.run_dir import RunDir, atomic_write_json, move_to_previous, read_json, read_status
 
-CELL_STATES = ("done", "failed", "skipped", "locked")
+CELL_STATES = ("done", "failed", "skipped", "locked", "interrupted")
 ATTEMPTS_LOG = "attempts.log"
 
 TrainFn = Callable[..., Any]
@@ -66,7 +66,7 @@ class CellResult:
     Attributes:
         cell: the cell id.
         state: ``done`` (trained to the end now), ``failed``, ``skipped`` (done before, not trained again)
-            or ``locked`` (another live process is running it).
+            ``locked`` (another live process is running it) or ``interrupted`` (Ctrl-C before it finished).
         step, steps: the run's step and planned steps (from ``status.json``), None when unknown.
         best: ``{"fid", "step", "protocol", "extractor"}`` of the best evaluation so far, or None.
         error: one line saying why, for failed and locked cells.

@@ -24,6 +24,7 @@ from bench.grid import make_cell_id
 from bench.locks import CellLock
 from bench.metrics.cache import atomic_save
 from bench.run_dir import append_rows, atomic_write_bytes, atomic_write_text
+from bench.scheduler import run_grid
 
 SMOKE_RUN = ("run", "--dataset", "digits_lt", "--method", "ecogan", "--scale", "smoke")
 
@@ -209,3 +210,25 @@ def test_row5_unicode_folder_names_get_distinct_ids(stub, results, tmp_path):
         config = json.loads((results / "adhoc-smoke" / cell_id / "config.json").read_text())["config"]
         assert config["dataset"] == f"folder:{path}"
     assert not (results / "adhoc-smoke" / ids[0] / "_previous").exists()  # the first run was left alone
+
+
+# -- row 14: Ctrl-C ---------------------------------------------------------------------------------------
+def test_row14_ctrl_c_on_a_single_run_exits_130_and_says_interrupted(stub, results, monkeypatch):
+    monkeypatch.setenv("BENCH_STUB_INTERRUPT_AT", "digits_lt-ecogan-none-s0:3")
+    result = bench(*SMOKE_RUN, "--results-root", results)
+    assert result.exit_code == 130
+    assert "Aborted!" not in result.output
+    assert "digits_lt-ecogan-none-s0: interrupted at step 2/4; run the same command again to resume" in result.stderr
+    assert not (results / "adhoc-smoke" / ".locks" / "digits_lt-ecogan-none-s0.lock").exists()
+    monkeypatch.delenv("BENCH_STUB_INTERRUPT_AT")
+    assert bench(*SMOKE_RUN, "--results-root", results).exit_code == 0  # resumes
+
+
+def test_row14_a_grid_lists_unfinished_cells_as_interrupted(stub, stub_grid, results, monkeypatch, capsys):
+    monkeypatch.setenv("BENCH_STUB_INTERRUPT_AT", f"{STUB_IDS[1]}:2")
+    summary = run_grid(stub_grid, results_root=results, executor="inline")
+    assert summary.exit_code == 130
+    states = {r.cell: r.state for r in summary.results}
+    assert states == {STUB_IDS[0]: "done", **{c: "interrupted" for c in STUB_IDS[1:]}}
+    out = capsys.readouterr().out
+    assert re.search(rf"^{STUB_IDS[1]}\s+interrupted", out, re.M) and "skipped" not in out
