@@ -230,7 +230,8 @@ def run_single(cell: Mapping[str, Any], *, results_root: Path | str, scale: str 
     Args:
         cell: axis values: ``dataset`` and ``method`` required; ``sampling``, ``seed``, ``quirks`` optional.
         results_root: the run folder is ``<results_root>/adhoc[-<scale>]/<cell id>`` (grid ``adhoc``, whose
-            default scale is ``cpu``).
+            default scale is ``cpu``); its ``grid.json`` lists every ad-hoc cell run there, so that ``bench
+            gather``, ``status`` and ``report`` take ``--grid adhoc[-<scale>]`` like any grid key.
         scale: scale preset; None = ``cpu``.
         overrides: ``--set`` values; axis keys (and ``method_options.<key>``) become part of the cell id.
         force_restart: start over even if the run folder holds a checkpoint or is done.
@@ -244,6 +245,8 @@ def run_single(cell: Mapping[str, Any], *, results_root: Path | str, scale: str 
     key = adhoc.key(scale)
     run_dir = grid_dir(results_root, key) / resolved.id
     _say(f"run {resolved.label} -> {run_dir}/")
+    # ad-hoc runs are gathered and reported like a grid's: results/adhoc[-<scale>]/grid.json lists them
+    write_manifest(adhoc, scale or adhoc.scale, [resolved], results_root)
     try:
         with CellLock(lock_path(results_root, key, resolved.id)):
             status, config_hash = run_state(run_dir)

@@ -10,6 +10,7 @@ import io
 import json
 import os
 import re
+import shlex
 import stat
 from pathlib import Path
 
@@ -232,3 +233,49 @@ def test_row14_a_grid_lists_unfinished_cells_as_interrupted(stub, stub_grid, res
     assert states == {STUB_IDS[0]: "done", **{c: "interrupted" for c in STUB_IDS[1:]}}
     out = capsys.readouterr().out
     assert re.search(rf"^{STUB_IDS[1]}\s+interrupted", out, re.M) and "skipped" not in out
+
+
+# -- row 10: ad-hoc runs gather and report like a grid; advice works when typed ---------------------------
+def advised(message: str) -> list[list[str]]:
+    """The `bench ...` commands an error message advises, as argument lists."""
+    return [shlex.split(cmd)[1:] for cmd in re.findall(r"`(bench [^`]+)`", message)]
+
+
+def test_row10_ad_hoc_runs_are_gathered_and_reported(stub, results, tmp_path):
+    for method in ("ecogan", "reacgan"):
+        run = bench("run", "--dataset", "digits_lt", "--method", method, "--scale", "smoke", "--results-root", results)
+        assert run.exit_code == 0, run.output
+    manifest = json.loads((results / "adhoc-smoke" / "grid.json").read_text())
+    assert {c["id"] for c in manifest["cells"]} == {"digits_lt-ecogan-none-s0", "digits_lt-reacgan-none-s0"}
+    for grid_args in (["--grid", "adhoc-smoke"], ["--grid", "adhoc", "--scale", "smoke"]):
+        gathered = bench("gather", *grid_args, "--results-root", results)
+        assert gathered.exit_code == 0, gathered.output
+        assert bench("status", *grid_args, "--results-root", results).exit_code == 0
+    rows = (results / "adhoc-smoke.csv").read_text().splitlines()
+    assert any("digits_lt-reacgan-none-s0" in row for row in rows[1:])
+    report = bench("report", "--grid", "adhoc-smoke", "--results-root", results, "--reports-root", tmp_path / "rep")
+    assert report.exit_code == 0, report.output
+    assert (tmp_path / "rep" / "adhoc-smoke").is_dir()
+
+
+@pytest.mark.parametrize("command", [["gather", "--grid", "adhoc-smoke"], ["report", "--grid", "adhoc-smoke"],
+                                     ["gather", "--grid", "stubgrid-paper"], ["report", "--grid", "demo"]])
+def test_row10_every_advice_in_an_error_works_when_typed(stub, stub_grid, tmp_path, monkeypatch, command):
+    monkeypatch.chdir(tmp_path)  # a grid named by its key, as the user would: stubgrid.toml is here
+    (tmp_path / "stubgrid.toml").write_text(stub_grid.read_text())
+    if command[2] == "stubgrid-paper":
+        command = ["gather", "--grid", "stubgrid.toml", "--scale", "paper"]
+    root = tmp_path / "elsewhere"  # not the default results root: the advice must say so
+    failed = bench(*command, "--results-root", root, *(["--reports-root", tmp_path / "rep"]
+                                                       if command[0] == "report" else []))
+    assert failed.exit_code == 2
+    steps = advised(error_line(failed))
+    assert steps, error_line(failed)
+    for step in steps:
+        if step[0] == "run" and "--grid" in step:
+            step += ["--only", "seed=0"] if "stubgrid" in " ".join(step) else ["--only", "method=ecogan"]
+        done = bench(*step)
+        assert done.exit_code == 0, (step, done.output)
+    again = bench(*command, "--results-root", root, *(["--reports-root", tmp_path / "rep"]
+                                                      if command[0] == "report" else []))
+    assert again.exit_code == 0, again.output
