@@ -75,7 +75,9 @@ def list_cmd(what: str) -> None:
 
 
 @main.command("run")
-@click.option("--grid", "grid", default=None, help="Run every cell of a grid (bench list grids), e.g. demo, table3.")
+@click.option("--grid", "grid", default=None,
+              help="Run every cell of a grid: a shipped one (bench list grids: demo, table3, ...) or your own grid "
+                   "file, e.g. --grid path/mine.toml (the README's 'Your own grid' has an example).")
 @click.option("--dataset", default=None, help="Single run: dataset name (bench list datasets).")
 @click.option("--method", default=None, help="Single run: method name (bench list methods).")
 @click.option("--sampling", type=click.Choice(["none", "balanced"]), default=None,
@@ -113,6 +115,7 @@ def run_cmd(grid, dataset, method, sampling, seed, quirks, scale, sets, only, dr
     Examples:
       bench run --grid demo
       bench run --grid table3 --dry-run
+      bench run --grid path/mine.toml          your own grid file
       bench run --dataset digits_lt --method ecogan --scale cpu
       bench run --dataset cifar10_lt --method ecogan --sampling balanced --scale paper
     A finished cell is never trained again; an interrupted one resumes from its last checkpoint.
@@ -189,7 +192,9 @@ def sample_cmd(run_dir, per_class, out, class_index, n, out_dir, checkpoint, see
 
 
 @main.command("gather")
-@click.option("--grid", required=True, help="Grid name (or grid key such as table3-cpu).")
+@click.option("--grid", required=True,
+              help="Grid name, grid file (path/mine.toml) or grid key such as table3-cpu; adhoc[-<scale>] for the "
+                   "single runs of bench run --dataset --method.")
 @click.option("--scale", type=click.Choice(["paper", "cpu", "smoke"]), default=None,
               help="The scale the grid ran at, when not its default (results/<grid>-<scale>/).")
 @RESULTS_ROOT
@@ -202,7 +207,7 @@ def gather_cmd(grid, scale, results_root) -> None:
 
 
 @main.command("status")
-@click.option("--grid", required=True, help="Grid name.")
+@click.option("--grid", required=True, help="Grid name, grid file or key (as for bench gather).")
 @click.option("--scale", type=click.Choice(["paper", "cpu", "smoke"]), default=None)
 @RESULTS_ROOT
 def status_cmd(grid, scale, results_root) -> None:
@@ -213,7 +218,7 @@ def status_cmd(grid, scale, results_root) -> None:
 
 
 @main.command("report")
-@click.option("--grid", required=True, help="Grid name.")
+@click.option("--grid", required=True, help="Grid name or key (table3-cpu, adhoc-smoke), as gathered.")
 @click.option("--html", is_flag=True, help="Also render the self-contained HTML page.")
 @RESULTS_ROOT
 @click.option("--reports-root", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"),

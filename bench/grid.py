@@ -8,7 +8,9 @@ A grid file is declarative TOML. Top-level keys:
 - ``[settings]``: RunConfig keys shared by every cell that are neither axes nor budgets (``backbone``,
   ``extractor``, ``channels`` ...). A scale preset that names a network (``smoke`` → ``tiny``) wins over them.
 - ``[budget]``: RunConfig budget keys (steps, batch_size, image_size, eval_every ...), applied at scale
-  ``paper`` only; the other scales take their preset's budget.
+  ``paper`` only; the other scales take their preset's budget, and ``bench run`` says which keys it did not
+  apply (:meth:`Grid.budget_note`). Order, later wins: defaults < ``[budget]`` (paper only) < the scale
+  preset < ``[settings]`` (but a preset's network) and the cell's axes < ``--set``.
 - ``[axes]``: a list per axis (``dataset``, ``method``, ``sampling``, ``seed``, ``quirks``, ``backbone``,
   ``method_options``); the cells are their product, dataset varying slowest.
 - ``[[cells]]``: explicit cells, each with axis values (``dataset`` and ``method`` required), an optional
@@ -140,6 +142,24 @@ class Grid:
             label = spec.label if spec.label and axes == spec.axes else make_label(axes, self.settings)
             cells.append(Cell(id=cell_id, axes=axes, label=label, config=config, paper=paper))
         return cells
+
+    def budget_note(self, scale: str | None = None) -> str | None:
+        """One line saying which budget keys of the grid file ``scale`` does not apply (``[budget]`` and the
+        cells' ``budget`` are the paper scale's; another scale's preset wins) and what the preset sets instead;
+        None when there are none."""
+        scale = scale or self.scale
+        if scale == "paper":
+            return None
+        cell_keys = sorted({k for spec in self.specs for k in spec.budget})
+        if not self.budget and not cell_keys:
+            return None
+        preset = SCALES[scale]
+        unused = [f"{k}={v}" + (f" (the {scale} scale sets {preset[k]})" if k in preset else "")
+                  for k, v in self.budget.items()]
+        if cell_keys:
+            unused.append(f"the [[cells]] budgets ({', '.join(cell_keys)})")
+        return (f"note: grid {self.name!r} ({self.path}): [budget] {', '.join(unused)} applies at scale paper only; "
+                f"scale {scale} takes its own budget (use --set KEY=VALUE to set a key at any scale)")
 
     def _resolve(self, axes: dict[str, Any], budget: dict[str, Any], scale: str, key: str,
                  overrides: dict[str, Any]) -> RunConfig:

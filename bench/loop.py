@@ -226,10 +226,14 @@ class _Trainer:
         self.device = resolve_device(cfg.device)
         train_set = load_train_set(cfg)
         self.data = data_info(train_set)
+        threads = torch.get_num_threads()  # moves float sums on CPU: recorded, not hashed (see the README)
         if not run.config.exists():
             atomic_write_json(run.config, {"config": cfg.to_dict(), "hash": cfg.config_hash(),
                                            "versions": environment_versions(), "git_commit": git_commit(),
-                                           "data": self.data})
+                                           "data": self.data, "threads": threads})
+        elif read_json(run.config).get("threads", threads) != threads:
+            print(f"note: {run.root} started with {read_json(run.config)['threads']} CPU threads and resumes with "
+                  f"{threads}: its numbers will not be bit for bit those of an uninterrupted run", file=sys.stderr)
         with preserved_rng():  # building the evaluator may train and cache a classifier
             self.evaluator = make_evaluator(cfg, train_set, self.device)
         self.metrics_columns, self.per_class_columns = metric_columns()

@@ -158,6 +158,9 @@ def run_grid(grid: Grid | str, *, results_root: Path | str, scale: str | None = 
     check(isinstance(workers, int) and workers >= 1, f"--workers must be a positive integer, got {workers!r}")
     cells = loaded.cells(scale, only, overrides)
     key = loaded.key(scale)
+    note = loaded.budget_note(scale)
+    if note:
+        _say(note)
     if dry_run:
         print(dry_run_listing(loaded, scale, cells, results_root))
         return GridSummary(grid=key, dry_run=True)

@@ -279,3 +279,44 @@ def test_row10_every_advice_in_an_error_works_when_typed(stub, stub_grid, tmp_pa
     again = bench(*command, "--results-root", root, *(["--reports-root", tmp_path / "rep"]
                                                       if command[0] == "report" else []))
     assert again.exit_code == 0, again.output
+
+
+# -- row 9: a [budget] the scale does not apply is named -------------------------------------------------
+def test_row9_budget_at_scale_smoke_is_not_silently_ignored(stub, results, tmp_path):
+    grid = tmp_path / "mine.toml"
+    grid.write_text('description = "my grid"\nscale = "smoke"\n[budget]\nsteps = 3\n'
+                    '[axes]\ndataset = ["digits_lt"]\nmethod = ["ecogan"]\n', encoding="utf-8")
+    result = bench("run", "--grid", grid, "--dry-run", "--results-root", results)
+    assert result.exit_code == 0
+    assert ("[budget] steps=3 (the smoke scale sets 4) applies at scale paper only; scale smoke takes its own "
+            "budget (use --set KEY=VALUE to set a key at any scale)") in result.stderr
+    assert re.search(r"digits_lt-ecogan-none-s0\s+\S.*\s4\s", result.stdout)  # the order is as documented
+    ran = bench("run", "--grid", grid, "--set", "steps=3", "--results-root", results)
+    assert ran.exit_code == 0
+    status = json.loads((results / "mine" / "digits_lt-ecogan-none-s0" / "status.json").read_text())
+    assert status["steps"] == 3
+    quiet = bench("run", "--grid", grid, "--scale", "paper", "--dry-run", "--results-root", results)
+    assert "applies at scale paper only" not in quiet.stderr
+
+
+# -- rows 11 and 12: the README documents grid files and what is bit-exact ----------------------------------
+README = Path(__file__).parents[2] / "README.md"
+
+
+def test_row11_own_grid_files_are_documented_with_an_example_that_loads(tmp_path, stub, results):
+    text = README.read_text(encoding="utf-8")
+    assert "bench run --grid path/mine.toml" in text
+    help_text = bench("run", "--help").stdout
+    assert "--grid path/mine.toml" in " ".join(help_text.split())
+    section = text[text.index("## Your own grid"):]
+    example = re.search(r"```toml\n(.*?)```", section, re.S).group(1)
+    (tmp_path / "mine.toml").write_text(example, encoding="utf-8")
+    listing = bench("run", "--grid", tmp_path / "mine.toml", "--dry-run", "--results-root", results)
+    assert listing.exit_code == 0 and "8 cells" in listing.stdout, listing.output
+
+
+def test_row12_readme_says_what_is_bit_exact():
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("### What is bit-exact"):]
+    for phrase in ("thread", "--workers 2", "OMP_NUM_THREADS", '"threads"', "GPU"):
+        assert phrase in section, phrase
