@@ -41,6 +41,7 @@ from bench.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from bench.config import RunConfig, diff_configs
 from bench.datasets.base import ImageSet, uint8_to_float
 from bench.errors import ConfigError, RunFailed, one_line
+from bench.executors.progress import progress_bar
 from bench.methods import get_method
 from bench.methods.base import Method, MethodConfig
 from bench.rng import preserved_rng, rng_state, seed_everything, set_rng_state
@@ -256,8 +257,7 @@ class _Trainer:
         if self.saved_step is None and self.method.has_pretrain:
             self.pretrain()
         self.at_boundary = True
-        self.bar = tqdm(total=cfg.steps, initial=self.step, desc=f"{cfg.method} {run.root.name}", file=sys.stderr,
-                        disable=not self.progress, dynamic_ncols=True, unit="it")
+        self.bar = progress_bar(cfg.steps, self.step, f"{cfg.method} {run.root.name}", self.progress, unit="it")
         with _DeferredInterrupt() as interrupt:
             while self.step < cfg.steps:
                 if interrupt.requested:

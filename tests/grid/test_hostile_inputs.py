@@ -21,6 +21,7 @@ from gridstub import STUB_IDS
 from bench.cli import main
 from bench.config import parse_set, resolve
 from bench.errors import ConfigError, WriteError
+from bench.executors.progress import ProgressBoard
 from bench.grid import make_cell_id
 from bench.locks import CellLock
 from bench.metrics.cache import atomic_save
@@ -320,3 +321,34 @@ def test_row12_readme_says_what_is_bit_exact():
     section = text[text.index("### What is bit-exact"):]
     for phrase in ("thread", "--workers 2", "OMP_NUM_THREADS", '"threads"', "GPU"):
         assert phrase in section, phrase
+
+
+# -- row 15: progress with several workers ---------------------------------------------------------------
+def test_row15_two_workers_show_one_live_line_each_with_step_rate_and_eta(stub, stub_grid, results, monkeypatch,
+                                                                           capfd):
+    monkeypatch.setenv("BENCH_STUB_STEP_SLEEP", "1.2")  # the bar's file is rewritten about once a second
+    monkeypatch.setenv("BENCH_PROGRESS_EVERY_S", "0.5")  # not a terminal: a block of lines this often
+    summary = run_grid(stub_grid, results_root=results, executor="local", workers=2, only="seed=0")
+    assert summary.exit_code == 0
+    err = capfd.readouterr().err
+    lines = [ln for ln in err.splitlines() if re.match(r"\[[12]\] ", ln)]
+    for slot, cell in ((1, "digits_lt-ecogan-none-s0"), (2, "digits_lt-reacgan-none-s0")):
+        shown = [ln for ln in lines if ln.startswith(f"[{slot}] ") and cell in ln]
+        assert any(re.search(r"\b[1-3]/4 \[\d\d:\d\d<\d\d:\d\d, +[\d.]+s/it\]", ln) for ln in shown), err
+    assert not list((results / "stubgrid" / ".logs").glob("*.progress"))  # cleaned up
+
+
+def test_row15_progress_board_redraws_in_place_on_a_terminal(tmp_path):
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    (tmp_path / "a").write_text("ecogan a:  50%|#####     | 2/4 [00:02<00:02,  1.00it/s]\n")
+    screen = Terminal()
+    board = ProgressBoard(screen, interval=0)
+    board.update([(0, "a", tmp_path / "a"), (1, "b", tmp_path / "missing")])
+    board.update([(0, "a", tmp_path / "a")], force=True)
+    board.clear()
+    text = screen.getvalue()
+    assert "[1] ecogan a:  50%" in text and "[2] b: starting" in text
+    assert text.count("\x1b[2F\x1b[J") == 1 and text.endswith("\x1b[1F\x1b[J")
