@@ -20,6 +20,7 @@ the same stale lock at once exactly one removes it; the others then find the new
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import secrets
@@ -36,6 +37,7 @@ from bench.run_dir import write_all
 HEARTBEAT_S = float(os.environ.get("BENCH_LOCK_HEARTBEAT_S", "30"))
 TIMEOUT_S = float(os.environ.get("BENCH_LOCK_TIMEOUT_S", "300"))
 _TAKEOVER_STALE_S = 60.0  # a takeover guard older than this was left by a killed process
+_NO_HARD_LINKS = (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS, errno.EXDEV)  # link() unsupported
 
 
 class LockedError(BenchError):
@@ -201,7 +203,12 @@ class CellLock:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-            os.link(tmp, self.path)
+            try:
+                os.link(tmp, self.path)
+            except OSError as err:
+                if err.errno not in _NO_HARD_LINKS:
+                    raise
+                return self._create_in_place(payload)
         except FileExistsError:
             return False
         except OSError as err:
@@ -209,6 +216,19 @@ class CellLock:
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+        return True
+
+    def _create_in_place(self, payload: dict[str, Any]) -> bool:
+        """For file systems without hard links: O_EXCL, then write; a failed write removes the file again."""
+        fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
+        try:
+            write_all(fd, json.dumps(payload).encode("utf-8"))
+            os.fsync(fd)
+        except OSError:
+            os.close(fd)
+            self.path.unlink(missing_ok=True)
+            raise
+        os.close(fd)
         return True
 
     def _remove_stale(self, seen: LockInfo) -> None:

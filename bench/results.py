@@ -165,11 +165,10 @@ def gather(grid: Grid | str | Path, results_root: Path | str = "results", scale:
         ``value`` exactly as ``metrics.csv`` holds it; empty metrics are left out). Rows are sorted by cell,
         step, source, protocol and metric, and the file is written atomically.
     """
-    key, loaded = resolve_key(grid, results_root, scale)
+    key, _ = resolve_key(grid, results_root, scale)
     folder = grid_dir(results_root, key)
     if not folder.is_dir():
-        given = str(grid.path) if isinstance(grid, Grid) else str(grid)
-        raise _missing(key, results_root, given, scale if scale != (loaded.scale if loaded else None) else None)
+        raise _missing(key, results_root, str(grid.path) if isinstance(grid, Grid) else str(grid), scale)
     manifest = read_manifest(folder) or {}
     labels = {e["id"]: e.get("label") for e in manifest.get("cells", [])}
     rows: list[dict[str, Any]] = []

@@ -37,12 +37,13 @@ __all__ = ["GridSummary", "SlurmOptions", "plan_cell", "run_grid", "run_single"]
 
 
 @dataclass
-class Interrupted:
-    """What :func:`run_single` returns after Ctrl-C (the CLI exits 130, as for a grid)."""
+class SingleOutcome:
+    """What :func:`run_single` returns when the loop did not run: ``skipped`` (finished before; nothing is
+    written) or ``interrupted`` (Ctrl-C; the CLI exits 130, as for a grid)."""
 
+    status: str
     step: int | None = None
-    status: str = "interrupted"
-    error: str | None = "interrupted"
+    error: str | None = None
 
 
 @dataclass
@@ -240,7 +241,8 @@ def run_single(cell: Mapping[str, Any], *, results_root: Path | str, scale: str 
         force_restart: start over even if the run folder holds a checkpoint or is done.
 
     Returns:
-        The loop's RunOutcome (``status`` done | skipped | failed), or :class:`Interrupted` after Ctrl-C.
+        The loop's RunOutcome (``status`` done | skipped | failed), or a :class:`SingleOutcome` (skipped
+        before taking the lock, interrupted).
         Raises LockedError when another live process runs this cell.
     """
     adhoc = single_cell_grid(cell)
@@ -248,6 +250,13 @@ def run_single(cell: Mapping[str, Any], *, results_root: Path | str, scale: str 
     key = adhoc.key(scale)
     run_dir = grid_dir(results_root, key) / resolved.id
     _say(f"run {resolved.label} -> {run_dir}/")
+    status, config_hash = run_state(run_dir)
+    holder = read_lock(lock_path(results_root, key, resolved.id))
+    done = (status or {}).get("state") == "done" and config_hash == resolved.config.config_hash()
+    if done and not force_restart and (holder is None or is_stale(holder)):
+        result = result_from_status(resolved.id, "skipped", run_dir)  # as a finished grid cell: no write at all
+        _say(f"{resolved.id}: skipped (done before){', best FID ' + describe_best(result.best) if result.best else ''}")
+        return SingleOutcome("skipped", result.step)
     # ad-hoc runs are gathered and reported like a grid's: results/adhoc[-<scale>]/grid.json lists them
     write_manifest(adhoc, scale or adhoc.scale, [resolved], results_root)
     try:
@@ -261,7 +270,7 @@ def run_single(cell: Mapping[str, Any], *, results_root: Path | str, scale: str 
         result = result_from_status(resolved.id, "interrupted", run_dir)
         step = f" at step {result.step}/{result.steps}" if result.step is not None else ""
         _say(f"{resolved.id}: interrupted{step}; run the same command again to resume")
-        return Interrupted(step=result.step)
+        return SingleOutcome("interrupted", result.step, "interrupted")
     result = result_from_status(resolved.id, outcome.status, run_dir, error=getattr(outcome, "error", None))
     _say(f"{resolved.id}: {outcome.status}{', best FID ' + describe_best(result.best) if result.best else ''}"
          f"{' - ' + result.error if result.error else ''}")

@@ -133,14 +133,20 @@ def test_row7_read_only_results_root_is_one_line_and_a_finished_grid_needs_no_wr
 def test_row8_full_disk_names_the_path_and_leaves_no_lock(stub, results, monkeypatch):
     with monkeypatch.context() as patch:
         full_disk(patch)
-        result = bench(*SMOKE_RUN, "--results-root", results)
-    assert result.exit_code == 2
-    line = error_line(result)
+        first = bench(*SMOKE_RUN, "--results-root", results)
+    assert first.exit_code == 2
+    assert f"cannot write {results / 'adhoc-smoke' / 'grid.json'}: No space left on device" in error_line(first)
+    assert bench(*SMOKE_RUN, "--results-root", results).exit_code == 0
     lock = results / "adhoc-smoke" / ".locks" / "digits_lt-ecogan-none-s0.lock"
-    assert str(lock) in line and "No space left on device" in line
+    with monkeypatch.context() as patch:
+        full_disk(patch)
+        assert bench(*SMOKE_RUN, "--results-root", results).exit_code == 0  # done: skipped, nothing written
+        again = bench(*SMOKE_RUN, "--results-root", results, "--force-restart")
+    assert again.exit_code == 2
+    assert f"cannot write the lock {lock}: No space left on device" in error_line(again)
     assert not lock.exists() and not list(lock.parent.glob(".*.tmp"))
     # with space again the same command runs at once (no 5-minute wait on a lock nobody holds)
-    assert bench(*SMOKE_RUN, "--results-root", results).exit_code == 0
+    assert bench(*SMOKE_RUN, "--results-root", results, "--force-restart").exit_code == 0
 
 
 def test_row8_writers_name_the_path_on_a_full_disk_and_keep_the_old_file(tmp_path, monkeypatch):
@@ -352,3 +358,20 @@ def test_row15_progress_board_redraws_in_place_on_a_terminal(tmp_path):
     text = screen.getvalue()
     assert "[1] ecogan a:  50%" in text and "[2] b: starting" in text
     assert text.count("\x1b[2F\x1b[J") == 1 and text.endswith("\x1b[1F\x1b[J")
+
+
+def test_row8_locks_without_hard_links_are_still_whole(tmp_path, monkeypatch):
+    def no_links(src, dst):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    lock = CellLock(tmp_path / "c.lock")
+    assert lock.acquire()
+    assert json.loads((tmp_path / "c.lock").read_text())["token"] == lock.token
+    assert not CellLock(tmp_path / "c.lock").acquire()  # still exclusive
+    lock.release()
+    with monkeypatch.context() as patch:
+        full_disk(patch)
+        with pytest.raises(WriteError, match="No space left"):
+            CellLock(tmp_path / "c.lock").acquire()
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no empty lock left
