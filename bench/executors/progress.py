@@ -24,6 +24,7 @@ from bench.run_dir import atomic_write_text
 
 PROGRESS_FILE_ENV = "BENCH_PROGRESS_FILE"
 EVERY_ENV = "BENCH_PROGRESS_EVERY_S"
+_LINE = "{desc}: {percentage:3.0f}% {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}{postfix}]"  # no bar
 
 
 class ProgressFile:
@@ -52,8 +53,8 @@ def progress_bar(total: int, initial: int, desc: str, enabled: bool, **kwargs: A
     if enabled or not target:
         return tqdm(total=total, initial=initial, desc=desc, file=sys.stderr, disable=not enabled,
                     dynamic_ncols=True, **kwargs)
-    return tqdm(total=total, initial=initial, desc=desc, file=ProgressFile(Path(target)), ncols=110,
-                mininterval=1.0, ascii=True, **kwargs)
+    return tqdm(total=total, initial=initial, desc=desc, file=ProgressFile(Path(target)), mininterval=1.0,
+                bar_format=_LINE, **kwargs)
 
 
 class ProgressBoard:
