@@ -375,3 +375,18 @@ def test_row8_locks_without_hard_links_are_still_whole(tmp_path, monkeypatch):
         with pytest.raises(WriteError, match="No space left"):
             CellLock(tmp_path / "c.lock").acquire()
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # no empty lock left
+
+
+def test_row8_full_disk_fails_each_cell_with_one_line_and_the_grid_goes_on(stub, stub_grid, results, monkeypatch,
+                                                                          capfd):
+    assert run_grid(stub_grid, results_root=results, executor="inline", only="seed=0").exit_code == 0
+    with monkeypatch.context() as patch:
+        full_disk(patch)
+        summary = run_grid(stub_grid, results_root=results, executor="inline")  # grid.json unchanged: no write
+    states = {r.cell: (r.state, r.error) for r in summary.results}
+    assert summary.exit_code == 1
+    for cell in ("digits_lt-ecogan-none-s1", "digits_lt-reacgan-none-s1"):
+        state, error = states[cell]
+        assert state == "failed" and error.startswith("cannot write the lock ") and "No space left" in error
+    assert states["digits_lt-ecogan-none-s0"][0] == "skipped"
+    assert "Traceback" not in capfd.readouterr().err
