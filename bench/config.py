@@ -88,9 +88,19 @@ class RunConfig:
         check(self.channels in (None, 1, 3), f"channels must be 1 or 3, got {self.channels!r}")
         for key in ("image_size", "batch_size", "steps", "eval_every", "ckpt_every"):
             value = getattr(self, key)
-            check(isinstance(value, int) and value >= 1, f"{key} must be a positive integer, got {value!r}")
+            check(_is_int(value) and value >= 1, f"{key} must be a positive integer, got {value!r}")
+        for key in ("pretrain_epochs", "num_eval_samples", "max_per_class"):
+            value = getattr(self, key)
+            check(value is None or (_is_int(value) and value >= 1),
+                  f"{key} must be a positive integer or null, got {value!r}")
+        check(_is_int(self.seed) and self.seed >= 0, f"seed must be a non-negative integer, got {self.seed!r}")
         check(self.batch_size >= 2, f"batch_size must be >= 2 (contrastive losses need pairs), got {self.batch_size}")
         return self
+
+
+def _is_int(value: Any) -> bool:
+    """An integer that is not a bool (JSON's ``true`` parses to True, which Python counts as 1)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _choice(key: str, value: Any, choices: tuple[str, ...]) -> None:

@@ -41,6 +41,7 @@ from bench.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from bench.config import RunConfig, diff_configs
 from bench.datasets.base import ImageSet, uint8_to_float
 from bench.errors import ConfigError, RunFailed, one_line
+from bench.executors.progress import progress_bar
 from bench.methods import get_method
 from bench.methods.base import Method, MethodConfig
 from bench.rng import preserved_rng, rng_state, seed_everything, set_rng_state
@@ -226,13 +227,17 @@ class _Trainer:
         self.device = resolve_device(cfg.device)
         train_set = load_train_set(cfg)
         self.data = data_info(train_set)
+        threads = torch.get_num_threads()  # moves float sums on CPU: recorded, not hashed (see the README)
         seed_everything(cfg.seed)
         self.method = build_method(cfg, self.data, self.device)
         if not run.config.exists():
             recipe = self.method.recipe() | {"steps": cfg.steps, "d_updates": cfg.steps * self.method.n_dis}
             atomic_write_json(run.config, {"config": cfg.to_dict(), "hash": cfg.config_hash(),
                                            "versions": environment_versions(), "git_commit": git_commit(),
-                                           "data": self.data, "recipe": recipe})
+                                           "data": self.data, "recipe": recipe, "threads": threads})
+        elif read_json(run.config).get("threads", threads) != threads:
+            print(f"note: {run.root} started with {read_json(run.config)['threads']} CPU threads and resumes with "
+                  f"{threads}: its numbers will not be bit for bit those of an uninterrupted run", file=sys.stderr)
         with preserved_rng():  # building the evaluator may train and cache a classifier
             self.evaluator = make_evaluator(cfg, train_set, self.device)
         self.metrics_columns, self.per_class_columns = metric_columns()
@@ -253,8 +258,7 @@ class _Trainer:
         if self.saved_step is None and self.method.has_pretrain:
             self.pretrain()
         self.at_boundary = True
-        self.bar = tqdm(total=cfg.steps, initial=self.step, desc=f"{cfg.method} {run.root.name}", file=sys.stderr,
-                        disable=not self.progress, dynamic_ncols=True, unit="it")
+        self.bar = progress_bar(cfg.steps, self.step, f"{cfg.method} {run.root.name}", self.progress, unit="it")
         with _DeferredInterrupt() as interrupt:
             while self.step < cfg.steps:
                 if interrupt.requested:
@@ -372,8 +376,11 @@ class _Trainer:
         """Record a failure: one line in status.json, the traceback appended to error.log."""
         line, step = one_line(err), self.reached_step
         stamp = datetime.now(UTC).isoformat(timespec="seconds")
-        with self.run_dir.error_log.open("a", encoding="utf-8") as log:
-            log.write(f"--- {stamp} step {step}: {line}\n{traceback.format_exc()}\n")
+        try:
+            with self.run_dir.error_log.open("a", encoding="utf-8") as log:
+                log.write(f"--- {stamp} step {step}: {line}\n{traceback.format_exc()}\n")
+        except OSError as log_err:  # a full disk: the one line below must still be said
+            line += f" (and {self.run_dir.error_log} could not be written: {log_err.strerror})"
         write_status(self.run_dir, "failed", step, self.cfg.steps, error=line, best=self.best)
         print(f"run {self.run_dir.root} failed at step {step}: {line} (traceback in {self.run_dir.error_log})",
               file=sys.stderr)

@@ -37,8 +37,8 @@ class NoResultsError(DataNotFoundError):
 
 
 def no_results(grid: str, root: Path) -> NoResultsError:
-    return NoResultsError(f"no results for grid {grid} in {root}: run `bench run --grid {grid}` "
-                          f"then `bench gather --grid {grid}`")
+    return NoResultsError(f"no results for grid {grid} in {root}: run `{_advice('run', grid, root)}` "
+                          f"then `{_advice('gather', grid, root)}`")
 
 
 @dataclass
@@ -116,7 +116,7 @@ def find_grid_key(grid: str, results_root: Path) -> str:
     keys = sorted(p.parent.name for p in results_root.glob("*/grid.json") if read_json(p).get("grid") == grid)
     if len(keys) > 1:
         raise ConfigError(f"grid {grid!r} has results under several keys in {results_root}: {', '.join(keys)}; "
-                          f"pass one of them as --grid")
+                          f"pass one of them as --grid (e.g. `{_advice('report', keys[0], results_root)}`)")
     if not keys:
         raise no_results(grid, results_root)
     return keys[0]
@@ -141,7 +141,7 @@ def load_results(grid: str, results_root: Path | str = "results") -> ReportData:
     if not csv_path.is_file():
         if results_dir.is_dir() and any(p.is_dir() and not p.name.startswith(".") for p in results_dir.iterdir()):
             raise DataNotFoundError(f"results for grid {grid} in {root} are not gathered ({csv_path} is missing): "
-                                    f"run `bench gather --grid {grid}`")
+                                    f"run `{_advice('gather', key, root)}`")
         raise no_results(grid, root)
     tidy = read_tidy(csv_path)
     if tidy.empty:
@@ -160,7 +160,8 @@ def load_results(grid: str, results_root: Path | str = "results") -> ReportData:
     return ReportData(grid=grid_json.get("grid") or key, key=key, scale=scale,
                       description=grid_json.get("description") or "", protocols=protocols, cells=cells,
                       tidy=tidy, per_class=per_class, runs=runs,
-                      missing=missing_cells(cells, tidy, runs, grid), results_dir=results_dir, csv_path=csv_path)
+                      missing=missing_cells(cells, tidy, runs, grid, root), results_dir=results_dir,
+                      csv_path=csv_path)
 
 
 def read_tidy(path: Path) -> pd.DataFrame:
@@ -254,8 +255,14 @@ def read_per_class(run: RunFolder) -> pd.DataFrame:
     return frame
 
 
+def _advice(verb: str, grid: str, root: Path) -> str:
+    from bench.results import advice
+
+    return advice(verb, grid, root)
+
+
 def missing_cells(cells: pd.DataFrame, tidy: pd.DataFrame, runs: dict[str, RunFolder],
-                  grid: str) -> list[tuple[str, str, str]]:
+                  grid: str, root: Path | None = None) -> list[tuple[str, str, str]]:
     """Cells without a run folder or without gathered metrics, each with the reason in words."""
     measured = set(tidy.loc[tidy["value"].notna(), "cell"])
     out = []
@@ -266,7 +273,7 @@ def missing_cells(cells: pd.DataFrame, tidy: pd.DataFrame, runs: dict[str, RunFo
         if run is None:
             reason = "no run folder"
         elif run.has_metrics_rows:
-            reason = f"metrics not gathered yet: run `bench gather --grid {grid}`"
+            reason = f"metrics not gathered yet: run `{_advice('gather', grid, root or Path('results'))}`"
         elif row.state == "failed":
             reason = f"failed: {row.error or 'no error recorded'}"
         else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -146,7 +147,8 @@ def test_cell_ids_are_readable_and_stable():
             "method_options": {"b": True, "a": 2}}
     assert make_cell_id(axes) == "x-m-none-s3-tiny-a2-b_true-quirks_fixed"
     assert make_cell_id(axes, default_backbone="tiny") == "x-m-none-s3-a2-b_true-quirks_fixed"
-    assert make_cell_id({**axes, "dataset": "folder:/data/my imgs"}).startswith("folder_data_my_imgs-")
+    # a folder: its name and a hash of its absolute path (issue 11: "Ünïcode set" and "Ønøcode set" collided)
+    assert re.fullmatch(r"folder_my_imgs_[0-9a-f]{8}-m-.*", make_cell_id({**axes, "dataset": "folder:/data/my imgs"}))
 
 
 def test_grid_key_and_budget_per_scale():
