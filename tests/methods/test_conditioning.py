@@ -114,3 +114,43 @@ def test_bagan_refuses_a_g_cond() -> None:
     with pytest.raises(ConfigError, match="bagan"):
         get_method("bagan")(MethodConfig(num_classes=C, image_size=SIZE, channels=3, backbone="tiny",
                                          g_cond="concat"))
+
+
+# -- bad input: through the CLI, one line, no traceback ------------------------------------------------------------
+def cli(*args: str):
+    from click.testing import CliRunner
+
+    from bench.cli import main
+
+    result = CliRunner().invoke(main, list(args))
+    assert "Traceback" not in result.output
+    return result
+
+
+def test_an_unknown_g_cond_is_one_line_listing_the_known_ones(tmp_path):
+    result = cli("run", "--dataset", "digits_lt", "--method", "ecogan", "--scale", "smoke", "--set",
+                 "g_cond=concatt", "--results-root", str(tmp_path))
+    assert result.exit_code == 2 and "g_cond = 'concatt' is not one of scale, concat, cbn" in result.output
+    assert "did you mean 'concat'" in result.output
+    grid = tmp_path / "mine.toml"
+    grid.write_text('description = "x"\n[axes]\ndataset = ["digits_lt"]\nmethod = ["ecogan"]\ng_cond = ["cbm"]\n')
+    result = cli("run", "--grid", str(grid), "--dry-run", "--results-root", str(tmp_path))
+    assert result.exit_code == 2 and "g_cond = 'cbm'" in result.output and "did you mean 'cbn'" in result.output
+
+
+def test_an_unknown_scale_lists_the_known_ones(tmp_path):
+    result = cli("run", "--dataset", "digits_lt", "--method", "ecogan", "--scale", "labb")
+    assert result.exit_code == 2 and "'labb' is not one of" in result.output and "'lab'" in result.output
+
+
+def test_a_lab_run_on_a_dataset_not_on_disk_says_how_to_get_it(tmp_path, monkeypatch):
+    import torchvision
+
+    def offline(self) -> None:  # as torchvision's download fails with no network
+        raise OSError("<urlopen error [Errno -3] Temporary failure in name resolution>")
+
+    monkeypatch.setattr(torchvision.datasets.CIFAR10, "download", offline)
+    result = cli("run", "--dataset", "cifar10_lt", "--method", "ecogan", "--scale", "lab", "--data-root",
+                 str(tmp_path / "data"), "--results-root", str(tmp_path / "results"))
+    assert result.exit_code != 0
+    assert "cifar-10-batches-py" in result.output and "Traceback" not in result.output
