@@ -1,9 +1,9 @@
 """Test-only methods: ECOGAN and EBGAN with faults switched on by environment variables.
 
 Registered on import as ``loop_ecogan``, ``loop_ebgan`` and ``loop_ecogan_nobn`` (ECOGAN whose G has no
-BatchNorm, so that a data-parallel run can match a one-process run to float tolerance). The math is the real methods'; the faults only
-happen at a given step (the one ``update_ema`` receives), so the same class serves the uninterrupted
-reference run, a killed run and its resumption. Subprocesses import this module through
+BatchNorm, so that a data-parallel run can match a one-process run to float tolerance). The math is the real
+methods'; the faults only happen at a given step (the one ``update_ema`` receives), so the same class serves
+the uninterrupted reference run, a killed run and its resumption. Subprocesses import this module through
 ``BENCH_METHODS=loop.loop_methods`` with ``tests/`` on ``PYTHONPATH``.
 
 Environment:
