@@ -107,9 +107,9 @@ def upstream_d_step(m, real_x, real_y) -> dict[str, float]:
     """ECOGAN's D step as the upstream code takes it (§5.6): BCE + 10·GP + ECO on reals, a ``.item()`` per
     logged value."""
     import torch
+    from bench_losses import upstream_style_eco
 
     from bench.methods.losses import bce_d_loss, gradient_penalty
-    from bench_losses import upstream_style_eco
 
     batch = real_x.shape[0]
     with torch.no_grad():
@@ -131,8 +131,9 @@ def upstream_d_step(m, real_x, real_y) -> dict[str, float]:
 def upstream_g_step(m) -> dict[str, float]:
     """ECOGAN's G step as upstream: BCE + ECO on fakes of uniform labels, the D parameters' gradients
     computed and thrown away (Lightning's manual toggling aside)."""
-    from bench.methods.losses import bce_g_loss
     from bench_losses import upstream_style_eco
+
+    from bench.methods.losses import bce_g_loss
 
     batch = m.config.batch_size
     y = m.sample_labels(batch)
