@@ -14,14 +14,14 @@ whose FID should fall, a run SIGKILLed after a checkpoint and resumed, compared 
 the projected GPU-hours of the table3 and table1 grids (one cell at a time, and packed).
 
     python benchmarks/gpu_check.py [--out gpu_check] [--device cuda] [--budget-s 480]
-    python benchmarks/gpu_check.py --device cpu --tiny      # the same stages in seconds (CI; tiny nets)
+    python benchmarks/gpu_check.py --device cpu --tiny      # the same stages in seconds (CI; tiny nets; no
+                                                            # compile unless --compile, packing of table3 only)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import signal
 import statistics
@@ -29,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +51,7 @@ class CellType:
 
     @property
     def key(self) -> str:
-        return f"{self.table}:{self.method}:{self.backbone}" + (f":div{self.div}" if self.backbone == "biggan32" else "")
+        return f"{self.table}:{self.method}:{self.backbone}" + (f":div{self.div}" if self.table == "table1" else "")
 
 
 def cell_types(tiny: bool) -> list[CellType]:
@@ -137,8 +137,29 @@ def throughput_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _forked_timing(t: CellType, args: argparse.Namespace, queue: Any) -> None:
+    import torch
+
+    torch.set_num_threads(1)  # as DataLoader workers do: a forked child keeps out of the parent's thread pool
+    queue.put(time_type(t, args.device, 0, args.warmup, seconds=args.seconds))
+
+
 def aggregate(t: CellType, k: int, args: argparse.Namespace) -> dict[str, Any]:
-    """Sum of the iterations/s of ``k`` processes training cell type ``t`` at once on the device."""
+    """Sum of the iterations/s of ``k`` processes training cell type ``t`` at once on the device: fresh
+    interpreters on CUDA (one CUDA context each, as ``--cells-per-gpu`` workers have); forks of this one on
+    CPU (a dry run: no second import of torch)."""
+    if args.device == "cpu":
+        import multiprocessing
+
+        context = multiprocessing.get_context("fork")
+        queue = context.SimpleQueue()
+        children = [context.Process(target=_forked_timing, args=(t, args, queue)) for _ in range(k)]
+        for child in children:
+            child.start()
+        results = [queue.get() for _ in children]
+        for child in children:
+            child.join()
+        return _aggregate(k, results)
     command = [sys.executable, str(Path(__file__).resolve()), "--throughput-worker", t.key, "--device", args.device,
                "--seconds", str(args.seconds), "--warmup", str(args.warmup)] + (["--tiny"] if args.tiny else [])
     env = dict(os.environ)
@@ -146,6 +167,10 @@ def aggregate(t: CellType, k: int, args: argparse.Namespace) -> dict[str, Any]:
         env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // k))
     procs = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env) for _ in range(k)]
     results = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
+    return _aggregate(k, results)
+
+
+def _aggregate(k: int, results: list[dict[str, Any]]) -> dict[str, Any]:
     errors = [r["error"] for r in results if "error" in r]
     if errors:
         return {"cells": k, "error": errors[0]}
@@ -154,14 +179,22 @@ def aggregate(t: CellType, k: int, args: argparse.Namespace) -> dict[str, Any]:
 
 
 # -- learning and resuming ---------------------------------------------------------------------------
-def fid_run(device: str, tiny: bool, root: Path) -> dict[str, Any]:
-    """A short ECOGAN run on digits_lt (300 iterations at cpu scale; tiny: 6 at smoke scale): its FIDs."""
+def short_run(device: str, tiny: bool) -> Any:
+    """The config of the short ECOGAN run on digits_lt: 300 iterations at cpu scale (tiny: 6 at smoke scale),
+    evaluated every 100 (tiny: 3), checkpointed every 10 (tiny: 1)."""
     from bench.config import resolve
+
+    sets = {"steps": 6, "eval_every": 3, "ckpt_every": 1} if tiny else {"steps": 300, "eval_every": 100,
+                                                                        "ckpt_every": 10}
+    return resolve({"dataset": "digits_lt", "method": "ecogan", "device": device, **sets},
+                   scale="smoke" if tiny else "cpu")
+
+
+def fid_run(device: str, tiny: bool, root: Path) -> dict[str, Any]:
+    """The short ECOGAN run (:func:`short_run`) in ``root/fid``: its FIDs, and whether they fall."""
     from bench.loop import train
 
-    sets = {"steps": 6, "eval_every": 3} if tiny else {"steps": 300, "eval_every": 100}
-    cfg = resolve({"dataset": "digits_lt", "method": "ecogan", "device": device, **sets},
-                  scale="smoke" if tiny else "cpu")
+    cfg = short_run(device, tiny)
     start = time.perf_counter()
     outcome = train(cfg, root / "fid", progress=False)
     rows = _metrics(root / "fid")
@@ -185,15 +218,13 @@ RUNNER = ("import json, sys; from bench.config import RunConfig; from bench.loop
 
 
 def kill_resume(device: str, tiny: bool, root: Path) -> dict[str, Any]:
-    """An uninterrupted run and one SIGKILLed after its first evaluation then resumed: same metrics?"""
-    from bench.config import resolve
+    """The short run again, SIGKILLed after its first evaluation and resumed: the same metrics as the
+    uninterrupted one of :func:`fid_run` in ``root/fid``?"""
     from bench.loop import train
 
-    sets = {"steps": 6, "eval_every": 3, "ckpt_every": 1} if tiny else {"steps": 60, "eval_every": 30,
-                                                                         "ckpt_every": 10}
-    cfg = resolve({"dataset": "digits_lt", "method": "ecogan", "device": device, **sets},
-                  scale="smoke" if tiny else "cpu")
-    train(cfg, root / "reference", progress=False)
+    cfg = short_run(device, tiny)
+    if not (root / "fid" / "metrics.csv").exists():
+        train(cfg, root / "fid", progress=False)
     run = root / "killed"
     proc = subprocess.Popen([sys.executable, "-c", RUNNER, json.dumps(cfg.to_dict()), str(run)])
     status, killed_at = run / "status.json", None
@@ -212,8 +243,8 @@ def kill_resume(device: str, tiny: bool, root: Path) -> dict[str, Any]:
         os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     outcome = train(cfg, run, progress=False)
-    ref, other = _metrics(root / "reference"), _metrics(run)
-    same_bytes = (root / "reference" / "metrics.csv").read_bytes() == (run / "metrics.csv").read_bytes()
+    ref, other = _metrics(root / "fid"), _metrics(run)
+    same_bytes = (root / "fid" / "metrics.csv").read_bytes() == (run / "metrics.csv").read_bytes()
     diffs = [abs(float(a["fid"]) - float(b["fid"])) for a, b in zip(ref, other, strict=False)]
     return {"killed_at_step": killed_at, "killed": killed_at is not None, "status": outcome.status,
             "rows": [len(ref), len(other)], "metrics_identical": same_bytes,
@@ -258,7 +289,7 @@ def markdown(report: dict[str, Any]) -> str:
              "| cell type | batch | fp32 it/s | bf16 it/s | compiled it/s | peak memory | cells that fit |",
              "|:--|--:|--:|--:|--:|--:|--:|"]
     for key, row in report["types"].items():
-        def cell(mode: str) -> str:
+        def cell(mode: str, row: dict[str, Any] = row) -> str:
             value = row.get(mode)
             if value is None:
                 return "-"
@@ -299,6 +330,7 @@ def main() -> int:
     parser.add_argument("--iters", type=int, default=None, help="timed iterations per type (default 10; tiny 2)")
     parser.add_argument("--warmup", type=int, default=None, help="untimed iterations first (default 3; tiny 1)")
     parser.add_argument("--seconds", type=float, default=None, help="seconds per packing measurement")
+    parser.add_argument("--compile", action="store_true", help="tiny: time the compiled nets too (slow on CPU)")
     parser.add_argument("--throughput-worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.iters = args.iters or (2 if args.tiny else 10)
@@ -321,13 +353,13 @@ def main() -> int:
         "device": args.device, "tiny": args.tiny, "torch": torch.__version__,
         "device_name": torch.cuda.get_device_name(0) if cuda else f"CPU ({os.cpu_count()} cores)",
         "total_memory_bytes": total, "when": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-        "types": {}, "packing": {}, "skipped": []}
+        "types": {}, "packing": {}, "skipped": [], "stage_start_s": {}}
     types = cell_types(args.tiny)
     for t in types:
         row: dict[str, Any] = asdict(t)
         row["fp32"] = time_type(t, args.device, args.iters, args.warmup)
         row["bf16"] = time_type(t, args.device, args.iters, args.warmup, bf16=True) if left() > 0 else None
-        if t.compile and left() > 120 * (not args.tiny):
+        if t.compile and (args.compile if args.tiny else left() > 120):
             row["compiled"] = time_type(t, args.device, args.iters, args.warmup, compiled=True)
         peak = row["fp32"].get("peak_bytes")
         if total and peak:
@@ -335,7 +367,8 @@ def main() -> int:
         report["types"][t.key] = row
         print(f"{t.key}: fp32 {row['fp32']}", file=sys.stderr)
     packing_gain: dict[str, dict[str, Any]] = {}
-    for table in ("table3", "table1"):
+    report["stage_start_s"]["packing"] = time.perf_counter() - start
+    for table in ("table3",) if args.tiny else ("table3", "table1"):
         t = next(c for c in types if c.table == table and c.method == "ecogan" and c.div == (4 if table == "table1"
                                                                                              else 1))
         fit = report["types"][t.key].get("fit") or 2
@@ -354,6 +387,7 @@ def main() -> int:
                                    "speedup": best["aggregate_it_per_s"] / good[0]["aggregate_it_per_s"]}
     work = Path(tempfile.mkdtemp(prefix="gpu_check_"))
     for name, stage in (("fid_run", fid_run), ("kill_resume", kill_resume)):
+        report["stage_start_s"][name] = time.perf_counter() - start
         try:
             report[name] = stage(args.device, args.tiny, work)
         except Exception as err:
