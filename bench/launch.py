@@ -58,22 +58,29 @@ def train_parallel(cfg: RunConfig, run: RunDir, progress: bool) -> Any:
     threads = max(1, torch.get_num_threads() // cfg.nproc)
     args = (cfg.to_dict(), str(run.root), progress, distributed.free_port(), threads, results)
     processes = mp.start_processes(_rank_main, args=args, nprocs=cfg.nproc, join=False, start_method="spawn")
-    interrupted = False
-    try:
-        while True:
-            try:
-                if processes.join():
-                    break
-            except KeyboardInterrupt:
-                interrupted = True  # the ranks got the signal too: let them checkpoint and stop
-    except Exception as err:  # a rank died (the others are terminated by join)
-        line = one_line(err)
-        line = next((ln.strip() for ln in reversed(str(err).splitlines()) if ln.strip()), line)[:300]
-        status = read_status(run) or {}
-        step = int(status.get("step") or 0)
-        write_status(run, "failed", step, cfg.steps, error=f"a rank failed: {line}", best=status.get("best"))
-        return RunOutcome("failed", step, None, f"a rank failed: {line}")
-    status, step, best_fid, error = results.get()
+    interrupted, report = False, None
+    while True:
+        try:
+            if processes.join(timeout=1.0):
+                break
+        except KeyboardInterrupt:
+            interrupted = True  # the ranks got the signal too: let them checkpoint and stop
+            continue
+        except Exception as err:  # a rank died; join has terminated the others
+            if report is not None:  # rank 0 had reported (a failure it recorded): that outcome stands
+                break
+            line = next((ln.strip() for ln in reversed(str(err).splitlines()) if ln.strip()), one_line(err))[:300]
+            status = read_status(run) or {}
+            step = int(status.get("step") or 0)
+            write_status(run, "failed", step, cfg.steps, error=f"a rank failed: {line}", best=status.get("best"))
+            return RunOutcome("failed", step, None, f"a rank failed: {line}")
+        if report is None and not results.empty():
+            report = results.get()
+            if report[0] == "failed":  # rank 0 stopped on an error: the others would wait for it forever
+                for process in processes.processes:
+                    if process.is_alive():
+                        process.terminate()
+    status, step, best_fid, error = report if report is not None else results.get()
     if interrupted or status == "interrupted":
         raise KeyboardInterrupt
     return RunOutcome(status, step, best_fid, error)
