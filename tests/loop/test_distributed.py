@@ -83,3 +83,12 @@ def test_nproc_must_split_the_batch(make_cfg):
 
     with pytest.raises(ConfigError, match="nproc"):
         make_cfg(**EXACT, nproc=3)
+
+
+def test_new_keys_leave_older_hashes_alone_and_nproc_is_hashed():
+    from bench.config import RunConfig
+
+    default = RunConfig()
+    assert "nproc" not in default.hashed_dict() and "compile" not in default.hashed_dict()
+    assert RunConfig(nproc=2).config_hash() != default.config_hash()
+    assert RunConfig(compile=True).config_hash() != default.config_hash()
