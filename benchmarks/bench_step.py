@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -230,15 +231,17 @@ def main() -> int:
         commit = subprocess.run(["git", "-C", str(base_root), "rev-parse", "--short", "HEAD"], check=True,
                                 capture_output=True, text=True).stdout.strip()
         print(f"base: {args.base} = {commit} in {base_root}", file=sys.stderr)
+    procs: dict[str, subprocess.Popen] = {}
+    times, load = {}, []
     try:
-        procs = {}
         for name in names:
             kind, options = parse_variant(name)
             procs[name] = start_worker(kind, options, base_root if kind == "base" else None, args)
         for proc in procs.values():
             ask(proc)  # built and warmed up
         times: dict[str, list[float]] = {name: [] for name in names}
-        load = []
+        load: list[float] = []
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
         for r in range(args.rounds):
             order = names[r % len(names):] + names[:r % len(names)]
             for name in order:
@@ -251,10 +254,19 @@ def main() -> int:
         for proc in procs.values():
             proc.stdin.close()
             proc.wait()
+    except KeyboardInterrupt:  # report the rounds done so far
+        print("interrupted: the table covers the finished rounds", file=sys.stderr)
+        for proc in procs.values():
+            proc.kill()
     finally:
         if base_root is not None:
             subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(base_root)],
                            check=False, capture_output=True)
+    done = min(len(v) for v in times.values())
+    if not done:
+        print("no round finished")
+        return 1
+    times = {name: values[:done] for name, values in times.items()}
     ours = times["ours"]
     rows = []
     for name in names:
@@ -262,7 +274,7 @@ def main() -> int:
         rows.append({"variant": name, "median_s": statistics.median(times[name]),
                      "ratio_to_ours": statistics.median(ratios)})
     print(f"table-3 iteration (ECOGAN dcgan64 {args.size}x{args.size}, batch {args.batch}, 5 D + 1 G) on "
-          f"{args.device}; torch threads {_threads()}; {args.rounds} interleaved rounds; load average "
+          f"{args.device}; torch threads {_threads()}; {done} interleaved rounds; load average "
           f"{statistics.median(load):.2f} on {os.cpu_count()} cores")
     print(f"{'variant':<28} {'s/iteration':>12} {'time / ours (median of rounds)':>32}")
     for row in rows:
