@@ -166,10 +166,11 @@ def worker(args: argparse.Namespace) -> int:
     for line in sys.stdin:
         if line.strip() != "run":
             break
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         it.run()
         it.sync()
-        print(json.dumps({"seconds": time.perf_counter() - start}), flush=True)
+        print(json.dumps({"seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu}),
+              flush=True)
     return 0
 
 
@@ -232,7 +233,7 @@ def main() -> int:
                                 capture_output=True, text=True).stdout.strip()
         print(f"base: {args.base} = {commit} in {base_root}", file=sys.stderr)
     procs: dict[str, subprocess.Popen] = {}
-    times, load = {}, []
+    times, cpu_times, load = {}, {}, []
     try:
         for name in names:
             kind, options = parse_variant(name)
@@ -240,6 +241,7 @@ def main() -> int:
         for proc in procs.values():
             ask(proc)  # built and warmed up
         times: dict[str, list[float]] = {name: [] for name in names}
+        cpu_times: dict[str, list[float]] = {name: [] for name in names}
         load: list[float] = []
         signal.signal(signal.SIGTERM, signal.default_int_handler)
         for r in range(args.rounds):
@@ -247,7 +249,9 @@ def main() -> int:
             for name in order:
                 procs[name].stdin.write("run\n")
                 procs[name].stdin.flush()
-                times[name].append(ask(procs[name])["seconds"])
+                answer = ask(procs[name])
+                times[name].append(answer["seconds"])
+                cpu_times[name].append(answer["cpu_seconds"])
             load.append(os.getloadavg()[0])
             print(f"round {r + 1}/{args.rounds}: " + "  ".join(f"{n} {times[n][-1]:.2f}s" for n in names),
                   file=sys.stderr)
@@ -267,20 +271,26 @@ def main() -> int:
         print("no round finished")
         return 1
     times = {name: values[:done] for name, values in times.items()}
-    ours = times["ours"]
+    cpu_times = {name: values[:done] for name, values in cpu_times.items()}
     rows = []
     for name in names:
-        ratios = [t / o for t, o in zip(times[name], ours, strict=True)]
+        ratios = [t / o for t, o in zip(times[name], times["ours"], strict=True)]
+        cpu_ratios = [t / o for t, o in zip(cpu_times[name], cpu_times["ours"], strict=True)]
         rows.append({"variant": name, "median_s": statistics.median(times[name]),
-                     "ratio_to_ours": statistics.median(ratios)})
+                     "ratio_to_ours": statistics.median(ratios), "median_cpu_s": statistics.median(cpu_times[name]),
+                     "cpu_ratio_to_ours": statistics.median(cpu_ratios)})
     print(f"table-3 iteration (ECOGAN dcgan64 {args.size}x{args.size}, batch {args.batch}, 5 D + 1 G) on "
           f"{args.device}; torch threads {_threads()}; {done} interleaved rounds; load average "
           f"{statistics.median(load):.2f} on {os.cpu_count()} cores")
-    print(f"{'variant':<28} {'s/iteration':>12} {'time / ours (median of rounds)':>32}")
+    print(f"{'variant':<28} {'s/iteration':>12} {'time / ours':>12} {'CPU s/iteration':>16} {'CPU time / ours':>16}")
     for row in rows:
-        print(f"{row['variant']:<28} {row['median_s']:>12.3f} {row['ratio_to_ours']:>32.3f}")
+        print(f"{row['variant']:<28} {row['median_s']:>12.3f} {row['ratio_to_ours']:>12.3f} "
+              f"{row['median_cpu_s']:>16.3f} {row['cpu_ratio_to_ours']:>16.3f}")
+    print("(ratios: median over rounds of the per-round ratio; CPU time = the worker's process time, less "
+          "sensitive to other users' load than wall time)")
     if args.json:
-        args.json.write_text(json.dumps({"rows": rows, "times": times, "load": load, "base": args.base}, indent=1))
+        args.json.write_text(json.dumps({"rows": rows, "times": times, "cpu_times": cpu_times, "load": load,
+                                         "base": args.base}, indent=1))
     return 0
 
 
