@@ -52,7 +52,7 @@ class RunConfig:
     method_options: dict[str, Any] = field(default_factory=dict)  # method hyperparameter overrides
     device: str = "auto"  # auto | cpu | cuda
     bf16: bool = False  # bf16 autocast of the steps' forward passes (CUDA and CPU)
-    channels_last: bool = False  # CUDA only: channels_last memory format
+    channels_last: bool = False  # channels_last memory format of the nets and real batches (CUDA and CPU)
     compile: bool = False  # torch.compile G and D (in place; checkpoints unchanged)
     nproc: int = 1  # data-parallel processes (devices) for this run; batch_size is the global batch
     data_root: str | None = None  # None = $BENCH_DATA or ./data

@@ -273,7 +273,7 @@ class _Trainer:
         self.images = train_set.images.to(self.device)  # uint8 on the device: a quarter of float32
         self.labels = train_set.labels.to(self.device)
         self.cuda = self.device.type == "cuda"
-        if self.cuda and cfg.channels_last:
+        if cfg.channels_last:
             for module in self.method.modules().values():
                 module.to(memory_format=torch.channels_last)
         self.grid_rows = grid_classes(self.data["num_classes"])
@@ -328,7 +328,7 @@ class _Trainer:
 
     # -- one iteration ---------------------------------------------------------------------------
     def batch_format(self, x: torch.Tensor) -> torch.Tensor:
-        return x.contiguous(memory_format=torch.channels_last) if self.cuda and self.cfg.channels_last else x
+        return x.contiguous(memory_format=torch.channels_last) if self.cfg.channels_last else x
 
     def real_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The next real batch (x in [-1, 1], y): the sampler's ``batch_size`` indices, or this rank's slice."""
