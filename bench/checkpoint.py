@@ -2,21 +2,32 @@
 
 Restoring a checkpoint and running on gives the same random stream as a run that never stopped: the
 python, numpy, torch CPU and all CUDA generators are saved with the sampler's generator.
+
+Checkpoints hold tensors and plain python values only and load with ``torch.load(weights_only=True)``: a
+file someone shares (``bench eval``, ``bench sample``, a resume) cannot run code; a file that needs more is
+refused with a one-line ConfigError.
 """
 
 from __future__ import annotations
 
 import io
+import pickle
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
-from bench.errors import ConfigError
+from bench.errors import ConfigError, one_line
 from bench.run_dir import atomic_write_bytes
 
 FORMAT = 1
+# what numpy arrays unpickle through; allowed so that checkpoints of older bench versions still load (an array
+# of plain dtype runs no code; an object array's items go through the same weights-only unpickler)
+_MULTIARRAY = np._core.multiarray if hasattr(np, "_core") else np.core.multiarray  # numpy 2 | 1
+_NUMPY_GLOBALS = [_MULTIARRAY._reconstruct, np.ndarray, np.dtype, type(np.dtype(np.uint32))]
 
 
 @dataclass
@@ -55,12 +66,19 @@ def save_checkpoint(ckpt: Checkpoint, *paths: Path) -> None:
 def load_checkpoint(path: Path, map_location: torch.device | str = "cpu") -> Checkpoint:
     """Read a checkpoint written by :func:`save_checkpoint`; a ConfigError naming the file otherwise."""
     try:
-        # Our own files, holding python/numpy RNG states and methods' extra state besides tensors.
-        raw = torch.load(path, map_location=map_location, weights_only=False)
+        # weights_only: tensors and plain values only, so that a shared file cannot run code when loaded; the
+        # numpy globals let checkpoints of older bench versions (numpy RNG state as an ndarray) load too
+        with torch.serialization.safe_globals(_NUMPY_GLOBALS):
+            raw = torch.load(path, map_location=map_location, weights_only=True)
     except FileNotFoundError:
         raise ConfigError(f"no checkpoint at {path}") from None
+    except pickle.UnpicklingError as err:
+        found = re.search(r"(?:Unsupported global: |unsupported )GLOBAL (\S+)", str(err))  # torch's wordings
+        what = f" ({found.group(1)})" if found else ""
+        raise ConfigError(f"{path} holds objects besides tensors and plain values{what}; refusing to load it, "
+                          "since unpickling it could run code (only checkpoints written by bench load)") from None
     except Exception as err:  # a truncated or foreign file
-        raise ConfigError(f"{path} is not a readable checkpoint ({type(err).__name__}: {err})") from None
+        raise ConfigError(f"{path} is not a readable checkpoint ({one_line(err)})") from None
     if not isinstance(raw, dict) or raw.get("format") != FORMAT:
         raise ConfigError(f"{path} is not a bench checkpoint (format {FORMAT})")
     return Checkpoint(step=raw["step"], method=raw["method"], best=raw["best"], rng=raw["rng"],

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import click
 
-from bench.errors import BenchError
+from bench.config import SCALES
+from bench.errors import BenchError, one_line
 
 RESULTS_ROOT = click.option(
     "--results-root", type=click.Path(file_okay=False, path_type=Path),
@@ -21,13 +22,21 @@ DATA_ROOT = click.option(
 
 
 class BenchGroup(click.Group):
-    """Turns BenchError into a clean one-line message and exit code 2."""
+    """Turns BenchError into a clean one-line message and exit code 2; so too an OSError that reaches here
+    (a folder that cannot be written, a full disk), named by its path."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except BenchError as err:
             click.echo(f"Error: {err}", err=True)
+            ctx.exit(2)
+        except KeyboardInterrupt:  # not click's "Aborted!" and exit 1: the shell's convention, as a grid does
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+        except OSError as err:
+            where = f"{err.filename}: " if err.filename else ""
+            click.echo(f"Error: {where}{err.strerror or one_line(err)}", err=True)
             ctx.exit(2)
 
 
@@ -67,7 +76,9 @@ def list_cmd(what: str) -> None:
 
 
 @main.command("run")
-@click.option("--grid", "grid", default=None, help="Run every cell of a grid (bench list grids), e.g. demo, table3.")
+@click.option("--grid", "grid", default=None,
+              help="Run every cell of a grid: a shipped one (bench list grids: demo, table3, ...) or your own grid "
+                   "file, e.g. --grid path/mine.toml (the README's 'Your own grid' has an example).")
 @click.option("--dataset", default=None, help="Single run: dataset name (bench list datasets).")
 @click.option("--method", default=None, help="Single run: method name (bench list methods).")
 @click.option("--sampling", type=click.Choice(["none", "balanced"]), default=None,
@@ -76,8 +87,10 @@ def list_cmd(what: str) -> None:
 @click.option("--seed", type=int, default=None, help="Single run: seed.")
 @click.option("--quirks", type=click.Choice(["paper", "fixed"]), default=None,
               help="Single run: reproduce (paper) or correct (fixed) the upstream bugs.")
-@click.option("--scale", type=click.Choice(["paper", "cpu", "smoke"]), default=None,
-              help="Budget preset: paper (the paper's steps), cpu (minutes on a laptop), smoke (seconds).")
+@click.option("--scale", type=click.Choice(list(SCALES)), default=None,
+              help="Budget preset: paper (the paper's steps), lab (CIFAR-like 32x32 in < 20 min per cell on a CPU), "
+                   "cpu (a couple of minutes per digits cell), smoke (seconds). Every method gets the same number "
+                   "of D updates.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Override a config key (repeatable), e.g. --set steps=500 --set method_options.pretrained=false.")
 @click.option("--only", default=None, help="Grid: run only matching cells, e.g. method=ecogan,dataset=cifar10_lt.")
@@ -113,6 +126,7 @@ def run_cmd(grid, dataset, method, sampling, seed, quirks, scale, sets, only, dr
     Examples:
       bench run --grid demo
       bench run --grid table3 --dry-run
+      bench run --grid path/mine.toml          your own grid file
       bench run --dataset digits_lt --method ecogan --scale cpu
       bench run --dataset cifar10_lt --method ecogan --sampling balanced --scale paper
       bench run --grid table3 --cells-per-gpu 3          # 3 cells on each visible GPU
@@ -149,7 +163,7 @@ def run_cmd(grid, dataset, method, sampling, seed, quirks, scale, sets, only, dr
     cell.update({k: v for k, v in {"sampling": sampling, "seed": seed, "quirks": quirks}.items() if v is not None})
     outcome = run_single(cell, results_root=results_root, scale=scale, overrides=overrides,
                          force_restart=force_restart)
-    sys.exit(0 if outcome.status in ("done", "skipped") else 1)
+    sys.exit({"done": 0, "skipped": 0, "interrupted": 130}.get(outcome.status, 1))
 
 
 @main.command("eval")
@@ -193,8 +207,10 @@ def sample_cmd(run_dir, per_class, out, class_index, n, out_dir, checkpoint, see
 
 
 @main.command("gather")
-@click.option("--grid", required=True, help="Grid name (or grid key such as table3-cpu).")
-@click.option("--scale", type=click.Choice(["paper", "cpu", "smoke"]), default=None,
+@click.option("--grid", required=True,
+              help="Grid name, grid file (path/mine.toml) or grid key such as table3-cpu; adhoc[-<scale>] for the "
+                   "single runs of bench run --dataset --method.")
+@click.option("--scale", type=click.Choice(list(SCALES)), default=None,
               help="The scale the grid ran at, when not its default (results/<grid>-<scale>/).")
 @RESULTS_ROOT
 def gather_cmd(grid, scale, results_root) -> None:
@@ -206,8 +222,8 @@ def gather_cmd(grid, scale, results_root) -> None:
 
 
 @main.command("status")
-@click.option("--grid", required=True, help="Grid name.")
-@click.option("--scale", type=click.Choice(["paper", "cpu", "smoke"]), default=None)
+@click.option("--grid", required=True, help="Grid name, grid file or key (as for bench gather).")
+@click.option("--scale", type=click.Choice(list(SCALES)), default=None)
 @RESULTS_ROOT
 def status_cmd(grid, scale, results_root) -> None:
     """Each cell of a grid: state, step, best FID (with protocol and extractor)."""
@@ -217,7 +233,7 @@ def status_cmd(grid, scale, results_root) -> None:
 
 
 @main.command("report")
-@click.option("--grid", required=True, help="Grid name.")
+@click.option("--grid", required=True, help="Grid name or key (table3-cpu, adhoc-smoke), as gathered.")
 @click.option("--html", is_flag=True, help="Also render the self-contained HTML page.")
 @RESULTS_ROOT
 @click.option("--reports-root", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"),

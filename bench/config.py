@@ -1,9 +1,14 @@
 """The resolved configuration of one run (one grid cell), its scales, overrides and hash.
 
 Resolution order, later wins: ``RunConfig`` defaults < the grid's paper-scale budget (only at scale
-``paper``) < the scale preset (``cpu``, ``smoke``: budgets only, never a method's math) < the cell's own
+``paper``) < the scale preset (``cpu``, ``lab``, ``smoke``: budgets only, never a method's math) < the cell's own
 keys < ``--set key=value``. The resolved config is frozen, written to ``config.json`` with its hash, and
 compared key by key on resume.
+
+Fair budgets: a scale preset states its budget in **D updates** (``d_updates``), not iterations, so every
+method gets the same number of discriminator updates: a method with n_dis D steps per iteration runs
+``ceil(d_updates / n_dis)`` iterations (BAGAN, n_dis = 1, runs 5× the iterations of ECOGAN, n_dis = 5), and
+evaluates ``evaluations`` times at even steps. ``steps`` or ``eval_every`` given by the cell or ``--set`` win.
 """
 
 from __future__ import annotations
@@ -11,12 +16,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from bench.errors import ConfigError, check, closest
 
 SAMPLINGS = ("none", "balanced")
+G_CONDS = ("scale", "concat", "cbn")  # every backbone's g_cond values (each backbone says which it supports)
 PROTOCOLS = ("paper", "standard")
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -34,6 +41,7 @@ class RunConfig:
     dataset: str = "digits_lt"  # registered dataset name (bench list datasets)
     method: str = "ecogan"  # registered method name (bench list methods)
     backbone: str | None = None  # None = the method's default backbone
+    g_cond: str | None = None  # how the class enters G: scale | concat | cbn; None = the backbone's paper way
     sampling: str = "none"  # real-batch sampler: none (shuffled) | balanced (weight N/n_c, with replacement)
     seed: int = 0  # seeds python, numpy, torch and the sampler
     quirks: str = "paper"  # paper = reproduce upstream bugs | fixed = correct them
@@ -78,12 +86,19 @@ class RunConfig:
         _choice("quirks", self.quirks, ("paper", "fixed"))
         _choice("scale", self.scale, tuple(SCALES))
         _choice("device", self.device, DEVICES)
+        if self.g_cond is not None:
+            _choice("g_cond", self.g_cond, G_CONDS)
         for p in self.protocols:
             _choice("protocols", p, PROTOCOLS)
         check(self.channels in (None, 1, 3), f"channels must be 1 or 3, got {self.channels!r}")
         for key in ("image_size", "batch_size", "steps", "eval_every", "ckpt_every"):
             value = getattr(self, key)
-            check(isinstance(value, int) and value >= 1, f"{key} must be a positive integer, got {value!r}")
+            check(_is_int(value) and value >= 1, f"{key} must be a positive integer, got {value!r}")
+        for key in ("pretrain_epochs", "num_eval_samples", "max_per_class"):
+            value = getattr(self, key)
+            check(value is None or (_is_int(value) and value >= 1),
+                  f"{key} must be a positive integer or null, got {value!r}")
+        check(_is_int(self.seed) and self.seed >= 0, f"seed must be a non-negative integer, got {self.seed!r}")
         check(self.batch_size >= 2, f"batch_size must be >= 2 (contrastive losses need pairs), got {self.batch_size}")
         check(isinstance(self.nproc, int) and self.nproc >= 1, f"nproc must be a positive integer, got {self.nproc!r}")
         check(self.batch_size % self.nproc == 0 and self.batch_size // self.nproc >= 2,
@@ -91,32 +106,50 @@ class RunConfig:
         return self
 
 
+def _is_int(value: Any) -> bool:
+    """An integer that is not a bool (JSON's ``true`` parses to True, which Python counts as 1)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _choice(key: str, value: Any, choices: tuple[str, ...]) -> None:
     check(value in choices, f"{key} = {value!r} is not one of {', '.join(choices)}{closest(str(value), choices)}")
 
 
-# Scale presets: budgets only. None = keep what the grid (or the defaults) say.
+# Scale presets: budgets only. ``d_updates`` and ``evaluations`` are turned into each method's ``steps`` and
+# ``eval_every`` by :func:`resolve` (see the module docstring); the other keys are RunConfig keys.
+SCALE_BUDGET_KEYS = ("d_updates", "evaluations")
 SCALES: dict[str, dict[str, Any]] = {
     "paper": {},
-    # cpu: minutes on a laptop (ECOGAN on digits_lt: ~1.7 min on 2 cores). dcgan64 at 32x32, batch 32, 300
-    # iterations. BigGAN runs need --set backbone=biggan32 (~2 s per iteration at div 4, ~40 s at div 1).
+    # cpu: a couple of minutes per cell on 2 cores, for the digits demo. dcgan64 at 16x16 (digits are 8x8
+    # images: 32x32 only costs time), batch 32, 2,500 D updates (ECOGAN/EBGAN/2C/D2D-CE 500 iterations of
+    # 5 D + 1 G, BAGAN 2,500 of 1 D + 1 G), 5 evaluations. BigGAN needs --set backbone=biggan32 image_size=32.
     "cpu": {
-        "image_size": 32,
+        "image_size": 16,
         "batch_size": 32,
-        "steps": 300,
-        "eval_every": 100,
-        "ckpt_every": 50,
+        "d_updates": 2500,
+        "evaluations": 5,
         "pretrain_epochs": 20,
         "backbone": "dcgan64",
         "extractor": "classifier",
         "num_eval_samples": 1000,
     },
+    # lab: CIFAR-10-like 32x32 data in under 20 minutes per cell on 2 cores: dcgan64 at 32x32, batch 64,
+    # 6,000 D updates (1,200 iterations of 5 D + 1 G), 4 evaluations of 2,000 images.
+    "lab": {
+        "image_size": 32,
+        "batch_size": 64,
+        "d_updates": 6000,
+        "evaluations": 4,
+        "pretrain_epochs": 10,
+        "backbone": "dcgan64",
+        "extractor": "classifier",
+        "num_eval_samples": 2000,
+    },
     "smoke": {
         "image_size": 16,
         "batch_size": 8,
-        "steps": 4,
-        "eval_every": 2,
-        "ckpt_every": 2,
+        "d_updates": 20,
+        "evaluations": 2,
         "pretrain_epochs": 1,
         "backbone": "tiny",
         "extractor": "classifier",
@@ -149,7 +182,9 @@ def resolve(cell: dict[str, Any], scale: str | None = None, paper_budget: dict[s
     _choice("scale", scale, tuple(SCALES))
     if scale == "paper":
         merged.update(paper_budget or {})
-    merged.update(SCALES[scale])
+    preset = dict(SCALES[scale])
+    fair = {k: preset.pop(k) for k in SCALE_BUDGET_KEYS if k in preset}
+    merged.update(preset)
     merged.update({k: v for k, v in cell.items()})
     merged["scale"] = scale
     for key, value in (overrides or {}).items():
@@ -162,7 +197,26 @@ def resolve(cell: dict[str, Any], scale: str | None = None, paper_budget: dict[s
     for key in merged:
         if key not in names:
             raise ConfigError(f"unknown config key {key!r}{closest(key, names)}")
+    explicit = set(cell) | set(overrides or {})
+    if fair and "steps" not in explicit:
+        merged.update(fair_budget(merged.get("method", RunConfig.method), merged.get("method_options") or {},
+                                  fair, keep_eval_every="eval_every" in explicit))
     return RunConfig(**merged).validate()
+
+
+def fair_budget(method: str, options: dict[str, Any], fair: dict[str, int], keep_eval_every: bool = False
+                ) -> dict[str, int]:
+    """``steps`` (and ``eval_every``, ``ckpt_every``) giving ``method`` ``fair["d_updates"]`` D updates and
+    ``fair["evaluations"]`` evaluations: steps = ceil(d_updates / n_dis)."""
+    from bench.methods import get_method
+
+    n_dis = get_method(method).d_steps_per_iteration(options)
+    steps = max(1, math.ceil(fair["d_updates"] / n_dis))
+    out = {"steps": steps}
+    if not keep_eval_every and "evaluations" in fair:
+        out["eval_every"] = max(1, steps // fair["evaluations"])
+        out["ckpt_every"] = max(1, out["eval_every"] // 2)
+    return out
 
 
 def parse_set(items: list[str] | tuple[str, ...]) -> dict[str, Any]:

@@ -23,6 +23,18 @@ class DataNotFoundError(BenchError):
     """A dataset (or weights file) is not on disk and cannot be downloaded here."""
 
 
+class WriteError(BenchError):
+    """A file or folder could not be written: no permission, a read-only file system, a full disk."""
+
+
+def write_error(path: object, err: OSError) -> WriteError:
+    """A WriteError naming ``path`` (the file bench meant to write; ``err.filename`` when the OS names
+    another, such as a folder it could not create) and the OS's reason, in one line."""
+    where = err.filename if getattr(err, "filename", None) else path
+    reason = err.strerror or one_line(err)
+    return WriteError(f"cannot write {where}: {reason}")
+
+
 class RunFailed(BenchError):
     """A training run stopped on purpose (non-finite loss, ...); the run folder says why."""
 

@@ -8,9 +8,11 @@ A grid file is declarative TOML. Top-level keys:
 - ``[settings]``: RunConfig keys shared by every cell that are neither axes nor budgets (``backbone``,
   ``extractor``, ``channels`` ...). A scale preset that names a network (``smoke`` → ``tiny``) wins over them.
 - ``[budget]``: RunConfig budget keys (steps, batch_size, image_size, eval_every ...), applied at scale
-  ``paper`` only; the other scales take their preset's budget.
+  ``paper`` only; the other scales take their preset's budget, and ``bench run`` says which keys it did not
+  apply (:meth:`Grid.budget_note`). Order, later wins: defaults < ``[budget]`` (paper only) < the scale
+  preset < ``[settings]`` (but a preset's network) and the cell's axes < ``--set``.
 - ``[axes]``: a list per axis (``dataset``, ``method``, ``sampling``, ``seed``, ``quirks``, ``backbone``,
-  ``method_options``); the cells are their product, dataset varying slowest.
+  ``g_cond``, ``method_options``); the cells are their product, dataset varying slowest.
 - ``[[cells]]``: explicit cells, each with axis values (``dataset`` and ``method`` required), an optional
   ``label``, a per-cell ``budget`` (paper scale only, over the grid's) and ``paper`` numbers.
 - ``[[paper]]``: paper numbers for product cells: ``match = {axis = value, ...}`` plus the paper keys.
@@ -21,28 +23,35 @@ best step in our iterations; required for ``batches``), ``selection`` (``min_fid
 ``note``.
 
 Cell ids are ``<dataset>-<method>-<sampling>-s<seed>``, then ``-<backbone>`` when a cell's backbone differs
-from the grid's setting, ``-<option><value>`` per method option (``-div4``, ``-pretrained_false``) and
-``-quirks_fixed``. They are built from the grid file alone, so they never change with the scale or the
+from the grid's setting, ``-g_<g_cond>`` when the cell sets how G takes the class (``-g_concat``),
+``-<option><value>`` per method option (``-div4``, ``-pretrained_false``) and ``-quirks_fixed``. A
+``folder:<path>`` dataset appears as ``folder_<name>_<8 hex digits of its absolute path's sha256>``, so that
+folders whose names differ only in characters outside ASCII never collide. Ids are built from the grid file
+alone (and, for a relative folder path, the working directory), so they never change with the scale or the
 code, and name the run folders ``results/<grid key>/<cell id>/``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import os
 import re
 import tomllib
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.config import BUDGET_KEYS, PROTOCOLS, SAMPLINGS, SCALES, RunConfig, field_names, resolve
+from bench.config import BUDGET_KEYS, G_CONDS, PROTOCOLS, SAMPLINGS, SCALES, RunConfig, field_names, resolve
 from bench.errors import ConfigError, check, closest, unknown_name
 
 GRIDS_DIR = Path(__file__).parent / "grids"
+FOLDER_PREFIX = "folder:"  # as bench.datasets.FOLDER_PREFIX (not imported: grids load without torch)
 
-AXES = ("dataset", "method", "sampling", "seed", "quirks", "backbone", "method_options")
-AXIS_DEFAULTS: dict[str, Any] = {"sampling": "none", "seed": 0, "quirks": "paper", "backbone": None,
+AXES = ("dataset", "method", "sampling", "seed", "quirks", "backbone", "g_cond", "method_options")
+AXIS_DEFAULTS: dict[str, Any] = {"sampling": "none", "seed": 0, "quirks": "paper", "backbone": None, "g_cond": None,
                                  "method_options": {}}
 TOP_KEYS = ("description", "scale", "protocols", "settings", "budget", "axes", "cells", "paper")
 CELL_KEYS = (*AXES, "label", "budget", "paper")
@@ -50,9 +59,9 @@ PAPER_KEYS = ("fid", "is", "best_step", "step_unit", "best_iteration", "selectio
 STEP_UNITS = ("iterations", "batches")
 SELECTIONS = ("min_fid", "last")
 # Keys ``[settings]`` may not hold: they have their own place in the file or are set by bench.
-_NOT_SETTINGS = ("grid", "scale", "protocols", *BUDGET_KEYS, *(a for a in AXES if a != "backbone"))
+_NOT_SETTINGS = ("grid", "scale", "protocols", *BUDGET_KEYS, *(a for a in AXES if a not in ("backbone", "g_cond")))
 # ``only`` filter keys: the scalar axes and the cell id.
-FILTER_KEYS = ("dataset", "method", "sampling", "seed", "quirks", "backbone", "id")
+FILTER_KEYS = ("dataset", "method", "sampling", "seed", "quirks", "backbone", "g_cond", "id")
 
 
 @dataclass(frozen=True)
@@ -135,6 +144,31 @@ class Grid:
             cells.append(Cell(id=cell_id, axes=axes, label=label, config=config, paper=paper))
         return cells
 
+    def budget_note(self, scale: str | None = None) -> str | None:
+        """One line saying which budget keys of the grid file ``scale`` does not apply (``[budget]`` and the
+        cells' ``budget`` are the paper scale's; another scale's preset wins) and what the preset sets instead;
+        None when there are none."""
+        scale = scale or self.scale
+        if scale == "paper":
+            return None
+        cell_keys = sorted({k for spec in self.specs for k in spec.budget})
+        if not self.budget and not cell_keys:
+            return None
+        preset = SCALES[scale]
+
+        def instead(key: str) -> str:
+            if key in preset:
+                return f" (the {scale} scale sets {preset[key]})"
+            if key in ("steps", "eval_every", "ckpt_every") and "d_updates" in preset:
+                return f" (the {scale} scale gives every method {preset['d_updates']} D updates)"
+            return ""
+
+        unused = [f"{k}={v}{instead(k)}" for k, v in self.budget.items()]
+        if cell_keys:
+            unused.append(f"the [[cells]] budgets ({', '.join(cell_keys)})")
+        return (f"note: grid {self.name!r} ({self.path}): [budget] {', '.join(unused)} applies at scale paper only; "
+                f"scale {scale} takes its own budget (use --set KEY=VALUE to set a key at any scale)")
+
     def _resolve(self, axes: dict[str, Any], budget: dict[str, Any], scale: str, key: str,
                  overrides: dict[str, Any]) -> RunConfig:
         values = {**self.settings, **{k: v for k, v in axes.items() if v is not None}, "grid": key}
@@ -214,15 +248,32 @@ def _option_token(key: str, value: Any) -> str:
     return f"{_token(key)}{_token(value)}" if is_number else f"{_token(key)}_{_token(value)}"
 
 
+def dataset_token(dataset: Any) -> str:
+    """The dataset part of a cell id: the registered name, or for ``folder:<path>`` a readable slug of the
+    folder's name and 8 hex digits of the sha256 of its absolute path (``folder_my_set_1a2b3c4d``), so that two
+    folders never share an id, whatever characters their names hold."""
+    text = str(dataset)
+    if not text.startswith(FOLDER_PREFIX):
+        return _token(text)
+    full = os.path.abspath(os.path.expanduser(text[len(FOLDER_PREFIX):]))
+    readable = unicodedata.normalize("NFKD", os.path.basename(full)).encode("ascii", "ignore").decode()
+    readable = re.sub(r"[^A-Za-z0-9_.]+", "_", readable).strip("_.")[:40]
+    digest = hashlib.sha256(full.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    return f"folder_{readable}_{digest}" if readable else f"folder_{digest}"
+
+
 def make_cell_id(axes: Mapping[str, Any], default_backbone: str | None = None) -> str:
     """The cell id: ``<dataset>-<method>-<sampling>-s<seed>`` plus ``-<backbone>`` (when it differs from
     ``default_backbone``), ``-<option><value>`` per method option in key order, and ``-quirks_<q>`` when the
-    quirks are not ``paper``. Characters other than letters, digits, ``_`` and ``.`` become ``_``."""
-    parts = [_token(axes["dataset"]), _token(axes["method"]), _token(axes.get("sampling", "none")),
+    quirks are not ``paper``. Characters other than letters, digits, ``_`` and ``.`` become ``_``; a
+    ``folder:<path>`` dataset is named by :func:`dataset_token`."""
+    parts = [dataset_token(axes["dataset"]), _token(axes["method"]), _token(axes.get("sampling", "none")),
              f"s{_token(axes.get('seed', 0))}"]
     backbone = axes.get("backbone")
     if backbone is not None and backbone != default_backbone:
         parts.append(_token(backbone))
+    if axes.get("g_cond") is not None:
+        parts.append(f"g_{_token(axes['g_cond'])}")
     options = axes.get("method_options") or {}
     parts += [_option_token(k, options[k]) for k in sorted(options)]
     if axes.get("quirks", "paper") != "paper":
@@ -238,6 +289,8 @@ def make_label(axes: Mapping[str, Any], settings: Mapping[str, Any] | None = Non
     backbone = axes.get("backbone")
     if backbone is not None and backbone != (settings or {}).get("backbone"):
         parts.append(str(backbone))
+    if axes.get("g_cond") is not None:
+        parts.append(f"G {axes['g_cond']}")
     options = axes.get("method_options") or {}
     parts += [f"{k}={_token(options[k])}" for k in sorted(options)]
     if axes.get("quirks", "paper") != "paper":
@@ -395,6 +448,9 @@ def _check_axes(axes: Mapping[str, Any], where: str) -> None:
     backbone = axes["backbone"]
     check(backbone is None or (isinstance(backbone, str) and backbone != ""),
           f"{where}: backbone must be a name, got {backbone!r}")
+    g_cond = axes.get("g_cond")
+    check(g_cond is None or g_cond in G_CONDS, f"{where}: g_cond = {g_cond!r} is not one of {', '.join(G_CONDS)}"
+                                               f"{closest(str(g_cond), G_CONDS)}")
     check(isinstance(axes["method_options"], dict), f"{where}: method_options must be a table, "
                                                     f"got {axes['method_options']!r}")
 

@@ -1,6 +1,6 @@
 """One lock file per cell, so that two schedulers (or Slurm jobs) never train the same cell at once.
 
-The lock is a file created with ``O_CREAT | O_EXCL`` (atomic, also on NFS v3+) holding JSON: host, pid,
+The lock is a file put in place whole with ``os.link`` (atomic, also on NFS v3+) holding JSON: host, pid,
 the process's start time, the Slurm job id when there is one, the creation time and a random token.
 While held, a daemon thread touches it every ``heartbeat_s`` seconds.
 
@@ -20,6 +20,7 @@ the same stale lock at once exactly one removes it; the others then find the new
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import secrets
@@ -30,11 +31,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.errors import BenchError
+from bench.errors import BenchError, WriteError, write_error
+from bench.run_dir import write_all
 
 HEARTBEAT_S = float(os.environ.get("BENCH_LOCK_HEARTBEAT_S", "30"))
 TIMEOUT_S = float(os.environ.get("BENCH_LOCK_TIMEOUT_S", "300"))
 _TAKEOVER_STALE_S = 60.0  # a takeover guard older than this was left by a killed process
+_NO_HARD_LINKS = (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS, errno.EXDEV)  # link() unsupported
 
 
 class LockedError(BenchError):
@@ -90,13 +93,15 @@ def current_job() -> str | None:
 
 
 def read_lock(path: Path) -> LockInfo | None:
-    """The holder of the lock at ``path``, or None when there is no lock. A lock file that does not parse
-    (its writer was killed between create and write) reads as a holder with pid 0, stale once old."""
+    """The holder of the lock at ``path``, or None when there is no lock. A lock file that is empty or does
+    not parse (left by an older bench killed between create and write, or a full disk) reads as a holder
+    with pid 0 and no token, which :func:`is_stale` calls stale at once."""
     try:
-        raw = Path(path).read_text(encoding="utf-8")
+        data_bytes = Path(path).read_bytes()
         touched = Path(path).stat().st_mtime
     except FileNotFoundError:
         return None
+    raw = data_bytes.decode("utf-8", errors="replace")
     try:
         data: dict[str, Any] = json.loads(raw)
         return LockInfo(host=str(data["host"]), pid=int(data["pid"]), start=data.get("start"),
@@ -109,6 +114,8 @@ def read_lock(path: Path) -> LockInfo | None:
 def is_stale(info: LockInfo, timeout_s: float = TIMEOUT_S, now: float | None = None) -> bool:
     """Whether the holder of ``info`` is gone (see the module docstring)."""
     now = time.time() if now is None else now
+    if not info.token:
+        return True  # empty or unreadable: locks are written whole, so no live holder wrote this one
     if info.host == socket.gethostname() and info.pid > 0:
         if not pid_alive(info.pid):
             return True
@@ -141,8 +148,12 @@ class CellLock:
         self._thread: threading.Thread | None = None
 
     def acquire(self) -> bool:
-        """Take the lock, taking over a stale one; False (and :attr:`holder` set) when a live process has it."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        """Take the lock, taking over a stale one; False (and :attr:`holder` set) when a live process has it.
+        A WriteError (naming the lock file) when the lock cannot be written."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise write_error(self.path.parent, err) from None
         for _ in range(3):
             if self._create():
                 self._start_heartbeat()
@@ -178,17 +189,46 @@ class CellLock:
         self.release()
 
     def _create(self) -> bool:
-        try:
-            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            return False
+        """Create the lock whole or not at all: the JSON goes to a temporary file first, which ``os.link``
+        then puts in place only if no lock exists (atomic, like O_EXCL, also on NFS). A full disk or a
+        read-only folder leaves no lock behind and raises a WriteError naming the lock file."""
         pid = os.getpid()
         payload = {"host": socket.gethostname(), "pid": pid, "start": process_start(pid), "job": current_job(),
                    "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "token": self.token}
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(json.dumps(payload))
-            fh.flush()
-            os.fsync(fh.fileno())
+        tmp = self.path.with_name(f".{self.path.name}.{self.token}.tmp")
+        try:
+            fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)  # the umask applies
+            try:
+                write_all(fd, json.dumps(payload).encode("utf-8"))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            try:
+                os.link(tmp, self.path)
+            except OSError as err:
+                if err.errno not in _NO_HARD_LINKS:
+                    raise
+                return self._create_in_place(payload)
+        except FileExistsError:
+            return False
+        except OSError as err:
+            raise WriteError(f"cannot write the lock {self.path}: {err.strerror or err}") from None
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        return True
+
+    def _create_in_place(self, payload: dict[str, Any]) -> bool:
+        """For file systems without hard links: O_EXCL, then write; a failed write removes the file again."""
+        fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
+        try:
+            write_all(fd, json.dumps(payload).encode("utf-8"))
+            os.fsync(fd)
+        except OSError:
+            os.close(fd)
+            self.path.unlink(missing_ok=True)
+            raise
+        os.close(fd)
         return True
 
     def _remove_stale(self, seen: LockInfo) -> None:

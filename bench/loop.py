@@ -45,6 +45,7 @@ from bench.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from bench.config import RunConfig, diff_configs
 from bench.datasets.base import ImageSet, uint8_to_float
 from bench.errors import ConfigError, RunFailed, one_line
+from bench.executors.progress import progress_bar
 from bench.methods import get_method
 from bench.methods.base import Method, MethodConfig, losses_to_floats
 from bench.rng import preserved_rng, rng_state, seed_everything, set_rng_state
@@ -102,7 +103,8 @@ def build_method(cfg: RunConfig, data: dict[str, Any], device: torch.device, wor
     """The registered method ``cfg.method`` built for the data described by ``data`` (see :func:`data_info`);
     on one of ``world`` data-parallel ranks its G steps take ``batch_size / world`` fakes."""
     config = MethodConfig(num_classes=data["num_classes"], image_size=data["image_size"], channels=data["channels"],
-                          backbone=cfg.backbone, quirks=cfg.quirks, batch_size=cfg.batch_size // world,
+                          backbone=cfg.backbone, g_cond=cfg.g_cond, quirks=cfg.quirks,
+                          batch_size=cfg.batch_size // world,
                           class_counts=list(data["class_counts"]), options=dict(cfg.method_options))
     return get_method(cfg.method)(config, device)
 
@@ -251,16 +253,21 @@ class _Trainer:
             self.device = torch.device("cuda", 0)
         train_set = load_train_set(cfg)
         self.data = data_info(train_set)
+        threads = torch.get_num_threads()  # moves float sums on CPU: recorded, not hashed (see the README)
+        seed_everything(cfg.seed)
+        self.method = build_method(cfg, self.data, self.device, self.ranks.world)
         if main and not run.config.exists():
+            recipe = self.method.recipe() | {"steps": cfg.steps, "d_updates": cfg.steps * self.method.n_dis}
             atomic_write_json(run.config, {"config": cfg.to_dict(), "hash": cfg.config_hash(),
                                            "versions": environment_versions(), "git_commit": git_commit(),
-                                           "data": self.data})
+                                           "data": self.data, "recipe": recipe, "threads": threads})
+        elif main and read_json(run.config).get("threads", threads) != threads:
+            print(f"note: {run.root} started with {read_json(run.config)['threads']} CPU threads and resumes with "
+                  f"{threads}: its numbers will not be bit for bit those of an uninterrupted run", file=sys.stderr)
         if main:
             with preserved_rng():  # building the evaluator may train and cache a classifier
                 self.evaluator = make_evaluator(cfg, train_set, self.device)
         self.metrics_columns, self.per_class_columns = metric_columns()
-        seed_everything(cfg.seed)
-        self.method = build_method(cfg, self.data, self.device, self.ranks.world)
         self.method.amp_dtype = torch.bfloat16 if cfg.bf16 else None
         if cfg.compile:
             for module in (self.method.G, self.method.D):
@@ -287,8 +294,7 @@ class _Trainer:
         if self.saved_step is None and self.method.has_pretrain:
             self.pretrain()
         self.at_boundary = True
-        self.bar = tqdm(total=cfg.steps, initial=self.step, desc=f"{cfg.method} {run.root.name}", file=sys.stderr,
-                        disable=not self.progress, dynamic_ncols=True, unit="it")
+        self.bar = progress_bar(cfg.steps, self.step, f"{cfg.method} {run.root.name}", self.progress, unit="it")
         with _DeferredInterrupt() as interrupt:
             self.interrupt = interrupt
             while self.step < cfg.steps:
@@ -443,8 +449,11 @@ class _Trainer:
         if not self.ranks.main:
             return RunOutcome("failed", step, self.best_fid, line)
         stamp = datetime.now(UTC).isoformat(timespec="seconds")
-        with self.run_dir.error_log.open("a", encoding="utf-8") as log:
-            log.write(f"--- {stamp} step {step}: {line}\n{traceback.format_exc()}\n")
+        try:
+            with self.run_dir.error_log.open("a", encoding="utf-8") as log:
+                log.write(f"--- {stamp} step {step}: {line}\n{traceback.format_exc()}\n")
+        except OSError as log_err:  # a full disk: the one line below must still be said
+            line += f" (and {self.run_dir.error_log} could not be written: {log_err.strerror})"
         write_status(self.run_dir, "failed", step, self.cfg.steps, error=line, best=self.best)
         print(f"run {self.run_dir.root} failed at step {step}: {line} (traceback in {self.run_dir.error_log})",
               file=sys.stderr)

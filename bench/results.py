@@ -14,11 +14,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import shlex
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from bench.config import SCALES
+from bench.config import SCALES, RunConfig
 from bench.errors import BenchError, DataNotFoundError
 from bench.grid import Cell, Grid, load_grid, make_label
 from bench.locks import is_stale, read_lock
@@ -26,9 +28,9 @@ from bench.run_dir import RunDir, atomic_write_json, atomic_write_text, read_jso
 
 MANIFEST = "grid.json"
 METRICS = ("fid", "is_mean", "is_std", "kid_mean", "kid_std", "precision", "recall", "ifid_mean", "fid_head",
-           "fid_tail", "cond_acc", "n_real", "n_fake")
+           "fid_tail", "cond_acc", "judge_acc", "d_acc_real", "d_acc_fake", "label_sens", "n_real", "n_fake")
 COLUMNS = ("grid", "cell", "label", "dataset", "method", "sampling", "seed", "quirks", "scale", "backbone",
-           "options", "step", "source", "protocol", "extractor", "reference", "label_mix", "metric", "value")
+           "g_cond", "options", "step", "source", "protocol", "extractor", "reference", "label_mix", "metric", "value")
 
 
 def grid_dir(results_root: Path | str, key: str) -> Path:
@@ -52,15 +54,18 @@ def cell_entry(cell: Cell) -> dict[str, Any]:
 def write_manifest(grid: Grid, scale: str, cells: list[Cell], results_root: Path | str) -> Path:
     """Write ``results/<key>/grid.json``: grid name, scale, key, description, protocols and per cell its id,
     axes, label, paper numbers and config hash. Cells of an earlier manifest that this one lacks (another
-    ``--set``) are kept after the current ones, so their runs stay labelled."""
+    ``--set``) are kept after the current ones, so their runs stay labelled. An unchanged manifest is not
+    written again."""
     key = grid.key(scale)
     path = grid_dir(results_root, key) / MANIFEST
     entries = [cell_entry(c) for c in cells]
     if path.exists():
         ids = {e["id"] for e in entries}
         entries += [e for e in read_json(path).get("cells", []) if e.get("id") not in ids]
-    atomic_write_json(path, {"grid": grid.name, "scale": scale, "key": key, "description": grid.description,
-                             "protocols": grid.protocols, "source": str(grid.path), "cells": entries})
+    manifest = {"grid": grid.name, "scale": scale, "key": key, "description": grid.description,
+                "protocols": grid.protocols, "source": str(grid.path), "cells": entries}
+    if not path.exists() or read_json(path) != json.loads(json.dumps(manifest)):
+        atomic_write_json(path, manifest)  # unchanged: no write (a finished grid on a read-only disk)
     return path
 
 
@@ -75,14 +80,20 @@ def resolve_key(grid: Grid | str | Path, results_root: Path | str, scale: str | 
     if isinstance(grid, Grid):
         return grid.key(scale), grid
     grid = str(grid)
-    if scale is None and (grid_dir(results_root, grid) / MANIFEST).exists():
-        manifest = read_manifest(grid_dir(results_root, grid)) or {}
-        try:
-            loaded = load_grid(manifest.get("grid", grid))
-        except BenchError:  # the grid file may have moved; the manifest is enough
-            loaded = None
-        return grid, loaded
+    # a results folder's manifest names its grid: also ad-hoc runs and grid files that moved have one
+    candidates = [grid] if scale is None else [f"{grid}-{scale}", grid]
+    for key in candidates:
+        manifest = read_manifest(grid_dir(results_root, key)) if "/" not in key else None
+        if manifest is not None and (scale is None or manifest.get("scale") == scale):
+            try:
+                loaded = load_grid(manifest.get("grid", key)) if manifest.get("grid") != ADHOC else None
+            except BenchError:  # the grid file may have moved; the manifest is enough
+                loaded = None
+            return key, loaded
     name, _, suffix = str(grid).rpartition("-")
+    if grid == ADHOC or (name == ADHOC and suffix in SCALES):  # ad-hoc runs: no grid file, the key is enough
+        scale = scale or (suffix if name == ADHOC else None)
+        return (ADHOC if scale in (None, RunConfig.scale) else f"{ADHOC}-{scale}"), None
     if scale is None and suffix in SCALES and name and (Path(name).suffix or name in _shipped()):
         loaded = load_grid(name)
         return loaded.key(suffix), loaded
@@ -96,12 +107,42 @@ def _shipped() -> list[str]:
     return list_grids()
 
 
-def _missing(key: str, results_root: Path | str) -> DataNotFoundError:
+ADHOC = "adhoc"  # the grid of ``bench run --dataset --method`` (bench.grid.single_cell_grid)
+
+
+def default_results_root() -> Path:
+    """The CLI's default ``--results-root``: ``$BENCH_RESULTS``, else ``./results``."""
+    return Path(os.environ.get("BENCH_RESULTS") or "results")
+
+
+def advice(verb: str, grid: str, results_root: Path | str, scale: str | None = None) -> str:
+    """A ``bench <verb>`` command line for a grid name, path or key (``table3-cpu``, ``adhoc-smoke``) that works
+    when typed: a key's scale becomes ``--scale``, ad-hoc runs get an example ``--dataset``/``--method`` run, and
+    a results root other than the default is passed on."""
+    grid = str(grid)
+    name, _, suffix = grid.rpartition("-")
+    if scale is None and name and suffix in SCALES:
+        grid, scale = name, suffix
+    if verb == "run":  # run takes a grid name or path and a scale
+        args = ["--dataset", "digits_lt", "--method", "ecogan"] if grid == ADHOC else ["--grid", grid]
+        args += ["--scale", scale] if scale else []
+    elif grid.endswith(".toml"):  # a grid file: gather and status take its path and the scale
+        args = ["--grid", grid] + (["--scale", scale] if scale else [])
+    else:  # gather, status and report take the key
+        args = ["--grid", f"{grid}-{scale}" if scale else grid]
+    if Path(results_root) != default_results_root():
+        args += ["--results-root", str(results_root)]
+    return " ".join(["bench", verb, *(shlex.quote(a) for a in args)])
+
+
+def _missing(key: str, results_root: Path | str, grid: str | None = None,
+             scale: str | None = None) -> DataNotFoundError:
+    """No results folder for ``key``; the advice names the grid as the user gave it (``grid``, ``scale``)."""
     root = Path(results_root)
     name = key.split("-")[0]
     others = sorted(p.name for p in root.glob(f"{name}*") if p.is_dir()) if root.is_dir() else []
     hint = f"; results folders for this grid: {', '.join(others)}" if others else \
-        f"; run `bench run --grid {name}` first"
+        f"; run `{advice('run', grid or key, results_root, scale)}` first"
     return DataNotFoundError(f"no results for grid {key!r} in {grid_dir(results_root, key)}{hint}")
 
 
@@ -127,17 +168,18 @@ def gather(grid: Grid | str | Path, results_root: Path | str = "results", scale:
     key, _ = resolve_key(grid, results_root, scale)
     folder = grid_dir(results_root, key)
     if not folder.is_dir():
-        raise _missing(key, results_root)
+        raise _missing(key, results_root, str(grid.path) if isinstance(grid, Grid) else str(grid), scale)
     manifest = read_manifest(folder) or {}
     labels = {e["id"]: e.get("label") for e in manifest.get("cells", [])}
     rows: list[dict[str, Any]] = []
     for run_dir in _run_dirs(folder):
         config = read_json(run_dir / "config.json").get("config", {})
-        axes = {k: config.get(k) for k in ("dataset", "method", "sampling", "seed", "quirks", "backbone")}
+        axes = {k: config.get(k) for k in ("dataset", "method", "sampling", "seed", "quirks", "backbone", "g_cond")}
         axes["method_options"] = config.get("method_options") or {}
         base = {"grid": key, "cell": run_dir.name, "label": labels.get(run_dir.name) or make_label(axes),
                 **{k: axes[k] for k in ("dataset", "method", "sampling", "seed", "quirks")},
                 "scale": config.get("scale"), "backbone": config.get("backbone") or "",
+                "g_cond": config.get("g_cond") or "",
                 "options": json.dumps(axes["method_options"], sort_keys=True)}
         for metric_row in read_rows(RunDir(run_dir).metrics):
             info = {k: metric_row.get(k, "") for k in ("step", "source", "protocol", "extractor", "reference",

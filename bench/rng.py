@@ -28,8 +28,8 @@ def seed_everything(seed: int) -> None:
 
 def rng_state() -> dict[str, Any]:
     """The global generators' states: python, numpy, torch CPU and (when CUDA is initialised) every CUDA
-    device."""
-    state: dict[str, Any] = {"python": random.getstate(), "numpy": np.random.get_state(),
+    device; tensors and plain python values only (checkpoints load with ``weights_only=True``)."""
+    state: dict[str, Any] = {"python": random.getstate(), "numpy": _numpy_state(),
                              "torch": torch.get_rng_state()}
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         state["cuda"] = torch.cuda.get_rng_state_all()
@@ -41,7 +41,7 @@ def set_rng_state(state: dict[str, Any]) -> None:
     if "python" in state:
         random.setstate(state["python"])
     if "numpy" in state:
-        np.random.set_state(state["numpy"])
+        np.random.set_state(_numpy_from_state(state["numpy"]))
     if "torch" in state:
         torch.set_rng_state(state["torch"].cpu())
     cuda = state.get("cuda")
@@ -50,6 +50,23 @@ def set_rng_state(state: dict[str, Any]) -> None:
             raise ConfigError(f"the checkpoint holds RNG states of {len(cuda)} CUDA devices, "
                               f"this machine has {torch.cuda.device_count()}; an exact resume needs the same")
         torch.cuda.set_rng_state_all([s.cpu() for s in cuda])
+
+
+def _numpy_state() -> dict[str, Any]:
+    """numpy's global generator state as tensors and plain values (no ndarray), so that a checkpoint holding
+    it loads with ``torch.load(weights_only=True)``."""
+    state = np.random.get_state(legacy=False)
+    inner = state["state"]
+    return {**state, "state": {"key": torch.from_numpy(inner["key"].astype(np.int64)), "pos": int(inner["pos"])}}
+
+
+def _numpy_from_state(state: Any) -> Any:
+    """What ``np.random.set_state`` takes, from :func:`_numpy_state` (or the legacy tuple of older checkpoints)."""
+    if not isinstance(state, dict):
+        return state
+    inner = state["state"]
+    key = inner["key"].numpy() if isinstance(inner["key"], torch.Tensor) else np.asarray(inner["key"])
+    return {**state, "state": {"key": key.astype(np.uint32), "pos": int(inner["pos"])}}
 
 
 @contextlib.contextmanager

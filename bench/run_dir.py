@@ -8,6 +8,7 @@ the checkpoint it resumes from (:func:`truncate_csv`), so that nothing is duplic
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -22,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.errors import ConfigError
+from bench.errors import ConfigError, write_error
 
 STATES = ("pending", "running", "done", "failed")
 PREVIOUS = "_previous"
@@ -78,20 +79,53 @@ class RunDir:
 
 
 # -- atomic whole-file writes ----------------------------------------------------------------------
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``, so that
-    readers (and a restart after a kill) see the old file or the new one, never a part."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+def current_umask() -> int:
+    """The process's umask, read without changing it where Linux allows (``/proc/self/status``)."""
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore (process-wide, briefly)
+    os.umask(mask)
+    return mask
+
+
+def write_all(fd: int, data: bytes | memoryview) -> None:
+    """``os.write`` until every byte of ``data`` is written."""
+    view = memoryview(data).cast("B")
+    while view:
+        written = os.write(fd, view[: 1 << 30])
+        view = view[written:]
+
+
+def atomic_write_bytes(path: Path, data: bytes | memoryview) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``, so that
+    readers (and a restart after a kill) see the old file or the new one, never a part.
+
+    The file gets the mode a plain ``open(path, "w")`` would give (0666 less the umask), not mkstemp's 0600.
+    Any OSError (no permission, a read-only file system, a full disk) becomes a :class:`WriteError` naming
+    ``path``; the temporary file is removed and the old file, if any, is left as it was.
+    """
+    path = Path(path)
+    tmp: str | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            os.fchmod(fd, 0o666 & ~current_umask())
+            write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as err:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        if isinstance(err, OSError):
+            raise write_error(path, err) from None
         raise
 
 
@@ -182,10 +216,15 @@ def append_rows(path: Path, rows: Sequence[Mapping[str, Any]], columns: Sequence
             header = header + sorted(missing)
             _rewrite(path, header, read_rows(path))
     text = (_csv_line(header) if new_file else "") + "".join(_csv_line(row.get(c) for c in header) for row in rows)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8", newline="") as fh:
-        fh.write(text)
-        fh.flush()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
+        try:
+            write_all(fd, text.encode("utf-8"))  # one write per call: whole rows, flushed
+        finally:
+            os.close(fd)
+    except OSError as err:
+        raise write_error(path, err) from None
 
 
 def _drop_torn_tail(path: Path) -> None:

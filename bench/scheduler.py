@@ -37,11 +37,22 @@ __all__ = ["GridSummary", "SlurmOptions", "plan_cell", "run_grid", "run_single"]
 
 
 @dataclass
+class SingleOutcome:
+    """What :func:`run_single` returns when the loop did not run: ``skipped`` (finished before; nothing is
+    written) or ``interrupted`` (Ctrl-C; the CLI exits 130, as for a grid)."""
+
+    status: str
+    step: int | None = None
+    error: str | None = None
+
+
+@dataclass
 class GridSummary:
     """What a grid run did: one :class:`CellResult` per selected cell, in grid order.
 
     ``exit_code`` is 0 when every cell is done, skipped (done earlier) or locked (running elsewhere), 1 when
-    any failed (now or earlier, not retried), 130 when interrupted; 0 for a dry run.
+    any failed (now or earlier, not retried), 130 when interrupted (the cells not finished then are listed as
+    ``interrupted``); 0 for a dry run.
     """
 
     grid: str
@@ -152,6 +163,9 @@ def run_grid(grid: Grid | str, *, results_root: Path | str, scale: str | None = 
           f"--cells-per-gpu must be a positive integer, got {cells_per_gpu!r}")
     cells = loaded.cells(scale, only, overrides)
     key = loaded.key(scale)
+    note = loaded.budget_note(scale)
+    if note:
+        _say(note)
     if dry_run:
         print(dry_run_listing(loaded, scale, cells, results_root))
         return GridSummary(grid=key, dry_run=True)
@@ -185,7 +199,7 @@ def run_grid(grid: Grid | str, *, results_root: Path | str, scale: str | None = 
     finally:
         if hasattr(finished, "close"):
             finished.close()  # stops (and waits for) workers still running
-    summary.results = [results.get(c.id) or result_from_status(c.id, "skipped", grid_dir(results_root, key) / c.id,
+    summary.results = [results.get(c.id) or result_from_status(c.id, "interrupted", grid_dir(results_root, key) / c.id,
                                                                error="not finished: interrupted") for c in cells]
     print(summary.table())
     sys.stdout.flush()
@@ -225,26 +239,43 @@ def run_single(cell: Mapping[str, Any], *, results_root: Path | str, scale: str 
     Args:
         cell: axis values: ``dataset`` and ``method`` required; ``sampling``, ``seed``, ``quirks`` optional.
         results_root: the run folder is ``<results_root>/adhoc[-<scale>]/<cell id>`` (grid ``adhoc``, whose
-            default scale is ``cpu``).
+            default scale is ``cpu``); its ``grid.json`` lists every ad-hoc cell run there, so that ``bench
+            gather``, ``status`` and ``report`` take ``--grid adhoc[-<scale>]`` like any grid key.
         scale: scale preset; None = ``cpu``.
         overrides: ``--set`` values; axis keys (and ``method_options.<key>``) become part of the cell id.
         force_restart: start over even if the run folder holds a checkpoint or is done.
 
     Returns:
-        The loop's RunOutcome (``status`` done | skipped | failed). Raises LockedError when another live
-        process runs this cell.
+        The loop's RunOutcome (``status`` done | skipped | failed), or a :class:`SingleOutcome` (skipped
+        before taking the lock, interrupted).
+        Raises LockedError when another live process runs this cell.
     """
     adhoc = single_cell_grid(cell)
     (resolved,) = adhoc.cells(scale, None, overrides)
     key = adhoc.key(scale)
     run_dir = grid_dir(results_root, key) / resolved.id
     _say(f"run {resolved.label} -> {run_dir}/")
-    with CellLock(lock_path(results_root, key, resolved.id)):
-        status, config_hash = run_state(run_dir)
-        done = (status or {}).get("state") == "done" and config_hash == resolved.config.config_hash()
-        if force_restart or not done:  # a finished run is not an attempt: the loop just reports it
-            start_attempt(run_dir, force_restart)
-        outcome = load_train_fn()(resolved.config, run_dir, force_restart=False, progress=True)
+    status, config_hash = run_state(run_dir)
+    holder = read_lock(lock_path(results_root, key, resolved.id))
+    done = (status or {}).get("state") == "done" and config_hash == resolved.config.config_hash()
+    if done and not force_restart and (holder is None or is_stale(holder)):
+        result = result_from_status(resolved.id, "skipped", run_dir)  # as a finished grid cell: no write at all
+        _say(f"{resolved.id}: skipped (done before){', best FID ' + describe_best(result.best) if result.best else ''}")
+        return SingleOutcome("skipped", result.step)
+    # ad-hoc runs are gathered and reported like a grid's: results/adhoc[-<scale>]/grid.json lists them
+    write_manifest(adhoc, scale or adhoc.scale, [resolved], results_root)
+    try:
+        with CellLock(lock_path(results_root, key, resolved.id)):
+            status, config_hash = run_state(run_dir)
+            done = (status or {}).get("state") == "done" and config_hash == resolved.config.config_hash()
+            if force_restart or not done:  # a finished run is not an attempt: the loop just reports it
+                start_attempt(run_dir, force_restart)
+            outcome = load_train_fn()(resolved.config, run_dir, force_restart=False, progress=True)
+    except KeyboardInterrupt:  # the loop has checkpointed its last whole step and released the lock
+        result = result_from_status(resolved.id, "interrupted", run_dir)
+        step = f" at step {result.step}/{result.steps}" if result.step is not None else ""
+        _say(f"{resolved.id}: interrupted{step}; run the same command again to resume")
+        return SingleOutcome("interrupted", result.step, "interrupted")
     result = result_from_status(resolved.id, outcome.status, run_dir, error=getattr(outcome, "error", None))
     _say(f"{resolved.id}: {outcome.status}{', best FID ' + describe_best(result.best) if result.best else ''}"
          f"{' - ' + result.error if result.error else ''}")

@@ -5,7 +5,11 @@
 in subprocesses, with a fresh results folder and (unless ``--keep-cache``) a fresh metrics cache in a temporary
 folder, so the time includes training the reference classifier as a first run does. Prints the wall time of
 each cell (as the scheduler reports it) and of the whole, the best FID of each cell with its protocol and
-extractor, and the number of gathered rows. Target: under 15 minutes on 2 CPU cores.
+extractor, and the number of gathered rows; then, per cell, its best conditional accuracy (and the judge's
+accuracy on real images beside it), best FID, D's class accuracy on fakes and label sensitivity, from the
+first protocol's rows. Targets on 2 CPU cores: each cell <= 150 s, the grid <= 15 minutes, every conditional
+cell's best conditional accuracy >= 0.80 (the paper-conditioning cell is shown, not judged), BAGAN's best FID
+<= 2x the best cell's.
 
     .venv/bin/python benchmarks/bench_demo_grid.py [--workers 1] [--set steps=100] [--keep]
 """
@@ -13,6 +17,8 @@ extractor, and the number of gathered rows. Target: under 15 minutes on 2 CPU co
 from __future__ import annotations
 
 import argparse
+import csv
+import math
 import os
 import re
 import shutil
@@ -23,6 +29,9 @@ import time
 from pathlib import Path
 
 TARGET_S = 15 * 60.0
+CELL_TARGET_S = 150.0
+COND_TARGET = 0.80
+BAGAN_FACTOR = 2.0
 CELL_LINE = re.compile(r"^\[\d+/\d+\] (?P<cell>\S+): (?P<state>\w+)(?P<rest>.*) \((?P<seconds>\d+)s\)$")
 
 
@@ -64,11 +73,54 @@ def main() -> int:
     verdict = "INCOMPLETE run, not comparable to" if code != 0 else "within" if total <= TARGET_S else "OVER"
     print(f"total {total:.0f} s for {len(cells)} cells ({verdict} the {TARGET_S / 60:.0f}-minute target); "
           f"bench run exit {code}; gather exit {gathered.returncode}, {rows} rows in {csv_path.name}")
+    ok = conditioning_summary(results / args.grid, {cell: seconds for cell, _, seconds, _ in cells})
     if args.keep:
         print(f"kept {work}")
     else:
         shutil.rmtree(work, ignore_errors=True)
-    return 0 if code == 0 and gathered.returncode == 0 else 1
+    return 0 if code == 0 and gathered.returncode == 0 and ok else 1
+
+
+def best_rows(run: Path) -> dict[str, float] | None:
+    """Best FID, best conditional accuracy (and the other diagnostics at their best) of a run's first protocol."""
+    path = run / "metrics.csv"
+    if not path.exists():
+        return None
+    rows = [r for r in csv.DictReader(path.open()) if r["source"] == "train"]
+    if not rows:
+        return None
+    first = [r for r in rows if r["protocol"] == rows[0]["protocol"]]
+    value = lambda r, k: float(r[k]) if r.get(k) not in (None, "") else math.nan  # noqa: E731
+    by_acc = max(first, key=lambda r: value(r, "cond_acc"))
+    return {"protocol": first[0]["protocol"], "extractor": first[0]["extractor"],
+            "fid": min(value(r, "fid") for r in first), "cond_acc": value(by_acc, "cond_acc"),
+            "judge_acc": value(by_acc, "judge_acc"), "d_acc_fake": value(by_acc, "d_acc_fake"),
+            "label_sens": value(by_acc, "label_sens"), "step": int(by_acc["step"])}
+
+
+def conditioning_summary(grid_dir: Path, seconds: dict[str, int]) -> bool:
+    """Print the per-cell conditioning table and the verdict on each target; True when all hold."""
+    runs = {p.name: best_rows(p) for p in sorted(grid_dir.iterdir()) if p.is_dir() and not p.name.startswith(".")}
+    runs = {k: v for k, v in runs.items() if v}
+    if not runs:
+        return False
+    print(f"\n{'cell':<40} {'s':>5} {'best FID':>9} {'cond acc':>9} {'judge':>6} {'D fake':>7} {'label sens':>10}"
+          f"  (protocol {next(iter(runs.values()))['protocol']}, {next(iter(runs.values()))['extractor']} features)")
+    for cell, r in runs.items():
+        print(f"{cell:<40} {seconds.get(cell, 0):>5} {r['fid']:>9.2f} {r['cond_acc']:>9.3f} {r['judge_acc']:>6.3f} "
+              f"{r['d_acc_fake']:>7.3f} {r['label_sens']:>10.2f}  @{r['step']}")
+    best_fid = min(r["fid"] for r in runs.values())
+    judged = {c: r for c, r in runs.items() if "-g_" in c or "-bagan-" in c}  # the paper-conditioning cell is shown
+    checks = {
+        f"every cell <= {CELL_TARGET_S:.0f} s": all(s <= CELL_TARGET_S for s in seconds.values()),
+        f"conditional accuracy >= {COND_TARGET} ({', '.join(judged)})":
+            all(r["cond_acc"] >= COND_TARGET for r in judged.values()),
+        f"BAGAN best FID <= {BAGAN_FACTOR:g} x best ({best_fid:.2f})":
+            all(r["fid"] <= BAGAN_FACTOR * best_fid for c, r in runs.items() if "-bagan-" in c),
+    }
+    for name, held in checks.items():
+        print(f"{'holds' if held else 'FAILS'}: {name}")
+    return all(checks.values())
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from bench.errors import check
 from bench.methods.autoencoder import train_autoencoder
 from bench.methods.backbones import Trunk, get_backbone
 from bench.methods.base import LossDict, Method, MethodConfig, OptimizerSettings, register_method
@@ -35,7 +36,7 @@ class BAGANHyper:
     pretrain_epochs: int = 150  # autoencoder epochs
     pretrain_lr: float = 5e-5  # autoencoder Adam learning rate
     pretrain_betas: tuple[float, float] = (0.5, 0.999)  # autoencoder Adam betas
-    jitter: float = 1e-6  # first εI added to each class covariance before its Cholesky factor
+    jitter: float = 1e-6  # first ε, relative to the class's mean variance, added (ε·tr Σ/d·I) before Cholesky
 
 
 def class_code_moments(codes: Iterable[tuple[torch.Tensor, torch.Tensor]], num_classes: int,
@@ -70,17 +71,23 @@ def class_code_moments(codes: Iterable[tuple[torch.Tensor, torch.Tensor]], num_c
 
 
 def cholesky_with_jitter(covs: torch.Tensor, jitter: float = 1e-6) -> torch.Tensor:
-    """Batched lower Cholesky factors of Σ_c + ε_c I, with ε_c = jitter·10^k for the smallest k that works.
+    """Batched lower Cholesky factors of Σ_c + ε_c I, with ε_c = jitter·s_c·10^k for the smallest k that works.
 
-    Tail classes (fewer codes than dimensions) have singular covariances; all classes start at ``jitter`` and
-    only the ones whose factorisation fails retry with 10× more (a loop over jitter levels, not classes).
+    s_c = tr Σ_c / d, the mean variance of the class (1 when Σ_c = 0), so the jitter stays the same negligible
+    fraction of the sampled variance whatever the scale of the codes: BAGAN's never-trained encoder (quirks
+    "paper") gives codes of std ~0.004, where an absolute 1e-6 would be 11–16% of the variance. Tail classes
+    (fewer codes than dimensions) have singular covariances; all classes start at k = 0 and only the ones whose
+    factorisation fails retry with 10× more (a loop over jitter levels, not classes).
     """
-    eye = torch.eye(covs.shape[-1], dtype=covs.dtype, device=covs.device)
+    dim = covs.shape[-1]
+    eye = torch.eye(dim, dtype=covs.dtype, device=covs.device)
+    scale = covs.diagonal(dim1=-2, dim2=-1).sum(-1) / dim
+    scale = torch.where(scale > 0, scale, torch.ones_like(scale))[:, None, None]
     chol = torch.zeros_like(covs)
     todo = torch.arange(covs.shape[0], device=covs.device)
     eps = jitter
     for _ in range(MAX_JITTER_TRIES):
-        factor, info = torch.linalg.cholesky_ex(covs[todo] + eps * eye)
+        factor, info = torch.linalg.cholesky_ex(covs[todo] + eps * scale[todo] * eye)
         ok = info == 0
         chol[todo[ok]] = factor[ok]
         todo = todo[~ok]
@@ -157,6 +164,7 @@ class BAGAN(Method):
     paper_row: ClassVar[str] = 'Table 3 "BAGAN"'
     default_backbone: ClassVar[str] = "dcgan64"
     Hyper: ClassVar[type] = BAGANHyper
+    adversarial_loss: ClassVar[str] = "cross-entropy over C classes + fake"
     quirks_doc: ClassVar[tuple[str, ...]] = (
         "autoencoder optimiser holds the decoder only (duplicated 'params' key): the encoder, hence the class "
         "Gaussians and D's init, stay at random init (fixed: encoder and decoder trained)",
@@ -164,6 +172,8 @@ class BAGAN(Method):
 
     def __init__(self, config: MethodConfig, device: torch.device | str = "cpu") -> None:
         super().__init__(config, device)
+        check(config.g_cond is None, f"bagan's G takes the class through its latent class Gaussians; g_cond = "
+                                     f"{config.g_cond!r} does not apply to it (leave g_cond unset)")
         self.hp = hp = check_hyper(self.name, self.hp)
         self.arch = get_backbone(self.backbone)
         self.latent_dim = hp.latent_dim or self.arch.default_latent_dim

@@ -45,6 +45,8 @@ class MethodConfig:
         image_size: side of the square images (16, 32 or 64).
         channels: 1 or 3.
         backbone: registered backbone name, or None for the method's default.
+        g_cond: how the class enters a conditional generator (a backbone's ``g_conds``); None = the backbone's
+            paper way. Methods whose G takes the class another way (BAGAN's latent Gaussians) accept None only.
         quirks: ``"paper"`` reproduces the upstream code's bugs, ``"fixed"`` corrects them.
         batch_size: batch size of G steps (D steps take the size of the real batch they get).
         class_counts: per-class training counts (used by BAGAN's class Gaussians and for reports).
@@ -55,6 +57,7 @@ class MethodConfig:
     image_size: int
     channels: int
     backbone: str | None = None
+    g_cond: str | None = None
     quirks: str = "paper"
     batch_size: int = 128
     class_counts: list[int] | None = None
@@ -87,6 +90,7 @@ class Method:
     default_backbone: ClassVar[str] = "dcgan64"
     Hyper: ClassVar[type] = dataclass(type("Hyper", (), {}))
     quirks_doc: ClassVar[tuple[str, ...]] = ()
+    adversarial_loss: ClassVar[str] = "bce"  # in words, for the report when the Hyper has no adv_loss option
 
     # set by subclasses' __init__
     G: nn.Module
@@ -122,6 +126,23 @@ class Method:
                 raise ConfigError(f"method {cls.name!r} has no option {key!r}{closest(key, names)}; "
                                   f"options: {', '.join(names) or '(none)'}")
         return cls.Hyper(**options)
+
+    def recipe(self) -> dict[str, Any]:
+        """What this run's nets and steps actually are, for config.json and the report: backbone, how the class
+        enters G, D steps per G step and every resolved hyperparameter."""
+        hyper = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self.hp).items()}
+        return {"backbone": self.backbone, "g_cond": getattr(self, "g_cond", None), "n_dis": self.n_dis,
+                "adv_loss": hyper.get("adv_loss") or self.adversarial_loss, "gp_weight": hyper.get("gp_weight", 0.0),
+                "hyper": hyper}
+
+    @classmethod
+    def d_steps_per_iteration(cls, options: dict[str, Any]) -> int:
+        """D updates per iteration (``n_dis``) this method makes with ``options``: the option when given, else its
+        Hyper's default, else 1. Scales use it to give every method the same number of D updates."""
+        names = {f.name: f for f in dataclasses.fields(cls.Hyper)}
+        if "n_dis" in options:
+            return int(options["n_dis"])
+        return int(names["n_dis"].default) if "n_dis" in names else 1
 
     @classmethod
     def describe(cls) -> str:
@@ -198,6 +219,14 @@ class Method:
 
     def _forward_g(self, generator: nn.Module, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return generator(z, y)
+
+    @torch.no_grad()
+    def d_class_scores(self, x: torch.Tensor) -> torch.Tensor | None:
+        """D's own view of the classes of images x in [-1, 1]: (n, C) scores whose argmax is D's class (nearest
+        proxy, class head or best-matching label), or None when D has no class view. A diagnostic: it tells
+        whether D has learnt the classes that G is asked to follow."""
+        scores = getattr(self.D, "class_scores", None)
+        return None if scores is None else scores(x.to(self.device))
 
     # -- state -----------------------------------------------------------------------------------
     def modules(self) -> dict[str, nn.Module]:

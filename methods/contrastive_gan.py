@@ -98,7 +98,9 @@ class ContrastiveGAN(Method):
         self.hp = hp = self.resolve_hyper(check_hyper(self.name, self.hp), self.arch)
         c, size, classes = config.channels, config.image_size, config.num_classes
         self.latent_dim, self.n_dis = hp.latent_dim, hp.n_dis
-        self.G = self.arch.conditional_generator(hp.latent_dim, classes, c, size, div=hp.div).to(self.device)
+        self.g_cond = self.arch.check_g_cond(config.g_cond)
+        self.G = self.arch.conditional_generator(hp.latent_dim, classes, c, size, div=hp.div,
+                                                 g_cond=self.g_cond).to(self.device)
         trunk = self.arch.trunk(c, size, div=hp.div)
         self.D = ContrastiveDiscriminator(trunk, classes, sn=self.arch.spectral_norm).to(self.device)
         self.opt_g = self.adam(self.G.parameters(), OptimizerSettings(hp.lr_g, hp.betas, hp.adam_eps))

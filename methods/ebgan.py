@@ -13,7 +13,6 @@ from torch import nn
 from bench.errors import check
 from bench.methods.autoencoder import train_autoencoder
 from bench.methods.backbones import Trunk, get_backbone
-from bench.methods.backbones.dcgan64 import LabelScaledGenerator
 from bench.methods.base import LossDict, Method, MethodConfig, OptimizerSettings, register_method
 from bench.methods.heads import ProductDiscriminator, check_hyper, check_real_batch
 from bench.methods.losses import GP_WEIGHT, bce_d_loss, bce_g_loss, gp_mix_weights, gradient_penalty
@@ -38,9 +37,10 @@ class EBGANHyper:
 
 
 class SupervisedAutoencoder(nn.Module):
-    """x → LReLU(linear0(trunk(x))) ⊙ E[y] → decoder (upstream ``training_AE.py``, §4.2)."""
+    """x → LReLU(linear0(trunk(x))) → G(code, y) (upstream ``training_AE.py``, §4.2: G = decoder(code ⊙ E[y]);
+    with another ``g_cond`` the class enters the decoder that way instead)."""
 
-    def __init__(self, trunk: Trunk, generator: LabelScaledGenerator) -> None:
+    def __init__(self, trunk: Trunk, generator: nn.Module) -> None:
         super().__init__()
         self.trunk = trunk
         self.generator = generator
@@ -84,6 +84,7 @@ class EBGAN(Method):
         self.arch = get_backbone(self.backbone)
         self.latent_dim = hp.latent_dim or self.arch.default_latent_dim
         self.n_dis = hp.n_dis
+        self.g_cond = self.arch.check_g_cond(config.g_cond)
         self.G = self._generator().to(self.device)
         self.D = ProductDiscriminator(self._trunk(), config.num_classes).to(self.device)
         self.opt_g = self.adam(self.G.parameters(), OptimizerSettings(hp.lr_g, hp.betas))
@@ -94,10 +95,10 @@ class EBGAN(Method):
         self.autoencoder: SupervisedAutoencoder | None = None
         self.pretrained_done = False
 
-    def _generator(self) -> LabelScaledGenerator:
+    def _generator(self) -> nn.Module:
         c = self.config
-        decoder = self.arch.decoder(self.latent_dim, c.channels, c.image_size)
-        return LabelScaledGenerator(decoder, c.num_classes, self.latent_dim)
+        return self.arch.conditional_generator(self.latent_dim, c.num_classes, c.channels, c.image_size,
+                                               g_cond=self.g_cond)
 
     def _trunk(self) -> Trunk:
         return self.arch.trunk(self.config.channels, self.config.image_size, latent_dim=self.latent_dim)

@@ -124,6 +124,12 @@ class ContrastiveDiscriminator(nn.Module):
         p = F.normalize(self.proxies(y), dim=1)
         return self.adv(h).squeeze(1), e, p
 
+    def class_scores(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C) cosine similarities of each image's embedding to every class proxy (nearest proxy = D's class)."""
+        e = F.normalize(self.embed(self.trunk.pooled(x)), dim=1)
+        classes = torch.arange(self.proxies.num_embeddings, device=x.device)
+        return e @ F.normalize(self.proxies(classes), dim=1).T
+
 
 class ProductDiscriminator(nn.Module):
     """EBGAN's D(x, y) = Linear(f ⊙ LReLU_0.2(Linear_{512→F}(Emb_{C×512}[y]))) with f the flattened trunk
@@ -140,6 +146,11 @@ class ProductDiscriminator(nn.Module):
         label = F.leaky_relu(self.label_linear(self.label_embedding(y)), 0.2)
         return self.out(self.trunk.flattened(x) * label).squeeze(1)
 
+    def class_scores(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C) logits D(x, c) for every class c at once: out(f ⊙ l_c) = f · (l_c ⊙ w) + b, one matmul."""
+        label = F.leaky_relu(self.label_linear(self.label_embedding.weight), 0.2)  # (C, F)
+        return self.trunk.flattened(x) @ (label * self.out.weight).T + self.out.bias
+
 
 class ClassifierDiscriminator(nn.Module):
     """BAGAN's D(x) → (B, C + 1) logits over the C classes and "fake" (the last index)."""
@@ -151,3 +162,7 @@ class ClassifierDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.out(self.trunk.flattened(x))
+
+    def class_scores(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C) the class logits alone (the "fake" logit dropped)."""
+        return self.forward(x)[:, :-1]

@@ -5,7 +5,8 @@ With GPUs visible to torch, each running cell gets its slot's GPUs (``CUDA_VISIB
 for a data-parallel cell; ``cells_per_gpu`` cells share each GPU; see ``bench.executors.packing``); without,
 each gets ``cores // workers`` CPU threads (unless ``OMP_NUM_THREADS`` is set).
 With one worker its output goes to this terminal (the loop's progress bar); with several, to
-``results/<key>/.logs/<cell>.log``.
+``results/<key>/.logs/<cell>.log``, and this terminal shows one live line per worker (step, rate, ETA; see
+``bench.executors.progress``).
 
 Workers run in sessions of their own: Ctrl-C reaches the scheduler, which sends each running worker's process
 group (the worker and the ranks of a data-parallel cell) one SIGINT, so that the loop checkpoints its last
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import IO
 
 from bench.executors.packing import Slot, worker_slots
+from bench.executors.progress import PROGRESS_FILE_ENV, ProgressBoard
 from bench.executors.worker import CellResult, CellSpec
 
 POLL_S = 0.1
@@ -41,6 +43,7 @@ class _Running:
     log: Path | None
     log_fh: IO[bytes] | None
     start: float
+    progress: Path | None = None  # the worker's progress file (several workers)
 
 
 def cpu_count() -> int:
@@ -95,6 +98,7 @@ def run_local(specs: list[CellSpec], *, workers: int = 1, log_dir: Path | None =
     threads = None if gpus or "OMP_NUM_THREADS" in os.environ else max(1, cpu_count() // len(slots))
     pending = list(specs)
     running: dict[int, _Running] = {}
+    board = ProgressBoard() if len(slots) > 1 else None  # one worker: its own bar is on this terminal
     try:
         while pending or running:
             for slot in slots:
@@ -102,10 +106,17 @@ def run_local(specs: list[CellSpec], *, workers: int = 1, log_dir: Path | None =
                     running[slot.index] = _start(pending.pop(0), slot, threads, log_dir, quiet=len(slots) > 1)
             finished = [slot for slot, r in running.items() if r.proc.poll() is not None]
             for slot in finished:
+                if board is not None:
+                    board.clear()
                 yield _collect(running.pop(slot))
+            if board is not None:
+                board.update((slot, r.spec.cell, r.progress) for slot, r in sorted(running.items())
+                             if r.progress is not None)
             if not finished:
                 time.sleep(POLL_S)
     finally:
+        if board is not None:
+            board.clear()
         _stop_all(running.values())
 
 
@@ -122,6 +133,10 @@ def _start(spec: CellSpec, slot: Slot, threads: int | None, log_dir: Path, quiet
     if spec.threads:
         env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(spec.threads)
     log = log_dir / f"{spec.cell}.log" if quiet else None
+    progress = log_dir / f"{spec.cell}.{os.getpid()}.progress" if quiet else None
+    if progress is not None:
+        progress.unlink(missing_ok=True)
+        env[PROGRESS_FILE_ENV] = str(progress)  # the worker's bar goes there; the scheduler shows it
     log_fh = log.open("ab") if log else None
     out = log_fh if log_fh else 2  # fd 2: this process's stderr, even when sys.stderr is replaced
     # a session of its own: Ctrl-C reaches the scheduler only, which forwards exactly one SIGINT (a second one
@@ -129,7 +144,8 @@ def _start(spec: CellSpec, slot: Slot, threads: int | None, log_dir: Path, quiet
     proc = subprocess.Popen([sys.executable, "-m", "bench.executors.worker", str(spec_path), str(result_path)],
                             env=env, stdout=out, stderr=subprocess.STDOUT if log_fh else None,
                             start_new_session=True)
-    return _Running(proc=proc, spec=spec, result=result_path, log=log, log_fh=log_fh, start=time.monotonic())
+    return _Running(proc=proc, spec=spec, result=result_path, log=log, log_fh=log_fh, start=time.monotonic(),
+                    progress=progress)
 
 
 def _collect(run: _Running) -> CellResult:
@@ -138,6 +154,8 @@ def _collect(run: _Running) -> CellResult:
     seconds = time.monotonic() - run.start
     spec_path = run.result.with_name(run.result.name.replace(".result.json", ".spec.json"))
     spec_path.unlink(missing_ok=True)
+    if run.progress is not None:
+        run.progress.unlink(missing_ok=True)
     if run.proc.returncode == 0 and run.result.exists():
         result = CellResult(**json.loads(run.result.read_text(encoding="utf-8")))
         run.result.unlink()

@@ -26,11 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.config import RunConfig
-from bench.errors import BenchError, one_line
+from bench.errors import BenchError, one_line, write_error
 from bench.locks import CellLock, current_job
 from bench.run_dir import RunDir, atomic_write_json, move_to_previous, read_json, read_status
 
-CELL_STATES = ("done", "failed", "skipped", "locked")
+CELL_STATES = ("done", "failed", "skipped", "locked", "interrupted")
 ATTEMPTS_LOG = "attempts.log"
 
 TrainFn = Callable[..., Any]
@@ -66,7 +66,7 @@ class CellResult:
     Attributes:
         cell: the cell id.
         state: ``done`` (trained to the end now), ``failed``, ``skipped`` (done before, not trained again)
-            or ``locked`` (another live process is running it).
+            ``locked`` (another live process is running it) or ``interrupted`` (Ctrl-C before it finished).
         step, steps: the run's step and planned steps (from ``status.json``), None when unknown.
         best: ``{"fid", "step", "protocol", "extractor"}`` of the best evaluation so far, or None.
         error: one line saying why, for failed and locked cells.
@@ -125,15 +125,21 @@ def result_from_status(cell: str, state: str, run_dir: Path, error: str | None =
 
 def append_attempt(run_dir: Path) -> None:
     """Append ``<UTC time> host=<host> pid=<pid> [job=<slurm job>]`` to ``attempts.log``."""
-    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise write_error(run_dir, err) from None
     job = current_job()
     line = (f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} host={socket.gethostname()} pid={os.getpid()}"
             f"{f' job={job}' if job else ''}\n")
-    fd = os.open(run_dir / ATTEMPTS_LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     try:
-        os.write(fd, line.encode())
-    finally:
-        os.close(fd)
+        fd = os.open(run_dir / ATTEMPTS_LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
+        try:
+            os.write(fd, line.encode())
+        finally:
+            os.close(fd)
+    except OSError as err:
+        raise write_error(run_dir / ATTEMPTS_LOG, err) from None
 
 
 def start_attempt(run_dir: Path, force_restart: bool) -> None:
@@ -151,7 +157,11 @@ def run_cell(spec: CellSpec, train_fn: TrainFn | None = None) -> CellResult:
     run_dir = Path(spec.run_dir)
     set_threads(spec.threads)
     lock = CellLock(Path(spec.lock))
-    if not lock.acquire():
+    try:
+        acquired = lock.acquire()
+    except BenchError as err:  # the lock cannot be written (read-only folder, full disk)
+        return result_from_status(spec.cell, "failed", run_dir, error=one_line(err))
+    if not acquired:
         holder = lock.holder.describe() if lock.holder else "another process"
         return result_from_status(spec.cell, "locked", run_dir, error=f"running elsewhere ({holder})")
     try:
@@ -169,7 +179,7 @@ def run_cell(spec: CellSpec, train_fn: TrainFn | None = None) -> CellResult:
             error = (read_status(RunDir(run_dir)) or {}).get("error") or "the training loop reported a failure"
         return result_from_status(spec.cell, state, run_dir, error=error, seconds=time.monotonic() - start)
     except Exception as err:  # one cell's failure must not stop the grid
-        if not isinstance(err, BenchError):
+        if not isinstance(err, BenchError | OSError):  # a bug: its traceback helps; a user's error needs one line
             traceback.print_exc(file=sys.stderr)
         return result_from_status(spec.cell, "failed", run_dir, error=one_line(err), seconds=time.monotonic() - start)
     finally:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import io
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from bench.run_dir import atomic_write_bytes
 
 
 def default_cache_root() -> Path:
@@ -59,17 +61,11 @@ def environment_key(device: torch.device | str) -> str:
 
 
 def atomic_save(obj: Any, path: Path) -> None:
-    """``torch.save`` to a temporary file in the same folder, then ``os.replace`` (no half-written cache)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a cache is meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """``torch.save`` through :func:`bench.run_dir.atomic_write_bytes` (temporary file, then ``os.replace``;
+    the umask's mode, so that a shared cache is shared as any other file; a WriteError naming the file)."""
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    atomic_write_bytes(Path(path), buf.getbuffer())
 
 
 def load_cached(path: Path) -> dict[str, Any] | None:

@@ -23,6 +23,10 @@ Metrics (``metrics.csv``; NaN where undefined):
     ifid_mean           mean intra-class FID over classes with >= 2 real and >= 2 fake samples.
     fid_head, fid_tail  FID over the head / tail classes: head = TRAIN count >= median TRAIN count.
     cond_acc            mean over classes of the share of class-c fakes that the reference classifier calls c.
+    judge_acc           the reference classifier's class-mean accuracy on real train images (its ceiling).
+    d_acc_real          D's own class-mean accuracy on the balanced reference images (NaN: D has no class view).
+    d_acc_fake          D's own class-mean accuracy on the fakes, against the labels they were generated for.
+    label_sens          ‖G(z, y) − G(z, y′)‖ / ‖G(z, y) − G(z′, y)‖ (:mod:`bench.metrics.conditioning`).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from bench.datasets.base import ImageSet, float_to_uint8
 from bench.errors import ConfigError, check, unknown_name
 from bench.metrics.accuracy import conditional_accuracy
 from bench.metrics.cache import default_cache_root
+from bench.metrics.conditioning import batched_scores, class_mean_accuracy, d_scores_of, label_sensitivity
 from bench.metrics.extractors import FeatureExtractor, get_extractor, list_extractors
 from bench.metrics.fid import fid_from_statistics, fid_statistics, frechet_distance, per_class_fid
 from bench.metrics.isc import inception_score
@@ -52,9 +57,9 @@ from bench.rng import eval_seed, preserved_rng
 
 METRICS_COLUMNS = ["step", "source", "protocol", "extractor", "reference", "label_mix", "n_real", "n_fake", "fid",
                    "is_mean", "is_std", "kid_mean", "kid_std", "precision", "recall", "ifid_mean", "fid_head",
-                   "fid_tail", "cond_acc"]
+                   "fid_tail", "cond_acc", "judge_acc", "d_acc_real", "d_acc_fake", "label_sens"]
 PER_CLASS_COLUMNS = ["step", "source", "protocol", "extractor", "class", "class_name", "train_count", "n_real",
-                     "n_fake", "fid", "cond_acc"]
+                     "n_fake", "fid", "cond_acc", "d_acc_fake"]
 CLASSIFIER = "classifier"
 
 
@@ -118,6 +123,7 @@ class Evaluator:
         self.batch_size = batch_size
         self._extractors: dict[str, FeatureExtractor] = {}
         self._references: dict[tuple[str, str, int], ReferenceFeatures] = {}
+        self._judge_acc: float | None = None
 
     # -- building blocks (cached per Evaluator) ---------------------------------------------------------------
     def extractor(self, name: str) -> FeatureExtractor:
@@ -147,6 +153,27 @@ class Evaluator:
                                                                self.cache_root, self.batch_size)
         return ref_set, self._references[key]
 
+    def judge_accuracy(self) -> float:
+        """The reference classifier's class-mean accuracy on (a histogram-keeping subset of) the train split,
+        which it never trained on: the ceiling of conditional accuracy. Computed once per Evaluator."""
+        if self._judge_acc is None:
+            images, labels = self._subset(self.train_set)
+            scores = batched_scores(lambda x: self.extractor(CLASSIFIER)(x)[1], images, self.batch_size)
+            self._judge_acc = class_mean_accuracy(scores, labels, self.train_set.num_classes)
+        return self._judge_acc
+
+    def _subset(self, image_set: ImageSet) -> tuple[torch.Tensor, torch.Tensor]:
+        index = subset_indices(image_set.labels, self.cfg.num_eval_samples)
+        return image_set.images[index].to(self.device), image_set.labels[index]
+
+    def conditioning(self, method: Generates, step: int) -> dict[str, float]:
+        """``judge_acc``, ``d_acc_real`` (D on the balanced reference images) and ``label_sens`` at ``step``."""
+        images, labels = self._subset(self.reference_set)
+        d_scores = batched_scores(d_scores_of(method), images, self.batch_size)
+        return {"judge_acc": self.judge_accuracy(),
+                "d_acc_real": class_mean_accuracy(d_scores, labels, self.reference_set.num_classes),
+                "label_sens": label_sensitivity(method, self.train_set.num_classes, eval_seed(self.cfg.seed, step) + 1)}
+
     # -- one evaluation --------------------------------------------------------------------------------------
     def evaluate(self, method: Generates, step: int, protocol: str, source: str = "train") -> EvalResult:
         """Generate, extract and measure; see the module docstring for the metrics.
@@ -165,17 +192,27 @@ class Evaluator:
         with preserved_rng():
             ref_set, ref = self.reference(protocol)
             labels = fake_labels(proto, ref.labels, ref_set.num_classes)
-            features, logits, cls_logits = self._generate_and_extract(method, step, labels, extractor_name)
-        return self._measure(step, source, proto.name, extractor_name, ref, labels, features, logits, cls_logits)
+            features, logits, cls_logits, d_scores = self._generate_and_extract(method, step, labels, extractor_name)
+            diagnostics = self.conditioning(method, step)
+        result = self._measure(step, source, proto.name, extractor_name, ref, labels, features, logits, cls_logits)
+        num_classes = self.train_set.num_classes
+        d_fake = conditional_accuracy(d_scores, labels, num_classes) if d_scores is not None else None
+        result.row.update(diagnostics, d_acc_fake=_nanmean(d_fake) if d_fake is not None else math.nan)
+        for c, row in enumerate(result.per_class):
+            row["d_acc_fake"] = float(d_fake[c]) if d_fake is not None else math.nan
+        return result
 
     def _generate_and_extract(self, method: Generates, step: int, labels: torch.Tensor,
-                              extractor_name: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """One pass: fakes for ``labels`` -> uint8 -> (features, IS logits, classifier logits), on the CPU."""
+                              extractor_name: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
+                                                            torch.Tensor | None]:
+        """One pass: fakes for ``labels`` -> uint8 -> (features, IS logits, classifier logits, D's class scores or
+        None), on the CPU."""
         extractor, classifier = self.extractor(extractor_name), self.extractor(CLASSIFIER)
         expected = tuple(self.reference_set.images.shape[1:])
         noise = torch.Generator().manual_seed(eval_seed(self.cfg.seed, step))
         z_all = torch.randn(labels.numel(), method.latent_dim, generator=noise)  # independent of batch size
-        feats, logits, cls_logits = [], [], []
+        d_score = d_scores_of(method)
+        feats, logits, cls_logits, d_scores = [], [], [], []
         for z, y in zip(z_all.split(self.batch_size), labels.split(self.batch_size), strict=True):
             with torch.no_grad():  # a generate() without its own no_grad would otherwise build a graph per batch
                 images = method.generate(z.to(method.device), y.to(method.device))
@@ -188,7 +225,10 @@ class Evaluator:
             feats.append(f.cpu())
             logits.append(lg.cpu())
             cls_logits.append(c.cpu())
-        return torch.cat(feats), torch.cat(logits), torch.cat(cls_logits)
+            d = d_score(fakes)
+            d_scores.append(d.float().cpu() if d is not None else None)
+        d_all = None if any(d is None for d in d_scores) else torch.cat(d_scores)
+        return torch.cat(feats), torch.cat(logits), torch.cat(cls_logits), d_all
 
     def _measure(self, step: int, source: str, protocol: str, extractor_name: str, ref: ReferenceFeatures,
                  labels: torch.Tensor, features: torch.Tensor, logits: torch.Tensor,
@@ -213,12 +253,12 @@ class Evaluator:
                   "fid": fid, "is_mean": is_mean, "is_std": is_std, "kid_mean": kid_mean, "kid_std": kid_std,
                   "precision": precision, "recall": recall, "ifid_mean": _nanmean(class_fid),
                   "fid_head": fid_head, "fid_tail": fid_tail, "cond_acc": _nanmean(class_acc)}
-        row = {k: values[k] for k in METRICS_COLUMNS}
+        row = {k: values.get(k, math.nan) for k in METRICS_COLUMNS}
         real_counts = torch.bincount(ref.labels, minlength=num_classes).tolist()
         fake_counts = torch.bincount(labels, minlength=num_classes).tolist()
         per_class = [dict(zip(PER_CLASS_COLUMNS, (
             int(step), source, protocol, extractor_name, c, self.train_set.class_names[c], train_counts[c],
-            real_counts[c], fake_counts[c], float(class_fid[c]), float(class_acc[c])), strict=True))
+            real_counts[c], fake_counts[c], float(class_fid[c]), float(class_acc[c]), math.nan), strict=True))
             for c in range(num_classes)]
         return EvalResult(row=row, per_class=per_class)
 

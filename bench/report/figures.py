@@ -1,6 +1,8 @@
 """Figures (PNG, matplotlib's Agg canvas, seaborn): per dataset, protocol and extractor
 
 * ``curves-*``: FID and IS against step for every cell, the kind of the paper's figure 5;
+* ``conditioning-*``: conditional accuracy (with the judge's own accuracy on real images, its ceiling, dashed),
+  D's accuracy on the fakes and G's label sensitivity against step: does each generator follow its labels?
 * ``minority-*``: per-class FID and conditional accuracy against the class's training count (log x) at each
   run's best step, to show where each method fails on the tail;
 * ``headtail-*``: FID on the head and on the tail classes at the best step, as bars.
@@ -35,7 +37,7 @@ class FigureFile:
     """A written figure and the words the HTML page puts under it."""
 
     path: Path
-    section: str  # curves | minority
+    section: str  # curves | conditioning | minority
     title: str
     caption: str
 
@@ -103,6 +105,18 @@ def lines(frame: pd.DataFrame, x: str, panels: list[tuple[str, str]], palette: d
     return fig
 
 
+def ceiling(fig: Figure, frame: pd.DataFrame) -> None:
+    """Draw the judge's accuracy on real images (``judge_acc``, the same for every cell of a dataset) as a dashed
+    line on the conditional-accuracy panel, and chance (1 / C) as a dotted one."""
+    ax = fig.axes[0]
+    judge = frame["judge_acc"].dropna() if "judge_acc" in frame else pd.Series(dtype=float)
+    if len(judge):
+        ax.axhline(float(judge.mean()), color="0.3", linestyle="--", linewidth=1)
+        ax.annotate(f"judge on real images {judge.mean():.2f}", (0.01, float(judge.mean())),
+                    xycoords=("axes fraction", "data"), va="bottom", fontsize=8, color="0.3")
+    ax.set_ylim(0, 1.02)
+
+
 def head_tail_bars(best: pd.DataFrame, palette: dict, title: str) -> Figure:
     """FID on head and tail classes per cell at its best step (bars = mean over seeds, whiskers = ± std)."""
     long = best.melt(id_vars=[HUE], value_vars=["fid_head", "fid_tail"], var_name="classes", value_name="FID")
@@ -158,6 +172,18 @@ def render_figures(points: pd.DataFrame, per_run: pd.DataFrame, per_class: pd.Da
                                       f"FID and IS against step (iterations) for every cell on "
                                       f"{dataset_name(dataset)}; lines = mean over seeds, bands = ± std "
                                       f"(the paper's figure 5)."))
+            if len(train) and "cond_acc" in train and train["cond_acc"].notna().any():
+                fig = lines(train, "step", [("cond_acc", "conditional accuracy (higher is better)"),
+                                            ("d_acc_fake", "D's accuracy on the fakes"),
+                                            ("label_sens", "label sensitivity")],
+                            palette, f"Does G follow its labels? — {where}")
+                ceiling(fig, train)
+                out.append(FigureFile(save(fig, out_dir / f"conditioning-{stem}.png"), "conditioning", where,
+                                      "Left: the share of each class's fakes that the reference classifier (the judge) "
+                                      "assigns to that class, against step; dashed: the judge's own accuracy on real "
+                                      "images it never trained on (the ceiling). Middle: D's own class view of the "
+                                      "fakes (nearest proxy, class head or best label). Right: ‖G(z,y)−G(z,y′)‖ over "
+                                      "‖G(z,y)−G(z′,y)‖; near 0, G ignores its labels."))
             classes = at_best[(at_best["dataset"] == dataset) & (at_best["protocol"] == protocol)
                               & (at_best["extractor"] == extractor)].sort_values("train_count")
             if len(classes):

@@ -19,6 +19,9 @@ from bench.report.tables import Table
 TEMPLATES = Path(__file__).parent / "templates"
 SECTIONS = {
     "curves": ("curves", "Curves", "FID and IS against training step, one figure per dataset and protocol."),
+    "conditioning": ("conditioning", "Conditioning",
+                     "Whether each generator follows its labels: without that, per-class and minority-class numbers "
+                     "measure nothing."),
     "minority": ("minority", "Minority classes",
                  "Where each method fails on the tail: per-class FID and conditional accuracy against the class's "
                  "training count, and FID on head vs tail classes, at each run's best step."),
@@ -54,6 +57,37 @@ def cell_summary(data: ReportData) -> str:
     return f"{len(data.cells)} cells: {parts}"
 
 
+RECIPE_COLUMNS = ("cell", "backbone", "G conditioning", "adversarial loss", "GP weight", "D steps per G step",
+                  "lr G / D", "iterations", "D updates")
+JUDGE_FLOOR = 0.8  # below this the judge compresses conditional accuracy and FID; the page says so
+
+
+def recipe_rows(data: ReportData) -> list[tuple[str, ...]]:
+    """Per cell with a run folder, the recipe it ran (config.json ``recipe``): backbone, how G takes the class,
+    adversarial loss, GP weight, n_dis, learning rates and the budget in iterations and D updates."""
+    rows = []
+    for cell, run in data.runs.items():
+        recipe = run.config.get("recipe") or {}
+        if not recipe:
+            continue
+        hyper = recipe.get("hyper") or {}
+        rows.append((cell, str(recipe.get("backbone")), str(recipe.get("g_cond") or "latent class Gaussians"),
+                     str(recipe.get("adv_loss")), f"{recipe.get('gp_weight', 0.0):g}", str(recipe.get("n_dis")),
+                     f"{hyper.get('lr_g', 0):g} / {hyper.get('lr_d', 0):g}",
+                     str(recipe.get("steps")), str(recipe.get("d_updates"))))
+    return rows
+
+
+def weak_judges(data: ReportData) -> list[tuple[str, float]]:
+    """(dataset, judge accuracy on real images) where the reference classifier stays below JUDGE_FLOOR."""
+    tidy = data.tidy
+    judge = tidy[tidy["metric"] == "judge_acc"]
+    if judge.empty:
+        return []
+    lowest = judge.groupby("dataset")["value"].min()
+    return [(dataset, float(value)) for dataset, value in lowest.items() if value < JUDGE_FLOOR]
+
+
 def bench_version() -> str:
     try:
         return metadata.version("ecogan-bench")
@@ -84,6 +118,8 @@ def page_context(data: ReportData, tables: list[Table], files: dict[str, dict[st
         "samples": [{"cell": s.cell, "label": s.label, "state": s.state,
                      "images": [(caption, data_uri(path)) for caption, path in s.images]} for s in samples],
         "bench_version": bench_version(),
+        "recipe_columns": RECIPE_COLUMNS, "recipes": recipe_rows(data), "weak_judges": weak_judges(data),
+        "judge_floor": JUDGE_FLOOR,
     }
 
 

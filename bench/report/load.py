@@ -23,10 +23,11 @@ import pandas as pd
 from bench.errors import ConfigError, DataNotFoundError
 
 TIDY_COLUMNS = ("grid", "cell", "label", "dataset", "method", "sampling", "seed", "quirks", "scale", "backbone",
-                "options", "step", "source", "protocol", "extractor", "reference", "label_mix", "metric", "value")
+                "g_cond", "options", "step",
+                "source", "protocol", "extractor", "reference", "label_mix", "metric", "value")
 PER_CLASS_COLUMNS = ("step", "source", "protocol", "extractor", "class", "class_name", "train_count", "n_real",
                      "n_fake", "fid", "cond_acc")
-AXES = ("dataset", "method", "sampling", "seed", "quirks", "backbone", "options")
+AXES = ("dataset", "method", "sampling", "seed", "quirks", "backbone", "g_cond", "options")
 PAPER_KEYS = ("fid", "is", "best_step", "step_unit", "best_iteration", "selection", "note")
 SAMPLE_NAME = re.compile(r"step-(\d+)\.png$")
 
@@ -36,8 +37,8 @@ class NoResultsError(DataNotFoundError):
 
 
 def no_results(grid: str, root: Path) -> NoResultsError:
-    return NoResultsError(f"no results for grid {grid} in {root}: run `bench run --grid {grid}` "
-                          f"then `bench gather --grid {grid}`")
+    return NoResultsError(f"no results for grid {grid} in {root}: run `{_advice('run', grid, root)}` "
+                          f"then `{_advice('gather', grid, root)}`")
 
 
 @dataclass
@@ -115,7 +116,7 @@ def find_grid_key(grid: str, results_root: Path) -> str:
     keys = sorted(p.parent.name for p in results_root.glob("*/grid.json") if read_json(p).get("grid") == grid)
     if len(keys) > 1:
         raise ConfigError(f"grid {grid!r} has results under several keys in {results_root}: {', '.join(keys)}; "
-                          f"pass one of them as --grid")
+                          f"pass one of them as --grid (e.g. `{_advice('report', keys[0], results_root)}`)")
     if not keys:
         raise no_results(grid, results_root)
     return keys[0]
@@ -140,7 +141,7 @@ def load_results(grid: str, results_root: Path | str = "results") -> ReportData:
     if not csv_path.is_file():
         if results_dir.is_dir() and any(p.is_dir() and not p.name.startswith(".") for p in results_dir.iterdir()):
             raise DataNotFoundError(f"results for grid {grid} in {root} are not gathered ({csv_path} is missing): "
-                                    f"run `bench gather --grid {grid}`")
+                                    f"run `{_advice('gather', key, root)}`")
         raise no_results(grid, root)
     tidy = read_tidy(csv_path)
     if tidy.empty:
@@ -159,7 +160,8 @@ def load_results(grid: str, results_root: Path | str = "results") -> ReportData:
     return ReportData(grid=grid_json.get("grid") or key, key=key, scale=scale,
                       description=grid_json.get("description") or "", protocols=protocols, cells=cells,
                       tidy=tidy, per_class=per_class, runs=runs,
-                      missing=missing_cells(cells, tidy, runs, grid), results_dir=results_dir, csv_path=csv_path)
+                      missing=missing_cells(cells, tidy, runs, grid, root), results_dir=results_dir,
+                      csv_path=csv_path)
 
 
 def read_tidy(path: Path) -> pd.DataFrame:
@@ -205,7 +207,7 @@ def cells_frame(grid_json: dict[str, Any], tidy: pd.DataFrame, source: Path) -> 
     cells = pd.DataFrame(rows, columns=["cell", "label", "order", *AXES, *(f"paper_{k}" for k in PAPER_KEYS)])
     for col in ("paper_fid", "paper_is", "paper_best_step", "paper_best_iteration"):
         cells[col] = pd.to_numeric(cells[col], errors="coerce")
-    for col in ("dataset", "method", "sampling", "quirks", "backbone"):
+    for col in ("dataset", "method", "sampling", "quirks", "backbone", "g_cond"):
         cells[col] = cells[col].fillna("").astype(str)
     cells["state"], cells["step"], cells["steps"], cells["error"] = "", None, None, ""
     return cells
@@ -253,8 +255,14 @@ def read_per_class(run: RunFolder) -> pd.DataFrame:
     return frame
 
 
+def _advice(verb: str, grid: str, root: Path) -> str:
+    from bench.results import advice
+
+    return advice(verb, grid, root)
+
+
 def missing_cells(cells: pd.DataFrame, tidy: pd.DataFrame, runs: dict[str, RunFolder],
-                  grid: str) -> list[tuple[str, str, str]]:
+                  grid: str, root: Path | None = None) -> list[tuple[str, str, str]]:
     """Cells without a run folder or without gathered metrics, each with the reason in words."""
     measured = set(tidy.loc[tidy["value"].notna(), "cell"])
     out = []
@@ -265,7 +273,7 @@ def missing_cells(cells: pd.DataFrame, tidy: pd.DataFrame, runs: dict[str, RunFo
         if run is None:
             reason = "no run folder"
         elif run.has_metrics_rows:
-            reason = f"metrics not gathered yet: run `bench gather --grid {grid}`"
+            reason = f"metrics not gathered yet: run `{_advice('gather', grid, root or Path('results'))}`"
         elif row.state == "failed":
             reason = f"failed: {row.error or 'no error recorded'}"
         else:

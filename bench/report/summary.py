@@ -16,8 +16,9 @@ from bench.report.load import PAPER_KEYS, ReportData
 
 EVAL_KEYS = ["cell", "protocol", "extractor"]
 POINT_INDEX = [*EVAL_KEYS, "reference", "label_mix", "source", "step"]
-GROUP_AXES = ["dataset", "method", "sampling", "quirks", "backbone", "options"]
-DETAIL_METRICS = ("kid_mean", "precision", "recall", "ifid_mean", "fid_head", "fid_tail", "cond_acc")
+GROUP_AXES = ["dataset", "method", "sampling", "quirks", "backbone", "g_cond", "options"]
+DETAIL_METRICS = ("kid_mean", "precision", "recall", "ifid_mean", "fid_head", "fid_tail", "cond_acc", "judge_acc",
+                  "d_acc_real", "d_acc_fake", "label_sens")
 SUMMARY_METRICS = ("best_step", "fid_best", "is_best", "last_step", "fid_last", "is_last", *DETAIL_METRICS)
 
 METHOD_NAMES = {"bagan": "BAGAN", "ebgan": "EBGAN", "contragan": "2C", "reacgan": "D2D-CE", "ecogan": "ECOGAN"}
@@ -90,6 +91,8 @@ def group_label(row: pd.Series, axes: list[str]) -> str:
         parts.append(f"quirks {row['quirks']}")
     if "backbone" in axes and row["backbone"]:
         parts.append(row["backbone"])
+    if "g_cond" in axes:
+        parts.append(f"G {row['g_cond'] or 'paper'}")
     if "options" in axes and row["options"] != "{}":
         parts.append(", ".join(f"{k}={json.dumps(v)}" for k, v in json.loads(row["options"]).items()))
     return " · ".join(parts)

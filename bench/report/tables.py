@@ -26,7 +26,8 @@ from bench.report.summary import DETAIL_METRICS, GROUP_AXES, dataset_name, metho
 DASH = "–"
 DETAIL_NAMES = {"kid_mean": ("KID↓", 4), "precision": ("Precision↑", 3), "recall": ("Recall↑", 3),
                 "ifid_mean": ("Intra-class FID↓", 2), "fid_head": ("Head FID↓", 2), "fid_tail": ("Tail FID↓", 2),
-                "cond_acc": ("Cond. accuracy↑", 3)}
+                "cond_acc": ("Cond. accuracy↑", 3), "judge_acc": ("Judge on real↑", 3),
+                "d_acc_real": ("D acc. real", 3), "d_acc_fake": ("D acc. fake", 3), "label_sens": ("Label sens.↑", 2)}
 PRETRAINING_METHODS = ("bagan", "ebgan")  # pretrain an autoencoder unless method_options.pretrained = false
 LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}

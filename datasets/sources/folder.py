@@ -8,13 +8,20 @@ Layout::
 
 Class folders are sorted by their number k and mapped to labels 0..C-1 (the numbers need not be contiguous);
 their names become the class names. The train split's folders define the classes, also when loading the test
-split. Files are taken in natural order (2.png before 10.png). Images of any size and mode are accepted and
-resized; with ``size`` / ``channels`` None, the first image's height and channel count are used.
+split, and every one of them needs a folder in the test split (its per-class FID needs reference images). Files
+are taken in natural order (2.png before 10.png). A broken symlink (class folder or image) is an error, never
+skipped. Images of any size and mode are accepted and resized; with ``size`` None the first image's height is
+used. With ``channels`` None the channel count is decided from every image of both splits (header reads
+only): the majority's (gray = 1, anything else = 3; a tie = 3), so that it never depends on which file comes
+first; the images of the other kind are converted and a note on stderr says how many.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import sys
+from collections import Counter
 from pathlib import Path
 
 import torch
@@ -44,8 +51,17 @@ def split_folder(path: Path, split: str) -> Path:
     raise DataNotFoundError(f"no {split} split in {path}: expected {wanted} (layout {layout(path)})")
 
 
+def _check_not_dangling(path: Path, what: str) -> None:
+    if path.is_symlink() and not path.exists():
+        raise ConfigError(f"{what} {path} is a broken symlink (to {os.readlink(path)}); fix or remove it")
+
+
 def class_folders(split_dir: Path) -> list[Path]:
-    """The class folders of a split, sorted by their number; ConfigError on a bad or duplicate name."""
+    """The class folders of a split, sorted by their number; ConfigError on a bad or duplicate name or a broken
+    symlink."""
+    for p in split_dir.iterdir():
+        if not p.name.startswith("."):
+            _check_not_dangling(p, "class folder")
     folders = [p for p in split_dir.iterdir() if p.is_dir() and not p.name.startswith(".")]
     if not folders:
         raise ConfigError(f"no class folders (cls<k>/ or <k>/) in {split_dir}")
@@ -71,26 +87,28 @@ def _natural_key(name: str) -> list[str | int]:
 
 def image_files(folder: Path) -> list[Path]:
     """Image files of a class folder in natural order; ConfigError if there are none."""
+    for p in folder.iterdir():
+        if p.suffix.lower() in IMAGE_SUFFIXES:
+            _check_not_dangling(p, "image")
     files = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
     if not files:
         raise ConfigError(f"class folder {folder} holds no {'/'.join(IMAGE_SUFFIXES)} images")
     return sorted(files, key=lambda p: _natural_key(p.name))
 
 
-def load(path: Path, split: str, size: int | None = None, channels: int | None = None,
-         select: Selector | None = None) -> ImageSet:
-    """A split of an image-folder dataset (see the module docstring for the layout and the rules).
-
-    Raises:
-        DataNotFoundError: the folder or the split's folder is missing.
-        ConfigError: no class folders, a bad class-folder name, an empty class folder, an undecodable image, or
-            a test-split class that the train split lacks.
-    """
-    path = Path(path)
-    folders = class_folders(split_folder(path, split))
+def split_files(path: Path, split: str) -> tuple[list[Path], list[int], list[str]]:
+    """A split's image files, their labels and the class names (the train split's folders)."""
+    split_dir = split_folder(path, split)
+    folders = class_folders(split_dir)
     class_names = [f.name for f in folders]
     if split != "train" and (path / "train").is_dir():
-        class_names = [f.name for f in class_folders(path / "train")]
+        train_folders = class_folders(path / "train")
+        class_names = [f.name for f in train_folders]
+        present = {_class_number(f.name) for f in folders}
+        for folder in train_folders:
+            if _class_number(folder.name) not in present:
+                raise ConfigError(f"class {folder.name} of {path / 'train'} has no folder in {split_dir}: every "
+                                  f"class needs reference images (add {split_dir / folder.name}/)")
     label_of = {_class_number(name): c for c, name in enumerate(class_names)}
     files: list[Path] = []
     labels: list[int] = []
@@ -101,13 +119,47 @@ def load(path: Path, split: str, size: int | None = None, channels: int | None =
         found = image_files(folder)
         files += found
         labels += [label_of[number]] * len(found)
+    return files, labels, class_names
+
+
+def dataset_channels(path: Path) -> tuple[int, dict[Path, int]]:
+    """The channel count of an image-folder dataset: that of the majority of its images, train and test split
+    together (1 = gray, 3 = colour; a tie = 3), read from the files' headers; and each file's own count."""
+    per_file: dict[Path, int] = {}
+    for split in ("train", "test"):
+        try:
+            files = split_files(path, split)[0]
+        except DataNotFoundError:
+            continue  # a dataset without a test split still has its train images
+        per_file.update((f, image_info(f)[0]) for f in files)
+    counts = Counter(per_file.values())
+    return (1 if counts[1] > counts[3] else 3), per_file
+
+
+def load(path: Path, split: str, size: int | None = None, channels: int | None = None,
+         select: Selector | None = None) -> ImageSet:
+    """A split of an image-folder dataset (see the module docstring for the layout and the rules).
+
+    Raises:
+        DataNotFoundError: the folder or the split's folder is missing.
+        ConfigError: no class folders, a bad class-folder name, a broken symlink, an empty class folder, an
+            undecodable image, a test-split class that the train split lacks or a train class the test split lacks.
+    """
+    path = Path(path)
+    files, labels, class_names = split_files(path, split)
     label_tensor = torch.tensor(labels, dtype=torch.long)
     if select is not None:
         index = select(label_tensor, len(class_names))
         files, label_tensor = [files[i] for i in index.tolist()], label_tensor[index]
-    if size is None or channels is None:
-        first_channels, first_height, _ = image_info(files[0]) if files else (3, 1, 1)
-        size, channels = size or first_height, channels or first_channels
+    if size is None:
+        size = image_info(files[0])[1] if files else 1
+    if channels is None:
+        channels, per_file = dataset_channels(path)
+        odd = sum(1 for f in files if per_file[f] != channels)
+        if odd:
+            odd_kind, target, most = ("colour", "gray", "gray") if channels == 1 else ("gray", "RGB", "colour")
+            print(f"note: folder:{path}: converted {odd} of the {len(files)} {split} images from {odd_kind} to "
+                  f"{target} (most of the dataset is {most}); --set channels=1 or 3 to choose", file=sys.stderr)
     images = decode_image_files(files, size, channels)
     return ImageSet(name=f"folder:{path}", split=split, images=images, labels=label_tensor,
                     num_classes=len(class_names), class_names=class_names)

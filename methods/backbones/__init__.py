@@ -6,7 +6,9 @@ its own heads (``bench.methods.heads``). Every backbone offers
 - ``trunk(channels, image_size, latent_dim=None, div=1)``: the discriminator trunk, a :class:`Trunk` whose
   feature map is (B, F, 4, 4) (dcgan64, tiny) or (B, F, 8, 8) (biggan32), with sum-pooled (B, F) and
   flattened (B, F·h·w) views, and — when ``latent_dim`` is given — the autoencoder projection ``linear0``;
-- ``conditional_generator(latent_dim, num_classes, channels, image_size, div=1)``: G(z, y) → images in [-1, 1];
+- ``conditional_generator(latent_dim, num_classes, channels, image_size, div=1, g_cond=None)``: G(z, y) → images
+  in [-1, 1], the class entering G as ``g_cond`` says (one of the backbone's ``g_conds``; None = its
+  ``default_g_cond``, the paper's way);
 - ``decoder(latent_dim, channels, image_size)``: an unconditional latent → image decoder (the autoencoder
   methods, BAGAN and EBGAN, need it; biggan32 has none and says so).
 
@@ -66,12 +68,24 @@ class Backbone:
         spectral_norm: whether the method's D heads must be spectrally normalised (and orthogonally initialised).
         default_latent_dim: latent size used when a method's ``latent_dim`` option is None.
         description: one line for listings.
+        g_conds: the ways its conditional generator can take the class (config key ``g_cond``).
+        default_g_cond: the paper's way for this backbone, used when ``g_cond`` is None.
     """
 
     name: str = ""
     spectral_norm: bool = False
     default_latent_dim: int = 128
     description: str = ""
+    g_conds: tuple[str, ...] = ()
+    default_g_cond: str = ""
+
+    def check_g_cond(self, g_cond: str | None) -> str:
+        """``g_cond`` resolved (None → :attr:`default_g_cond`); a ConfigError listing the known ones otherwise."""
+        if g_cond is None:
+            return self.default_g_cond
+        if g_cond not in self.g_conds:
+            raise unknown_name(f"g_cond for backbone {self.name!r}", g_cond, self.g_conds)
+        return g_cond
 
     def image_sizes(self) -> str:
         """The supported image sizes, in words (for error messages)."""
@@ -91,7 +105,7 @@ class Backbone:
         raise NotImplementedError
 
     def conditional_generator(self, latent_dim: int, num_classes: int, channels: int, image_size: int,
-                              div: int = 1) -> nn.Module:
+                              div: int = 1, g_cond: str | None = None) -> nn.Module:
         raise NotImplementedError
 
     def decoder(self, latent_dim: int, channels: int, image_size: int) -> nn.Module:

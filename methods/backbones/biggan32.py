@@ -203,6 +203,8 @@ class BigGAN32(Backbone):
     spectral_norm = True
     default_latent_dim = 80
     description = "StudioGAN BigGAN at 32x32 (cBN, SN, self-attention), width divisor div 1..5"
+    g_conds = ("cbn",)  # BigGAN's own: class-conditional BN from the shared embedding and z chunks
+    default_g_cond = "cbn"
 
     def image_sizes(self) -> str:
         return "32"
@@ -222,7 +224,8 @@ class BigGAN32(Backbone):
         return BigGANTrunk(channels, div)
 
     def conditional_generator(self, latent_dim: int, num_classes: int, channels: int, image_size: int,
-                              div: int = 1) -> BigGANGenerator:
+                              div: int = 1, g_cond: str | None = None) -> BigGANGenerator:
+        self.check_g_cond(g_cond)
         self.check(channels, image_size, div)
         return BigGANGenerator(latent_dim, num_classes, channels, div)
 

@@ -39,11 +39,11 @@ def test_plain_number_names_and_natural_file_order(make_folder_dataset):
 def test_test_split_uses_valid_then_val_then_test(make_folder_dataset):
     root = make_folder_dataset({"cls0": 2, "cls1": 2}, splits=("train", "test"))
     assert load_dataset(f"folder:{root}", split="test").class_counts == [2, 2]
-    make_folder_dataset({"cls0": 1}, splits=("val",))  # same tree: val/ now exists and wins over test/
-    assert load_dataset(f"folder:{root}", split="test").class_counts == [1, 0]  # classes come from train/
-    make_folder_dataset({"cls1": 1}, splits=("valid",))  # valid/ wins over both
+    make_folder_dataset({"cls0": 1, "cls1": 3}, splits=("val",))  # same tree: val/ now exists and wins over test/
+    assert load_dataset(f"folder:{root}", split="test").class_counts == [1, 3]
+    make_folder_dataset({"cls1": 1, "cls0": 4}, splits=("valid",))  # valid/ wins over both; classes come from train/
     test = load_dataset(f"folder:{root}", split="test")
-    assert test.num_classes == 2 and test.class_counts == [0, 1] and test.class_names == ["cls0", "cls1"]
+    assert test.num_classes == 2 and test.class_counts == [4, 1] and test.class_names == ["cls0", "cls1"]
 
 
 def test_max_per_class_keeps_first_files(make_folder_dataset):
@@ -62,7 +62,7 @@ def test_mixed_sizes_and_modes_are_resized(tmp_path):
     assert data.images[0].unique().tolist() == [30]
     assert torch.all((data.images[1].int() - 120).abs() <= 2) and torch.all((data.images[2].int() - 60).abs() <= 2)
     native = load_dataset(f"folder:{root}")
-    assert native.images.shape == (3, 1, 8, 8)  # the first image: 8x8 gray
+    assert native.images.shape == (3, 3, 8, 8)  # the first image's size; the majority's channels (2 of 3 colour)
 
 
 def test_relative_path_is_relative_to_cwd(make_folder_dataset, monkeypatch, tmp_path):

@@ -22,7 +22,7 @@ def stub(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")])))
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # no GPU lookup (and no torch import) in the scheduler
     for var in ("BENCH_STUB_SLEEP", "BENCH_STUB_FAIL", "BENCH_STUB_RAISE", "BENCH_STUB_CRASH",
-                "BENCH_STUB_INTERRUPT_AT"):
+                "BENCH_STUB_INTERRUPT_AT", "BENCH_STUB_STEP_SLEEP"):
         monkeypatch.delenv(var, raising=False)
 
 

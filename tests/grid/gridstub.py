@@ -8,7 +8,9 @@ request, per cell id (the run folder's name), through environment variables:
 - ``BENCH_STUB_RAISE``: cell ids whose train raises RuntimeError (an unexpected crash inside the process);
 - ``BENCH_STUB_CRASH``: cell ids whose process exits at once with code 3 (a hard crash of a worker);
 - ``BENCH_STUB_INTERRUPT_AT``: ``<cell id>:<step>``: mark the run pending at that step and raise
-  KeyboardInterrupt (a Ctrl-C).
+  KeyboardInterrupt (a Ctrl-C);
+- ``BENCH_STUB_STEP_SLEEP``: seconds to sleep per step, with the loop's progress bar
+  (``bench.executors.progress.progress_bar``) counting the steps.
 
 Each run also writes ``resumed_from`` (the step it started at) and ``env.json`` (its CUDA_VISIBLE_DEVICES and
 OMP_NUM_THREADS).
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.config import RunConfig
+from bench.executors.progress import progress_bar
 from bench.run_dir import RunDir, append_rows, atomic_write_json, atomic_write_text, read_status, write_status
 
 COLUMNS = ["step", "source", "protocol", "extractor", "reference", "label_mix", "n_real", "n_fake", "fid",
@@ -76,7 +79,12 @@ def train(cfg: RunConfig, run_dir: Path, *, force_restart: bool = False, progres
     time.sleep(float(os.environ.get("BENCH_STUB_SLEEP", "0")))
     interrupt = os.environ.get("BENCH_STUB_INTERRUPT_AT", "")
     best = status.get("best")
+    step_sleep = float(os.environ.get("BENCH_STUB_STEP_SLEEP", "0"))
+    bar = progress_bar(cfg.steps, start, f"{cfg.method} {cell}", progress) if step_sleep else None
     for step in range(start + 1, cfg.steps + 1):
+        if bar is not None:
+            time.sleep(step_sleep)
+            bar.update(1)
         if interrupt == f"{cell}:{step}":
             write_status(run, "pending", step - 1, cfg.steps, error="interrupted", best=best)
             raise KeyboardInterrupt
@@ -91,6 +99,8 @@ def train(cfg: RunConfig, run_dir: Path, *, force_restart: bool = False, progres
             write_status(run, "failed", step, cfg.steps, error=f"stub failure at step {step}", best=best)
             return Outcome("failed", step, best["fid"] if best else None, f"stub failure at step {step}")
     write_status(run, "done", cfg.steps, cfg.steps, best=best)
+    if bar is not None:
+        bar.close()
     return Outcome("done", cfg.steps, best["fid"] if best else None)
 
 

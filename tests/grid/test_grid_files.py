@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 from pathlib import Path
 
 import pytest
@@ -9,8 +11,9 @@ import pytest
 from bench.config import SCALES
 from bench.errors import ConfigError
 from bench.grid import describe_grids, list_grids, load_grid, make_cell_id
+from bench.methods import get_method
 
-SHIPPED = {"table1": 6, "table3": 14, "width": 5, "quirks": 4, "smoke": 5, "demo": 6}
+SHIPPED = {"table1": 6, "table3": 14, "width": 5, "quirks": 4, "smoke": 5, "demo": 7, "conditioning": 12}
 
 # The paper's third table (upstream README §3), transcribed: method, dataset, pretrained, sampling, best step
 # as printed, FID, IS.
@@ -124,10 +127,14 @@ def test_smoke_and_demo_grids():
     assert all(c.config.scale == "smoke" and c.config.backbone == "tiny" and c.config.dataset == "digits_lt"
                and c.config.method_options == {} for c in smoke)
     demo = load_grid("demo").cells()
-    assert [(c.config.method, c.config.sampling) for c in demo] == [
-        ("bagan", "none"), ("ebgan", "none"), ("contragan", "none"), ("reacgan", "none"), ("ecogan", "none"),
-        ("ecogan", "balanced")]
+    assert [(c.config.method, c.config.sampling, c.config.g_cond) for c in demo] == [
+        ("bagan", "none", None), ("ebgan", "none", "concat"), ("contragan", "none", "concat"),
+        ("reacgan", "none", "concat"), ("ecogan", "none", "concat"), ("ecogan", "balanced", "concat"),
+        ("ecogan", "none", None)]  # the last: the paper's conditioning, beside the others
     assert all(c.config.scale == "cpu" and c.config.extractor == "classifier" for c in demo)
+    # fair budget: every cell gets the same number of D updates
+    assert {c.config.steps * get_method(c.config.method).d_steps_per_iteration({}) for c in demo} == {
+        SCALES["cpu"]["d_updates"]}
 
 
 def test_cell_ids_are_readable_and_stable():
@@ -140,7 +147,8 @@ def test_cell_ids_are_readable_and_stable():
             "method_options": {"b": True, "a": 2}}
     assert make_cell_id(axes) == "x-m-none-s3-tiny-a2-b_true-quirks_fixed"
     assert make_cell_id(axes, default_backbone="tiny") == "x-m-none-s3-a2-b_true-quirks_fixed"
-    assert make_cell_id({**axes, "dataset": "folder:/data/my imgs"}).startswith("folder_data_my_imgs-")
+    # a folder: its name and a hash of its absolute path (issue 11: "Ünïcode set" and "Ønøcode set" collided)
+    assert re.fullmatch(r"folder_my_imgs_[0-9a-f]{8}-m-.*", make_cell_id({**axes, "dataset": "folder:/data/my imgs"}))
 
 
 def test_grid_key_and_budget_per_scale():
@@ -148,8 +156,12 @@ def test_grid_key_and_budget_per_scale():
     assert grid.key() == "table3" and grid.key("paper") == "table3" and grid.key("cpu") == "table3-cpu"
     cpu = grid.cells("cpu")
     assert {c.config.grid for c in cpu} == {"table3-cpu"}
-    for key in ("steps", "batch_size", "image_size", "eval_every"):  # the grid's budget is for scale paper only
+    for key in ("batch_size", "image_size"):  # the grid's budget is for scale paper only
         assert {getattr(c.config, key) for c in cpu} == {SCALES["cpu"][key]}
+    for c in cpu:  # the scale's budget is in D updates: steps = d_updates / n_dis, evaluated `evaluations` times
+        n_dis = get_method(c.config.method).d_steps_per_iteration(c.config.method_options)
+        assert c.config.steps == math.ceil(SCALES["cpu"]["d_updates"] / n_dis)
+        assert c.config.eval_every == c.config.steps // SCALES["cpu"]["evaluations"]
     assert {c.config.backbone for c in grid.cells("smoke")} == {"tiny"}  # the smoke preset's network wins
 
 

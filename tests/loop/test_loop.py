@@ -33,6 +33,10 @@ def test_run_folder_holds_every_file(reference_run):
     assert "git_commit" in saved
     assert saved["data"] == {"num_classes": 3, "class_names": ["cls0", "cls1", "cls2"],
                              "class_counts": list(TRAIN_COUNTS), "channels": 1, "image_size": 16}
+    recipe = saved["recipe"]  # what the run actually trained, for readers and the report
+    assert recipe["steps"] == cfg.steps and recipe["d_updates"] == cfg.steps * recipe["n_dis"]
+    assert recipe["g_cond"] == "scale" and recipe["backbone"] and recipe["adv_loss"]
+    assert recipe["hyper"]["lr_g"] > 0 and "gp_weight" in recipe
     status = json.loads(run.status.read_text())
     assert status["state"] == "done" and status["step"] == status["steps"] == 6 and status["error"] is None
     metrics = read_rows(run.metrics)

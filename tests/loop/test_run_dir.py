@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from bench.errors import ConfigError
+from bench.errors import ConfigError, WriteError
 from bench.run_dir import (
     RunDir,
     append_rows,
@@ -46,7 +46,7 @@ def test_atomic_write_failure_keeps_old_file(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", broken_replace)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(WriteError, match=rf"cannot write {path}: .*disk full"):  # a one-line user error
         atomic_write_json(path, {"a": 2})
     assert json.loads(path.read_text()) == {"a": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["file.json"]

@@ -45,11 +45,23 @@ def test_cholesky_adds_only_the_jitter_each_class_needs() -> None:
     covs = torch.stack([spd, torch.zeros(5, 5, dtype=torch.float64), indefinite])
     chol = cholesky_with_jitter(covs, jitter=1e-6)
     eye = torch.eye(5, dtype=torch.float64)
-    torch.testing.assert_close(chol[0] @ chol[0].T, spd + 1e-6 * eye)
-    torch.testing.assert_close(chol[1] @ chol[1].T, 1e-6 * eye)
-    # the indefinite one needed 1e-2 (1e-6 ... 1e-3 fail: eigenvalue -2e-3 + eps < 0)
-    torch.testing.assert_close(chol[2] @ chol[2].T, indefinite + 1e-2 * eye)
+    mean_var = lambda cov: float(cov.trace()) / 5  # noqa: E731 - the jitter is relative to it
+    torch.testing.assert_close(chol[0] @ chol[0].T, spd + 1e-6 * mean_var(spd) * eye)
+    torch.testing.assert_close(chol[1] @ chol[1].T, 1e-6 * eye)  # Σ = 0: relative to 1
+    # the indefinite one needs the smallest 1e-6·10^k with 10^k·1e-6·s > 2e-3
+    k = next(k for k in range(12) if 1e-6 * 10**k * mean_var(indefinite) > 2e-3)
+    torch.testing.assert_close(chol[2] @ chol[2].T, indefinite + 1e-6 * 10**k * mean_var(indefinite) * eye)
     assert torch.all(torch.tril(chol) == chol)
+
+
+def test_jitter_stays_negligible_for_codes_of_tiny_scale() -> None:
+    """BAGAN's never-trained encoder gives codes of std ~0.004: the jitter must stay a tiny share of their variance."""
+    gen = torch.Generator().manual_seed(3)
+    codes = 0.004 * torch.randn(500, 16, generator=gen, dtype=torch.float64)
+    cov = torch.cov(codes.T)[None]
+    chol = cholesky_with_jitter(cov, jitter=1e-6)
+    added = (chol[0] @ chol[0].T - cov[0]).diagonal().mean()
+    assert added / cov[0].diagonal().mean() < 1e-5
 
 
 @pytest.mark.parametrize("num_classes", [3, 20])  # both sampling paths (one GEMM; gathered factors)

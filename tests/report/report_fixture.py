@@ -19,11 +19,12 @@ from PIL import Image, ImageDraw
 
 METRICS_COLUMNS = ["step", "source", "protocol", "extractor", "reference", "label_mix", "n_real", "n_fake", "fid",
                    "is_mean", "is_std", "kid_mean", "kid_std", "precision", "recall", "ifid_mean", "fid_head",
-                   "fid_tail", "cond_acc"]
+                   "fid_tail", "cond_acc", "judge_acc", "d_acc_real", "d_acc_fake", "label_sens"]
 PER_CLASS_COLUMNS = ["step", "source", "protocol", "extractor", "class", "class_name", "train_count", "n_real",
                      "n_fake", "fid", "cond_acc"]
 TIDY_COLUMNS = ["grid", "cell", "label", "dataset", "method", "sampling", "seed", "quirks", "scale", "backbone",
-                "options", "step", "source", "protocol", "extractor", "reference", "label_mix", "metric", "value"]
+                "g_cond", "options", "step", "source", "protocol", "extractor", "reference", "label_mix", "metric",
+                "value"]
 PROTOCOL_INFO = {"paper": ("train-lt", "train-histogram"), "standard": ("test-balanced", "uniform")}
 
 
@@ -97,7 +98,9 @@ def metric_rows(index: int, spec: CellSpec, protocols: tuple[str, ...], extracto
             standard = protocol == "standard"
             for name, value in [("kid_mean", fid / 2000), ("kid_std", 0.001), ("precision", rng.uniform(.3, .8)),
                                 ("recall", rng.uniform(.1, .6)), ("ifid_mean", fid * 1.5), ("fid_head", fid * 0.8),
-                                ("fid_tail", fid * 1.9), ("cond_acc", rng.uniform(0.2, 0.9))]:
+                                ("fid_tail", fid * 1.9), ("cond_acc", rng.uniform(0.2, 0.9)), ("judge_acc", 0.75),
+                                ("d_acc_real", rng.uniform(.5, .9)), ("d_acc_fake", rng.uniform(.2, .9)),
+                                ("label_sens", rng.uniform(.1, 3))]:
                 row[name] = round(value, 5) if standard else math.nan
             rows.append(row)
             for c, count in enumerate(counts):
@@ -138,7 +141,10 @@ def write_results(root: Path, grid: str, cells: list[CellSpec], *, key: str | No
                          "bench": "0.1.0"},
             "git_commit": "0123abc",
             "data": {"num_classes": num_classes, "class_names": [f"class {c}" for c in range(num_classes)],
-                     "class_counts": run_counts, "channels": 3, "image_size": 32}}))
+                     "class_counts": run_counts, "channels": 3, "image_size": 32},
+            "recipe": {"backbone": axes.get("backbone") or "dcgan64", "g_cond": axes.get("g_cond") or "scale",
+                       "n_dis": 5, "adv_loss": "bce", "gp_weight": 10.0, "hyper": {"lr_g": 2e-4, "lr_d": 2e-4},
+                       "steps": max(spec.steps), "d_updates": 5 * max(spec.steps)}}))
         rows, per_class = metric_rows(index, spec, protocols, extractor, run_counts) if spec.metrics else ([], [])
         step = max(spec.steps) if spec.state == "done" else (rows[-1]["step"] if rows else 20)
         best = min(rows, key=lambda r: r["fid"]) if rows else None
@@ -158,7 +164,7 @@ def write_results(root: Path, grid: str, cells: list[CellSpec], *, key: str | No
         ident = {"grid": grid, "cell": spec.id, "label": spec.label, "dataset": axes["dataset"],
                  "method": axes["method"], "sampling": axes["sampling"], "seed": axes["seed"],
                  "quirks": axes["quirks"], "scale": scale, "backbone": axes.get("backbone") or "",
-                 "options": json.dumps(axes["method_options"])}
+                 "g_cond": axes.get("g_cond") or "", "options": json.dumps(axes["method_options"])}
         for row in rows:
             evaluation = {k: row[k] for k in ("step", "source", "protocol", "extractor", "reference", "label_mix")}
             # like `bench gather`: every metric metrics.csv holds, "nan" included

@@ -24,8 +24,9 @@ def small_grid(root: Path, **kwargs) -> None:
 def test_no_results_says_what_to_run(tmp_path):
     with pytest.raises(BenchError) as err:
         render_report("table3", results_root=tmp_path / "results", reports_root=tmp_path / "reports")
-    assert str(err.value) == (f"no results for grid table3 in {tmp_path / 'results'}: run `bench run --grid table3` "
-                              f"then `bench gather --grid table3`")
+    root = tmp_path / "results"  # not the default root, so the advice names it (it must work when typed)
+    assert str(err.value) == (f"no results for grid table3 in {root}: run `bench run --grid table3 --results-root "
+                              f"{root}` then `bench gather --grid table3 --results-root {root}`")
     assert not (tmp_path / "reports").exists()
 
 
@@ -33,7 +34,8 @@ def test_cli_without_results_prints_one_line_and_exits_2(tmp_path):
     result = CliRunner().invoke(main, ["report", "--grid", "demo", "--results-root", str(tmp_path),
                                        "--reports-root", str(tmp_path / "reports")])
     assert result.exit_code == 2
-    assert f"Error: no results for grid demo in {tmp_path}: run `bench run --grid demo`" in result.output
+    assert (f"Error: no results for grid demo in {tmp_path}: run `bench run --grid demo --results-root {tmp_path}`"
+            in result.output)
     assert "Traceback" not in result.output
 
 
@@ -47,7 +49,7 @@ def test_cli_renders_and_names_the_page(tmp_path):
 
 def test_run_folders_without_gathered_csv_say_run_gather(tmp_path):
     small_grid(tmp_path / "results", write_csv_file=False)
-    with pytest.raises(DataNotFoundError, match=r"demo\.csv is missing\): run `bench gather --grid demo`"):
+    with pytest.raises(DataNotFoundError, match=r"demo\.csv is missing\): run `bench gather --grid demo --results-"):
         load_results("demo", tmp_path / "results")
 
 
@@ -137,4 +139,5 @@ def test_missing_cells_get_their_reason(tmp_path):
     reasons = {cell: reason for cell, _, reason in load_results("demo", tmp_path).missing}
     assert reasons == {"absent": "no run folder", "failed": "failed: loss is NaN",
                        "running": "no metrics yet (state running, step 20 of 400)",
-                       "ungathered": "metrics not gathered yet: run `bench gather --grid demo`"}
+                       "ungathered": f"metrics not gathered yet: run `bench gather --grid demo --results-root "
+                                     f"{tmp_path}`"}

@@ -134,7 +134,7 @@ def test_every_figure_is_written(table3_report):
     figures = table3_report.out / "figures"
     expected = {f"{kind}-{d}-{p}-classifier.png"
                 for kind in ("curves", "minority") for d in DATASETS for p in PROTOCOLS}
-    expected |= {f"headtail-{d}-standard-classifier.png" for d in DATASETS}
+    expected |= {f"{kind}-{d}-standard-classifier.png" for kind in ("headtail", "conditioning") for d in DATASETS}
     assert {p.name for p in figures.glob("*.png")} == expected
     for name in expected:
         with Image.open(figures / name) as image:
@@ -171,6 +171,17 @@ def test_page_is_self_contained_with_header_notice_and_missing_cells(table3_repo
         assert [r["cell"] for r in csv.DictReader(handle)] == ["ebgan-fmnist-nopre-s0", "bagan-cifar-s0"]
 
 
+def test_page_says_which_recipe_each_cell_ran_and_when_the_judge_is_weak(table3_report):
+    page = table3_report.html.read_text()
+    recipes = page.split('id="table-recipes"')[1].split("</table>")[0]
+    runs_with_folders = [c for c, rows in table3_report.fixture.rows.items()]
+    assert all(f"<td class=\"l\">{cell}</td>" in recipes for cell in runs_with_folders)
+    assert "<td class=\"l\">bce</td>" in recipes and "<td class=\"l\">scale</td>" in recipes
+    # the fixture's judge scores 0.75 on real images: below 0.8, the page says what that does to the numbers
+    assert 'id="weak-judge-' in page and "0.75 of real images" in page
+    assert 'id="conditioning"' in page and "Does G follow its labels?" not in page.split('id="conditioning"')[0]
+
+
 def demo_cells() -> list[CellSpec]:
     """A generic 6-cell grid: three methods, ECOGAN with two samplings and two seeds, one of them still running."""
     d = "digits_lt"
@@ -197,7 +208,7 @@ def test_generic_grid_has_one_row_per_cell_and_no_paper_columns(tmp_path):
     assert "Δ" not in text  # no paper numbers in this grid
     assert not (out / "missing-cells.csv").exists()
     assert {p.name for p in (out / "figures").glob("*.png")} == {
-        f"{k}-digits_lt-standard-classifier.png" for k in ("curves", "minority", "headtail")}
+        f"{k}-digits_lt-standard-classifier.png" for k in ("curves", "conditioning", "minority", "headtail")}
 
 
 def table1_cells() -> list[CellSpec]:
