@@ -99,19 +99,27 @@ def list_cmd(what: str) -> None:
               help="Grid: run cells here (local) or as Slurm jobs through submitit.")
 @click.option("--workers", type=int, default=1, show_default=True,
               help="Grid, local executor: cells run at once (one GPU each when there are GPUs).")
+@click.option("--cells-per-gpu", type=int, default=None,
+              help="Grid, local executor with GPUs: cells run at once on each GPU (packs small cells; replaces "
+                   "--workers).")
+@click.option("--nproc", type=int, default=None,
+              help="Data-parallel processes (GPUs) per cell; the batch size stays the global batch (config key "
+                   "nproc).")
 @click.option("--retry-failed", is_flag=True, help="Grid: run failed cells again (they are skipped by default).")
 @click.option("--force-restart", is_flag=True, help="Start over even if a run folder holds a checkpoint.")
 @click.option("--partition", default=None, help="Slurm: partition.")
 @click.option("--gpus", type=int, default=1, show_default=True, help="Slurm: GPUs per job.")
 @click.option("--time", "time_min", type=int, default=24 * 60, show_default=True, help="Slurm: minutes per job.")
 @click.option("--array-parallelism", type=int, default=16, show_default=True, help="Slurm: jobs running at once.")
+@click.option("--cells-per-job", type=int, default=1, show_default=True,
+              help="Slurm: cells each job runs at once (sharing its --gpus).")
 @click.option("--slurm-local", is_flag=True, hidden=True, help="Slurm: submitit's local mode (tests).")
 @RESULTS_ROOT
 @DATA_ROOT
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None, help="Device (default auto).")
 def run_cmd(grid, dataset, method, sampling, seed, quirks, scale, sets, only, dry_run, executor, workers,
-            retry_failed, force_restart, partition, gpus, time_min, array_parallelism, slurm_local,
-            results_root, data_root, device) -> None:
+            cells_per_gpu, nproc, retry_failed, force_restart, partition, gpus, time_min, array_parallelism,
+            cells_per_job, slurm_local, results_root, data_root, device) -> None:
     """Train: every cell of a grid (--grid), or one cell (--dataset and --method).
 
     \b
@@ -121,6 +129,8 @@ def run_cmd(grid, dataset, method, sampling, seed, quirks, scale, sets, only, dr
       bench run --grid path/mine.toml          your own grid file
       bench run --dataset digits_lt --method ecogan --scale cpu
       bench run --dataset cifar10_lt --method ecogan --sampling balanced --scale paper
+      bench run --grid table3 --cells-per-gpu 3          # 3 cells on each visible GPU
+      bench run --dataset cifar10_lt --method ecogan --scale paper --nproc 4   # one cell on 4 GPUs
     A finished cell is never trained again; an interrupted one resumes from its last checkpoint.
     """
     from bench.config import parse_set
@@ -130,6 +140,8 @@ def run_cmd(grid, dataset, method, sampling, seed, quirks, scale, sets, only, dr
         overrides["data_root"] = data_root
     if device is not None:
         overrides["device"] = device
+    if nproc is not None:
+        overrides["nproc"] = nproc
     if grid is not None:
         if dataset or method:
             raise click.UsageError("give either --grid or --dataset/--method, not both")
@@ -138,10 +150,10 @@ def run_cmd(grid, dataset, method, sampling, seed, quirks, scale, sets, only, dr
         single_axes = {"sampling": sampling, "seed": seed, "quirks": quirks}
         overrides.update({k: v for k, v in single_axes.items() if v is not None})
         slurm = SlurmOptions(partition=partition, gpus=gpus, time_min=time_min,
-                             array_parallelism=array_parallelism, local=slurm_local)
+                             array_parallelism=array_parallelism, local=slurm_local, cells_per_job=cells_per_job)
         summary = run_grid(grid, results_root=results_root, scale=scale, executor=executor, workers=workers,
                            only=only, dry_run=dry_run, retry_failed=retry_failed, force_restart=force_restart,
-                           overrides=overrides, slurm=slurm)
+                           overrides=overrides, slurm=slurm, cells_per_gpu=cells_per_gpu)
         sys.exit(summary.exit_code)
     if not (dataset and method):
         raise click.UsageError("give --grid NAME, or --dataset and --method for a single run (see bench run --help)")

@@ -29,6 +29,8 @@ DEVICES = ("auto", "cpu", "cuda")
 
 # Keys that do not change the numbers a run produces; they may differ on resume.
 RUNTIME_KEYS = ("device", "data_root", "grid", "workers_hint", "inception_weights", "tv_inception_weights")
+# Keys added after runs existed: left out of the hash while at their default, so older runs keep their hash.
+HASH_OMITTED_AT_DEFAULT = {"compile": False, "nproc": 1}
 
 
 @dataclass
@@ -57,8 +59,10 @@ class RunConfig:
     max_per_class: int | None = None  # keep at most this many training images per class (smoke runs)
     method_options: dict[str, Any] = field(default_factory=dict)  # method hyperparameter overrides
     device: str = "auto"  # auto | cpu | cuda
-    bf16: bool = False  # CUDA only: bf16 autocast for the steps
-    channels_last: bool = False  # CUDA only: channels_last memory format
+    bf16: bool = False  # bf16 autocast of the steps' forward passes (CUDA and CPU)
+    channels_last: bool = False  # channels_last memory format of the nets and real batches (CUDA and CPU)
+    compile: bool = False  # torch.compile G and D (in place; checkpoints unchanged)
+    nproc: int = 1  # data-parallel processes (devices) for this run; batch_size is the global batch
     data_root: str | None = None  # None = $BENCH_DATA or ./data
     inception_weights: str | None = None  # torch-fidelity weights; None = $BENCH_INCEPTION_WEIGHTS, else hub cache
     tv_inception_weights: str | None = None  # torchvision's (paper); None = $BENCH_TV_INCEPTION_WEIGHTS, else hub cache
@@ -67,8 +71,9 @@ class RunConfig:
         return dataclasses.asdict(self)
 
     def hashed_dict(self) -> dict[str, Any]:
-        """The keys that determine the numbers (runtime keys left out)."""
-        return {k: v for k, v in self.to_dict().items() if k not in RUNTIME_KEYS}
+        """The keys that determine the numbers (runtime keys left out, and the newer keys at their default)."""
+        return {k: v for k, v in self.to_dict().items() if k not in RUNTIME_KEYS
+                and not (k in HASH_OMITTED_AT_DEFAULT and v == HASH_OMITTED_AT_DEFAULT[k])}
 
     def config_hash(self) -> str:
         """sha256 (16 hex digits) of the canonical JSON of :meth:`hashed_dict`."""
@@ -95,6 +100,9 @@ class RunConfig:
                   f"{key} must be a positive integer or null, got {value!r}")
         check(_is_int(self.seed) and self.seed >= 0, f"seed must be a non-negative integer, got {self.seed!r}")
         check(self.batch_size >= 2, f"batch_size must be >= 2 (contrastive losses need pairs), got {self.batch_size}")
+        check(isinstance(self.nproc, int) and self.nproc >= 1, f"nproc must be a positive integer, got {self.nproc!r}")
+        check(self.batch_size % self.nproc == 0 and self.batch_size // self.nproc >= 2,
+              f"batch_size {self.batch_size} must split into nproc = {self.nproc} equal parts of >= 2 samples")
         return self
 
 

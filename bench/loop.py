@@ -11,6 +11,9 @@ branches on a method's name):
         every eval_every steps and at the end: each protocol's metrics and per-class rows, a sample grid
         every ckpt_every steps and at each evaluation: checkpoints/latest.pt (and best.pt on a new best)
 
+With ``nproc`` > 1 the run trains data-parallel on that many processes (``bench.distributed`` says what that
+means for the batch); only rank 0 writes the run folder.
+
 CSV rows are written before the checkpoint that covers them, and a restart drops training rows newer than
 its checkpoint, so a run killed at any instant and started again writes the same bytes as one that never
 stopped (on CPU). Evaluation and sample grids run under :func:`bench.rng.preserved_rng`, so
@@ -37,13 +40,14 @@ import torch
 from tqdm import tqdm
 
 import bench
+from bench import distributed
 from bench.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from bench.config import RunConfig, diff_configs
 from bench.datasets.base import ImageSet, uint8_to_float
 from bench.errors import ConfigError, RunFailed, one_line
 from bench.executors.progress import progress_bar
 from bench.methods import get_method
-from bench.methods.base import Method, MethodConfig
+from bench.methods.base import Method, MethodConfig, losses_to_floats
 from bench.rng import preserved_rng, rng_state, seed_everything, set_rng_state
 from bench.run_dir import (
     RunDir,
@@ -74,12 +78,17 @@ class RunOutcome:
 
 
 # -- pieces shared with bench.posthoc ------------------------------------------------------------
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; ``cuda`` without CUDA is a ConfigError."""
+def resolve_device(name: str, rank: int = 0) -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; ``cuda`` without CUDA is a ConfigError. On CUDA, rank r of a
+    data-parallel run gets the r-th visible device."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device = 'cuda' but torch sees no CUDA device; use --device cpu or auto")
+    if name == "cuda" and rank:
+        if rank >= torch.cuda.device_count():
+            raise ConfigError(f"nproc needs {rank + 1} CUDA devices, torch sees {torch.cuda.device_count()}")
+        return torch.device("cuda", rank)
     return torch.device(name)
 
 
@@ -90,10 +99,12 @@ def data_info(train_set: ImageSet) -> dict[str, Any]:
             "image_size": train_set.image_size}
 
 
-def build_method(cfg: RunConfig, data: dict[str, Any], device: torch.device) -> Method:
-    """The registered method ``cfg.method`` built for the data described by ``data`` (see :func:`data_info`)."""
+def build_method(cfg: RunConfig, data: dict[str, Any], device: torch.device, world: int = 1) -> Method:
+    """The registered method ``cfg.method`` built for the data described by ``data`` (see :func:`data_info`);
+    on one of ``world`` data-parallel ranks its G steps take ``batch_size / world`` fakes."""
     config = MethodConfig(num_classes=data["num_classes"], image_size=data["image_size"], channels=data["channels"],
-                          backbone=cfg.backbone, g_cond=cfg.g_cond, quirks=cfg.quirks, batch_size=cfg.batch_size,
+                          backbone=cfg.backbone, g_cond=cfg.g_cond, quirks=cfg.quirks,
+                          batch_size=cfg.batch_size // world,
                           class_counts=list(data["class_counts"]), options=dict(cfg.method_options))
     return get_method(cfg.method)(config, device)
 
@@ -189,7 +200,17 @@ def train(cfg: RunConfig, run_dir: Path, *, force_restart: bool = False, progres
         if status and status.get("state") == "done":
             best = status.get("best") or {}
             return RunOutcome("skipped", int(status.get("step", cfg.steps)), best.get("fid"), None)
-    trainer = _Trainer(cfg, run, progress)
+    if cfg.nproc > 1:
+        from bench.launch import train_parallel
+
+        return train_parallel(cfg, run, progress)
+    return train_ranks(cfg, run, progress)
+
+
+def train_ranks(cfg: RunConfig, run: RunDir, progress: bool, ranks: distributed.Ranks | None = None) -> RunOutcome:
+    """Train one rank of a run (the only one unless ``ranks`` says otherwise); :func:`train` has checked the
+    folder. Only rank 0 writes files and records a failure."""
+    trainer = _Trainer(cfg, run, progress, ranks or distributed.Ranks())
     try:
         return trainer.run()
     except KeyboardInterrupt:
@@ -204,8 +225,9 @@ def train(cfg: RunConfig, run_dir: Path, *, force_restart: bool = False, progres
 class _Trainer:
     """The state of one run while it trains; :func:`train` is its only user."""
 
-    def __init__(self, cfg: RunConfig, run: RunDir, progress: bool) -> None:
-        self.cfg, self.run_dir, self.progress = cfg, run, progress
+    def __init__(self, cfg: RunConfig, run: RunDir, progress: bool, ranks: distributed.Ranks) -> None:
+        self.ranks = ranks
+        self.cfg, self.run_dir, self.progress = cfg, run, progress and ranks.main
         # what status.json said before this attempt: reported if it stops before a checkpoint is restored
         previous = read_status(run) or {}
         self.previous_step = int(previous.get("step") or 0)
@@ -218,55 +240,72 @@ class _Trainer:
         self.finished = False  # status.json says done
         self.bar: tqdm | None = None
         self.postfix: dict[str, str] = {}
+        self.stop_requested = False  # data-parallel: some rank got Ctrl-C / SIGTERM (agreed on by all ranks)
 
     # -- setup -----------------------------------------------------------------------------------
     def run(self) -> RunOutcome:
-        cfg, run = self.cfg, self.run_dir
-        for folder in (run.root, run.checkpoints, run.samples):
-            remove_stale_temporaries(folder)
-        self.device = resolve_device(cfg.device)
+        cfg, run, main = self.cfg, self.run_dir, self.ranks.main
+        if main:
+            for folder in (run.root, run.checkpoints, run.samples):
+                remove_stale_temporaries(folder)
+        self.device = resolve_device(cfg.device, self.ranks.rank)
+        if self.ranks.parallel and self.ranks.rank == 0 and self.device.type == "cuda":
+            self.device = torch.device("cuda", 0)
         train_set = load_train_set(cfg)
         self.data = data_info(train_set)
         threads = torch.get_num_threads()  # moves float sums on CPU: recorded, not hashed (see the README)
         seed_everything(cfg.seed)
-        self.method = build_method(cfg, self.data, self.device)
-        if not run.config.exists():
+        self.method = build_method(cfg, self.data, self.device, self.ranks.world)
+        if main and not run.config.exists():
             recipe = self.method.recipe() | {"steps": cfg.steps, "d_updates": cfg.steps * self.method.n_dis}
             atomic_write_json(run.config, {"config": cfg.to_dict(), "hash": cfg.config_hash(),
                                            "versions": environment_versions(), "git_commit": git_commit(),
                                            "data": self.data, "recipe": recipe, "threads": threads})
-        elif read_json(run.config).get("threads", threads) != threads:
+        elif main and read_json(run.config).get("threads", threads) != threads:
             print(f"note: {run.root} started with {read_json(run.config)['threads']} CPU threads and resumes with "
                   f"{threads}: its numbers will not be bit for bit those of an uninterrupted run", file=sys.stderr)
-        with preserved_rng():  # building the evaluator may train and cache a classifier
-            self.evaluator = make_evaluator(cfg, train_set, self.device)
+        if main:
+            with preserved_rng():  # building the evaluator may train and cache a classifier
+                self.evaluator = make_evaluator(cfg, train_set, self.device)
         self.metrics_columns, self.per_class_columns = metric_columns()
+        self.method.amp_dtype = torch.bfloat16 if cfg.bf16 else None
+        if cfg.compile:
+            for module in (self.method.G, self.method.D):
+                module.compile()
+        if self.ranks.parallel:
+            distributed.broadcast_modules(self.method.modules().values())
+            for optimizer in self.method.optimizers().values():
+                distributed.average_before_step(optimizer, self.ranks.world)
         self.sampler = make_sampler(cfg.sampling, train_set.labels, cfg.seed)
         self.images = train_set.images.to(self.device)  # uint8 on the device: a quarter of float32
         self.labels = train_set.labels.to(self.device)
         self.cuda = self.device.type == "cuda"
-        if self.cuda and cfg.channels_last:
+        if cfg.channels_last:
             for module in self.method.modules().values():
                 module.to(memory_format=torch.channels_last)
         self.grid_rows = grid_classes(self.data["num_classes"])
 
         if run.checkpoint("latest").exists():
             self.restore(load_checkpoint(run.checkpoint("latest")))
-        for path in run.csvs():
-            truncate_csv(path, self.step)
-        write_status(run, "running", self.step, cfg.steps, best=self.best)
+        if main:
+            for path in run.csvs():
+                truncate_csv(path, self.step)
+            write_status(run, "running", self.step, cfg.steps, best=self.best)
         if self.saved_step is None and self.method.has_pretrain:
             self.pretrain()
         self.at_boundary = True
         self.bar = progress_bar(cfg.steps, self.step, f"{cfg.method} {run.root.name}", self.progress, unit="it")
         with _DeferredInterrupt() as interrupt:
+            self.interrupt = interrupt
             while self.step < cfg.steps:
-                if interrupt.requested:
+                if self.stop_requested or (interrupt.requested and not self.ranks.parallel):
                     raise KeyboardInterrupt
                 self.iterate(self.step + 1)
-        write_status(run, "done", self.step, cfg.steps, best=self.best)
+        distributed.barrier()
+        if main:
+            write_status(run, "done", self.step, cfg.steps, best=self.best)
         self.finished = True
-        if interrupt.requested:  # the signal came during the last step: the run is done, but stop the caller
+        if interrupt.requested or self.stop_requested:  # the signal came during the last step: the run is done
             raise KeyboardInterrupt
         return RunOutcome("done", self.step, self.best_fid, None)
 
@@ -279,35 +318,49 @@ class _Trainer:
         self.best = ckpt.best
 
     def pretrain(self) -> None:
-        """The method's pretraining stage on seeded shuffled batches, then a checkpoint at step 0."""
+        """The method's pretraining stage on seeded shuffled batches, then a checkpoint at step 0. Data-parallel:
+        rank 0 pretrains alone and the other ranks restore its checkpoint."""
         assert self.method is not None
-        loader = ShuffledBatches(self.images, self.labels, self.cfg.batch_size, self.cfg.seed, self.batch_format)
-        losses = self.method.pretrain(loader, self.cfg.pretrain_epochs)
-        if self.progress and losses:
-            tqdm.write(f"pretrained: {_format_losses(losses)}", file=sys.stderr)
-        self.save(new_best=False)
+        if self.ranks.main:
+            loader = ShuffledBatches(self.images, self.labels, self.cfg.batch_size, self.cfg.seed,
+                                     self.batch_format)
+            losses = self.method.pretrain(loader, self.cfg.pretrain_epochs)
+            if self.progress and losses:
+                tqdm.write(f"pretrained: {_format_losses(losses)}", file=sys.stderr)
+            self.save(new_best=False)
+        distributed.barrier()
+        if not self.ranks.main:
+            self.restore(load_checkpoint(self.run_dir.checkpoint("latest")))
 
     # -- one iteration ---------------------------------------------------------------------------
     def batch_format(self, x: torch.Tensor) -> torch.Tensor:
-        return x.contiguous(memory_format=torch.channels_last) if self.cuda and self.cfg.channels_last else x
+        return x.contiguous(memory_format=torch.channels_last) if self.cfg.channels_last else x
 
     def real_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
-        index = self.sampler.next_indices(self.cfg.batch_size).to(self.device)
+        """The next real batch (x in [-1, 1], y): the sampler's ``batch_size`` indices, or this rank's slice."""
+        index = self.sampler.next_indices(self.cfg.batch_size)[self.ranks.rows(self.cfg.batch_size)].to(self.device)
         return self.batch_format(uint8_to_float(self.images[index])), self.labels[index]
 
     def iterate(self, step: int) -> None:
         cfg, method = self.cfg, self.method
         assert method is not None
         self.at_boundary = False
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.cuda and cfg.bf16):
+        method.shard = (self.ranks.rank, self.ranks.world) if self.ranks.parallel else None
+        try:
             d_losses = [method.d_step(*self.real_batch()) for _ in range(method.n_dis)]
             g_losses = method.g_step()
+        finally:
+            method.shard = None
         method.update_ema(step)
-        losses = _mean_losses(d_losses) | {key: float(value) for key, value in g_losses.items()}
+        *d_floats, g_floats = self.step_floats([*d_losses, g_losses])
+        losses = _mean_losses(d_floats) | g_floats
         for key, value in losses.items():
             if not math.isfinite(value):
                 raise RunFailed(f"non-finite loss {key} = {value} at step {step}")
         self.step = step
+        if not self.ranks.main:  # rank 0 evaluates, writes and checkpoints
+            self.at_boundary = True
+            return
         if step % max(1, cfg.steps // 500) == 0:
             append_rows(self.run_dir.losses, [{"step": step, **losses}])
         shown = [key for key in ("loss/d", "loss/g") if key in losses] or list(losses)[:3]
@@ -320,6 +373,24 @@ class _Trainer:
         if self.bar is not None:
             self.bar.set_postfix(self.postfix, refresh=False)
             self.bar.update(1)
+
+    def step_floats(self, steps: list[dict[str, Any]]) -> list[dict[str, float]]:
+        """The loss dicts of one iteration's steps as floats (one host sync). Data-parallel: each value is the
+        mean over the ranks, the buffers are rank 0's, and ``stop_requested`` says whether any rank was asked
+        to stop (one all-reduce carries both, so every rank stops at the same iteration)."""
+        if not self.ranks.parallel:
+            return losses_to_floats(steps)
+        keys = [(i, key) for i, losses in enumerate(steps) for key in losses]
+        values = [torch.as_tensor(steps[i][key], device=self.device).detach().float().reshape(()) for i, key in keys]
+        values.append(torch.tensor(float(self.interrupt.requested), device=self.device))
+        means = distributed.mean_over_ranks(torch.stack(values), self.ranks.world).tolist()
+        assert self.method is not None
+        distributed.broadcast_modules(self.method.modules().values(), parameters=False)
+        self.stop_requested = means.pop() > 0
+        out: list[dict[str, float]] = [{} for _ in steps]
+        for (i, key), value in zip(keys, means, strict=True):
+            out[i][key] = value
+        return out
 
     def evaluate(self, step: int) -> bool:
         """Every protocol's rows and the sample grid at ``step``; True when the first protocol's FID is a new
@@ -364,7 +435,7 @@ class _Trainer:
 
     def interrupted(self) -> None:
         """Ctrl-C: checkpoint the last whole step (when the state in memory is one), mark the run pending."""
-        if self.finished:
+        if self.finished or not self.ranks.main:
             return
         if self.method is not None and self.at_boundary and self.saved_step != self.step:
             self.save(new_best=False)
@@ -375,6 +446,8 @@ class _Trainer:
     def failed(self, err: Exception) -> RunOutcome:
         """Record a failure: one line in status.json, the traceback appended to error.log."""
         line, step = one_line(err), self.reached_step
+        if not self.ranks.main:
+            return RunOutcome("failed", step, self.best_fid, line)
         stamp = datetime.now(UTC).isoformat(timespec="seconds")
         try:
             with self.run_dir.error_log.open("a", encoding="utf-8") as log:

@@ -133,7 +133,7 @@ def dry_run_listing(grid: Grid, scale: str, cells: list[Cell], results_root: Pat
 def run_grid(grid: Grid | str, *, results_root: Path | str, scale: str | None = None, executor: str = "local",
              workers: int = 1, only: str | None = None, dry_run: bool = False, retry_failed: bool = False,
              force_restart: bool = False, overrides: Mapping[str, Any] | None = None,
-             slurm: SlurmOptions | None = None) -> GridSummary:
+             slurm: SlurmOptions | None = None, cells_per_gpu: int | None = None) -> GridSummary:
     """Run (or, with ``dry_run``, list) the cells of a grid and print a summary table to stdout.
 
     Args:
@@ -142,6 +142,8 @@ def run_grid(grid: Grid | str, *, results_root: Path | str, scale: str | None = 
         scale: scale preset; None = the grid's default. Another scale writes to ``<name>-<scale>``.
         executor: ``local`` (subprocess workers), ``slurm`` (submitit) or ``inline`` (this process).
         workers: local executor: cells at once.
+        cells_per_gpu: local executor with GPUs: cells at once on each GPU (``bench.executors.packing``); None =
+            ``workers`` cells round robin over the GPUs.
         only: ``key=value[,key=value]`` cell filter (:meth:`bench.grid.Grid.cells`).
         dry_run: print the cells with the paper's numbers and run nothing.
         retry_failed: run cells that failed before (skipped by default).
@@ -157,6 +159,8 @@ def run_grid(grid: Grid | str, *, results_root: Path | str, scale: str | None = 
     results_root = Path(results_root)
     check_executor(executor)
     check(isinstance(workers, int) and workers >= 1, f"--workers must be a positive integer, got {workers!r}")
+    check(cells_per_gpu is None or (isinstance(cells_per_gpu, int) and cells_per_gpu >= 1),
+          f"--cells-per-gpu must be a positive integer, got {cells_per_gpu!r}")
     cells = loaded.cells(scale, only, overrides)
     key = loaded.key(scale)
     note = loaded.budget_note(scale)
@@ -172,7 +176,7 @@ def run_grid(grid: Grid | str, *, results_root: Path | str, scale: str | None = 
 
     results: dict[str, CellResult] = {}
     to_run: list[CellSpec] = []
-    progress = executor == "inline" or (executor == "local" and workers == 1)
+    progress = executor == "inline" or (executor == "local" and workers == 1 and cells_per_gpu is None)
     for cell in cells:
         spec = _spec(cell, results_root, key, force_restart=force_restart, progress=progress)
         planned = plan_cell(cell, spec, retry_failed=retry_failed, force_restart=force_restart)
@@ -183,7 +187,7 @@ def run_grid(grid: Grid | str, *, results_root: Path | str, scale: str | None = 
     _say(f"grid {key}: {len(cells)} cells, {len(to_run)} to run (not run: {_tally(results.values())}) "
          f"-> {grid_dir(results_root, key)}/")
     summary = GridSummary(grid=key)
-    finished = _execute(to_run, executor, workers, slurm, results_root, key)
+    finished = _execute(to_run, executor, workers, slurm, results_root, key, cells_per_gpu)
     try:
         for i, result in enumerate(finished, 1):
             results[result.cell] = result
@@ -203,7 +207,7 @@ def run_grid(grid: Grid | str, *, results_root: Path | str, scale: str | None = 
 
 
 def _execute(specs: list[CellSpec], executor: str, workers: int, slurm: SlurmOptions, results_root: Path,
-             key: str) -> Iterator[CellResult]:
+             key: str, cells_per_gpu: int | None = None) -> Iterator[CellResult]:
     if not specs:
         return iter(())
     if executor == "inline":
@@ -214,7 +218,8 @@ def _execute(specs: list[CellSpec], executor: str, workers: int, slurm: SlurmOpt
         return run_slurm(specs, options=slurm, folder=grid_dir(results_root, key) / ".submitit", name=f"bench-{key}")
     from bench.executors.local import run_local
 
-    return run_local(specs, workers=workers, log_dir=grid_dir(results_root, key) / ".logs")
+    return run_local(specs, workers=workers, log_dir=grid_dir(results_root, key) / ".logs",
+                     cells_per_gpu=cells_per_gpu)
 
 
 def _tally(results: Iterable[CellResult]) -> str:

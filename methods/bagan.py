@@ -235,26 +235,28 @@ class BAGAN(Method):
     def d_step(self, real_x: torch.Tensor, real_y: torch.Tensor) -> LossDict:
         """One D update: (C+1)-way CE, reals to their class and fakes to "fake"."""
         check_real_batch(real_x, real_y, self.config.num_classes)
-        with torch.no_grad():
-            fake, _ = self._fakes(real_x.shape[0])
-        loss = bagan_d_loss(self.D(real_x), real_y, self.D(fake))
+        with self.forward_context():
+            with torch.no_grad():
+                fake, _ = self._fakes(real_x.shape[0])
+            loss = bagan_d_loss(self.D(real_x), real_y, self.D(fake))
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_d.step()
-        return {"loss/d": loss.item()}
+        return {"loss/d": loss.detach()}
 
     def g_step(self) -> LossDict:
         """One G update: fakes of uniform classes ŷ' pushed towards class ŷ'."""
         self.D.requires_grad_(False)
         try:
-            fake, y = self._fakes(self.config.batch_size)
-            loss = bagan_g_loss(self.D(fake), y)
+            with self.forward_context():
+                fake, y = self._fakes(self.config.batch_size)
+                loss = bagan_g_loss(self.D(fake), y)
             self.opt_g.zero_grad(set_to_none=True)
             loss.backward()
             self.opt_g.step()
         finally:
             self.D.requires_grad_(True)
-        return {"loss/g": loss.item()}
+        return {"loss/g": loss.detach()}
 
     def extra_state(self) -> dict[str, Any]:
         return {"gaussians": self.gaussians.state_dict(), "pretrained_done": self.pretrained_done}

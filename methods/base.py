@@ -17,9 +17,10 @@ loop can save and restore it for exact resume.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -30,8 +31,9 @@ from bench.errors import ConfigError, check, closest
 
 QUIRKS = ("paper", "fixed")
 
-LossDict = dict[str, float]
-"""Named scalars a step returns, named by path: ``loss/d``, ``loss/d_gp``, ``loss/g_eco`` ..."""
+LossDict = dict[str, "float | torch.Tensor"]
+"""Named scalars a step returns, named by path: ``loss/d``, ``loss/d_gp``, ``loss/g_eco`` ... Each a float or a
+detached 0-d tensor; the loop converts tensors to floats once per iteration (no host sync per D step)."""
 
 
 @dataclass
@@ -100,6 +102,9 @@ class Method:
     latent_dim: int = 128
     ema_decay: float | None = None
     ema_start: int = 0
+    # set by the loop (bench.loop); a method reads them through forward_context() and draw_rows()
+    amp_dtype: torch.dtype | None = None  # autocast dtype of the steps' forward passes (bf16); None = fp32
+    shard: tuple[int, int] | None = None  # (rank, world) while data-parallel training draws noise; None = alone
 
     def __init__(self, config: MethodConfig, device: torch.device | str = "cpu") -> None:
         check(config.quirks in QUIRKS, f"unknown quirks {config.quirks!r}{closest(config.quirks, QUIRKS)}; "
@@ -174,14 +179,31 @@ class Method:
             for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers(), strict=True):
                 b_ema.copy_(b)
 
+    def forward_context(self) -> contextlib.AbstractContextManager:
+        """The context for a step's forward passes (loss included, backward and optimizer step outside it):
+        autocast to ``amp_dtype`` on the method's device when the loop set one, else nothing."""
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
     # -- generation ------------------------------------------------------------------------------
+    def draw_rows(self, n: int, draw: Callable[[int], torch.Tensor]) -> torch.Tensor:
+        """``draw(n)``: n rows of random values from the global generators. Under data-parallel training
+        (``shard = (rank, world)``) every rank draws the world's n·world rows from the same generator state and
+        keeps its own n, so the ranks together see what one process drawing the global batch would see, and
+        their generators stay equal (one checkpointed RNG state serves every rank)."""
+        if self.shard is None:
+            return draw(n)
+        rank, world = self.shard
+        return draw(n * world)[rank * n:(rank + 1) * n]
+
     def sample_labels(self, n: int) -> torch.Tensor:
         """n labels uniform over all classes, on the device (the G-step label rule)."""
-        return torch.randint(0, self.config.num_classes, (n,), device=self.device)
+        return self.draw_rows(n, lambda m: torch.randint(0, self.config.num_classes, (m,), device=self.device))
 
     def sample_z(self, n: int) -> torch.Tensor:
         """n standard-normal latents (n, latent_dim) on the device."""
-        return torch.randn(n, self.latent_dim, device=self.device)
+        return self.draw_rows(n, lambda m: torch.randn(m, self.latent_dim, device=self.device))
 
     @torch.no_grad()
     def generate(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -243,7 +265,19 @@ class Method:
 
     @staticmethod
     def adam(params: Iterable[torch.Tensor], settings: OptimizerSettings) -> torch.optim.Adam:
-        return torch.optim.Adam(params, lr=settings.lr, betas=tuple(settings.betas), eps=settings.eps)
+        """Adam over ``params``; the fused kernel when they all live on CUDA (same update rule, one launch)."""
+        params = list(params)
+        fused = {"fused": True} if params and all(p.is_cuda for p in params) else {}
+        return torch.optim.Adam(params, lr=settings.lr, betas=tuple(settings.betas), eps=settings.eps, **fused)
+
+
+def losses_to_floats(steps: list[LossDict]) -> list[dict[str, float]]:
+    """The steps' loss dicts with every value a float: the tensors among them (detached 0-d, any dtype) are
+    stacked and copied to the host at once, so an iteration waits for the device once, not once per value."""
+    tensors = [value for losses in steps for value in losses.values() if isinstance(value, torch.Tensor)]
+    values = iter(torch.stack([t.float() for t in tensors]).tolist() if tensors else [])
+    return [{key: next(values) if isinstance(value, torch.Tensor) else float(value) for key, value in losses.items()}
+            for losses in steps]
 
 
 _REGISTRY: dict[str, type[Method]] = {}

@@ -44,7 +44,14 @@ import torch
 from bench.methods.backbones import Backbone, get_backbone
 from bench.methods.base import LossDict, Method, MethodConfig, OptimizerSettings
 from bench.methods.heads import ContrastiveDiscriminator, check_hyper, check_real_batch
-from bench.methods.losses import bce_d_loss, bce_g_loss, gradient_penalty, hinge_d_loss, hinge_g_loss
+from bench.methods.losses import (
+    bce_d_loss,
+    bce_g_loss,
+    gp_mix_weights,
+    gradient_penalty,
+    hinge_d_loss,
+    hinge_g_loss,
+)
 
 PAPER_RECIPE: dict[str, Any] = {
     "lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.9), "adam_eps": 1e-8, "adv_loss": "bce", "gp_weight": 10.0,
@@ -118,23 +125,25 @@ class ContrastiveGAN(Method):
         check_real_batch(real_x, real_y, self.config.num_classes)
         batch = real_x.shape[0]
         y_gen = real_y if self.hp.d_fake_labels == "real" else self.sample_labels(batch)
-        with torch.no_grad():
-            fake = self.G(self.sample_z(batch), y_gen)
-        y_score = self.sample_labels(batch) if self.config.quirks == "paper" else y_gen
-        adv_real, e_real, p_real = self.D(real_x, real_y)
-        adv_fake, _, _ = self.D(fake, y_score)
-        loss_adv = self.d_loss_fn(adv_real, adv_fake)
-        loss_cond = self.cond_loss(e_real, p_real, real_y)
-        loss = loss_adv + self.hp.cond_lambda * loss_cond
-        out = {"loss/d_adv": loss_adv.item(), f"loss/d_{self.cond_name}": loss_cond.item()}
-        if self.hp.gp_weight > 0:
-            loss_gp = gradient_penalty(self.D.logit, real_x, fake, quirks=self.config.quirks)
-            loss = loss + self.hp.gp_weight * loss_gp
-            out["loss/d_gp"] = loss_gp.item()
+        with self.forward_context():
+            with torch.no_grad():
+                fake = self.G(self.sample_z(batch), y_gen)
+            y_score = self.sample_labels(batch) if self.config.quirks == "paper" else y_gen
+            adv_real, e_real, p_real = self.D(real_x, real_y)
+            adv_fake, _, _ = self.D(fake, y_score)
+            loss_adv = self.d_loss_fn(adv_real, adv_fake)
+            loss_cond = self.cond_loss(e_real, p_real, real_y)
+            loss = loss_adv + self.hp.cond_lambda * loss_cond
+            out = {"loss/d_adv": loss_adv.detach(), f"loss/d_{self.cond_name}": loss_cond.detach()}
+            if self.hp.gp_weight > 0:
+                alpha = self.draw_rows(batch, lambda n: gp_mix_weights(n, real_x, self.config.quirks))
+                loss_gp = gradient_penalty(self.D.logit, real_x, fake, quirks=self.config.quirks, alpha=alpha)
+                loss = loss + self.hp.gp_weight * loss_gp
+                out["loss/d_gp"] = loss_gp.detach()
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_d.step()
-        return {"loss/d": loss.item(), **out}
+        return {"loss/d": loss.detach(), **out}
 
     def g_step(self) -> LossDict:
         """One G update on ``batch_size`` fakes with labels uniform over all classes."""
@@ -142,13 +151,15 @@ class ContrastiveGAN(Method):
         y = self.sample_labels(batch)
         self.D.requires_grad_(False)  # no D parameter gradients in the G step
         try:
-            adv, e, p = self.D(self.G(self.sample_z(batch), y), y)
-            loss_adv = self.g_loss_fn(adv)
-            loss_cond = self.cond_loss(e, p, y)
-            loss = loss_adv + self.hp.cond_lambda * loss_cond
+            with self.forward_context():
+                adv, e, p = self.D(self.G(self.sample_z(batch), y), y)
+                loss_adv = self.g_loss_fn(adv)
+                loss_cond = self.cond_loss(e, p, y)
+                loss = loss_adv + self.hp.cond_lambda * loss_cond
             self.opt_g.zero_grad(set_to_none=True)
             loss.backward()
             self.opt_g.step()
         finally:
             self.D.requires_grad_(True)
-        return {"loss/g": loss.item(), "loss/g_adv": loss_adv.item(), f"loss/g_{self.cond_name}": loss_cond.item()}
+        return {"loss/g": loss.detach(), "loss/g_adv": loss_adv.detach(),
+                f"loss/g_{self.cond_name}": loss_cond.detach()}

@@ -15,7 +15,7 @@ from bench.methods.autoencoder import train_autoencoder
 from bench.methods.backbones import Trunk, get_backbone
 from bench.methods.base import LossDict, Method, MethodConfig, OptimizerSettings, register_method
 from bench.methods.heads import ProductDiscriminator, check_hyper, check_real_batch
-from bench.methods.losses import GP_WEIGHT, bce_d_loss, bce_g_loss, gradient_penalty
+from bench.methods.losses import GP_WEIGHT, bce_d_loss, bce_g_loss, gp_mix_weights, gradient_penalty
 
 
 @dataclass
@@ -128,27 +128,31 @@ class EBGAN(Method):
         classes = self.config.num_classes
         if self.config.quirks == "paper":
             return self.sample_labels(real_y.shape[0])
-        offset = torch.randint(1, classes, real_y.shape, device=self.device)  # uniform over the other classes
+        offset = self.draw_rows(real_y.shape[0], lambda n: torch.randint(1, classes, (n,), device=self.device))
+        # offset: uniform over the other classes
         return (real_y + offset) % classes
 
     def d_step(self, real_x: torch.Tensor, real_y: torch.Tensor) -> LossDict:
         """One D update: real / fake / wrong-label BCE terms and the GP (D with the real labels)."""
         check_real_batch(real_x, real_y, self.config.num_classes)
         batch = real_x.shape[0]
-        with torch.no_grad():
-            fake = self.G(self.sample_z(batch), real_y)
-        y_d = self.sample_labels(batch) if self.config.quirks == "paper" else real_y
-        y_wrong = self._wrong_labels(real_y)
-        loss_adv = bce_d_loss(self.D(real_x, real_y), self.D(fake, y_d))
-        wrong = self.D(real_x, y_wrong)
-        loss_wrong = F.binary_cross_entropy_with_logits(wrong, torch.zeros_like(wrong))
-        loss_gp = gradient_penalty(lambda x: self.D(x, real_y), real_x, fake, quirks=self.config.quirks)
-        loss = loss_adv + loss_wrong + self.hp.gp_weight * loss_gp
+        with self.forward_context():
+            with torch.no_grad():
+                fake = self.G(self.sample_z(batch), real_y)
+            y_d = self.sample_labels(batch) if self.config.quirks == "paper" else real_y
+            y_wrong = self._wrong_labels(real_y)
+            loss_adv = bce_d_loss(self.D(real_x, real_y), self.D(fake, y_d))
+            wrong = self.D(real_x, y_wrong)
+            loss_wrong = F.binary_cross_entropy_with_logits(wrong, torch.zeros_like(wrong))
+            alpha = self.draw_rows(batch, lambda n: gp_mix_weights(n, real_x, self.config.quirks))
+            loss_gp = gradient_penalty(lambda x: self.D(x, real_y), real_x, fake, quirks=self.config.quirks,
+                                       alpha=alpha)
+            loss = loss_adv + loss_wrong + self.hp.gp_weight * loss_gp
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_d.step()
-        return {"loss/d": loss.item(), "loss/d_adv": loss_adv.item(), "loss/d_wrong": loss_wrong.item(),
-                "loss/d_gp": loss_gp.item()}
+        return {"loss/d": loss.detach(), "loss/d_adv": loss_adv.detach(), "loss/d_wrong": loss_wrong.detach(),
+                "loss/d_gp": loss_gp.detach()}
 
     def g_step(self) -> LossDict:
         """One G update: BCE(D(G(z, y_g), y_g), 1) with y_g uniform over all classes."""
@@ -156,13 +160,14 @@ class EBGAN(Method):
         y = self.sample_labels(batch)
         self.D.requires_grad_(False)
         try:
-            loss = bce_g_loss(self.D(self.G(self.sample_z(batch), y), y))
+            with self.forward_context():
+                loss = bce_g_loss(self.D(self.G(self.sample_z(batch), y), y))
             self.opt_g.zero_grad(set_to_none=True)
             loss.backward()
             self.opt_g.step()
         finally:
             self.D.requires_grad_(True)
-        return {"loss/g": loss.item()}
+        return {"loss/g": loss.detach()}
 
     def extra_state(self) -> dict[str, Any]:
         return {"pretrained_done": self.pretrained_done}

@@ -34,7 +34,10 @@ EMBED_DIM = 512
 
 
 def check_real_batch(x: torch.Tensor, y: torch.Tensor, num_classes: int) -> None:
-    """ConfigError unless ``x`` is a batch of at least two images and ``y`` holds one label in [0, C) per image."""
+    """ConfigError unless ``x`` is a batch of at least two images and ``y`` holds one label in [0, C) per image.
+
+    The range of the labels is checked on CPU only: on a GPU that check would make every D step wait for the
+    device (the loop's labels come from the dataset; a label out of range still fails inside the embedding)."""
     if x.ndim != 4 or y.ndim != 1 or y.shape[0] != x.shape[0]:
         raise ConfigError(f"d_step expects images (B, C, H, W) and labels (B,), got {tuple(x.shape)} and "
                           f"{tuple(y.shape)}")
@@ -43,6 +46,8 @@ def check_real_batch(x: torch.Tensor, y: torch.Tensor, num_classes: int) -> None
     if x.shape[0] < 2:
         raise ConfigError(f"a real batch of {x.shape[0]} image(s): d_step needs at least 2 "
                           f"(batch statistics and contrastive pairs); raise batch_size or drop the last batch")
+    if y.device.type != "cpu":
+        return
     bad = (y < 0) | (y >= num_classes)
     if bad.any():
         raise ConfigError(f"label {int(y[bad][0])} is out of range: labels must lie in [0, {num_classes})")

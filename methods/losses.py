@@ -35,6 +35,7 @@ __all__ = [
     "contrastive_2c_loss",
     "d2d_ce_loss",
     "eco_loss",
+    "gp_mix_weights",
     "gradient_penalty",
     "hinge_d_loss",
     "hinge_g_loss",
@@ -215,7 +216,15 @@ def hinge_g_loss(fake_logits: Tensor) -> Tensor:
     return -fake_logits.mean()
 
 
-def gradient_penalty(d_fn: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, quirks: str = "paper") -> Tensor:
+def gp_mix_weights(batch: int, real: Tensor, quirks: str = "paper") -> Tensor:
+    """The GP's mixing weights α (batch, 1, ..., 1) on ``real``'s device and dtype, from torch's global RNG:
+    N(0, 1) under ``quirks="paper"`` (upstream's), U(0, 1) under ``"fixed"`` (see :func:`gradient_penalty`)."""
+    draw = torch.randn if quirks == "paper" else torch.rand
+    return draw((batch,) + (1,) * (real.dim() - 1), device=real.device, dtype=real.dtype)
+
+
+def gradient_penalty(d_fn: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor, quirks: str = "paper",
+                     alpha: Tensor | None = None) -> Tensor:
     r"""WGAN-GP gradient penalty of ECOGAN/EBGAN's D, ecogan-upstream.md §5.5 (unweighted; see :data:`GP_WEIGHT`).
 
         x̃_i = x_i + α_i (\tilde{x}_i - x_i),   GP = \mathrm{mean}_i (\lVert ∇_{x̃} D(x̃)_i \rVert_2 - 1)^2,
@@ -230,6 +239,8 @@ def gradient_penalty(d_fn: Callable[[Tensor], Tensor], real: Tensor, fake: Tenso
         real: (B, ...) real samples.
         fake: (B, ...) generated samples (detached here).
         quirks: ``"paper"`` or ``"fixed"``, see above.
+        alpha: the mixing weights (B, 1, ..., 1) when the caller draws them (data-parallel ranks draw the
+            global batch's and keep their rows); None = :func:`gp_mix_weights` here.
 
     Returns:
         The scalar penalty.
@@ -240,9 +251,7 @@ def gradient_penalty(d_fn: Callable[[Tensor], Tensor], real: Tensor, fake: Tenso
     check(real.dim() >= 2 and real.shape[0] >= 1,
           f"gradient_penalty: real must be (B, ...) with B >= 1, got shape {tuple(real.shape)}")
     batch = real.shape[0]
-    alpha_shape = (batch,) + (1,) * (real.dim() - 1)
-    draw = torch.randn if quirks == "paper" else torch.rand
-    alpha = draw(alpha_shape, device=real.device, dtype=real.dtype)
+    alpha = gp_mix_weights(batch, real, quirks) if alpha is None else alpha
     x_hat = (real + alpha * (fake.detach() - real)).detach().requires_grad_(True)
     out = d_fn(x_hat)
     if out.shape not in ((batch,), (batch, 1)):

@@ -1,15 +1,17 @@
 """The local executor: ``workers`` cells at once on this machine, each in its own subprocess
 (``python -m bench.executors.worker``), so that a crash (out of memory, a segfault) takes down one cell only.
 
-With GPUs visible to torch, each running cell gets one (``CUDA_VISIBLE_DEVICES``, round robin over the
-visible ones); without, each gets ``cores // workers`` CPU threads (unless ``OMP_NUM_THREADS`` is set).
+With GPUs visible to torch, each running cell gets its slot's GPUs (``CUDA_VISIBLE_DEVICES``; one, or ``nproc``
+for a data-parallel cell; ``cells_per_gpu`` cells share each GPU; see ``bench.executors.packing``); without,
+each gets ``cores // workers`` CPU threads (unless ``OMP_NUM_THREADS`` is set).
 With one worker its output goes to this terminal (the loop's progress bar); with several, to
 ``results/<key>/.logs/<cell>.log``, and this terminal shows one live line per worker (step, rate, ETA; see
 ``bench.executors.progress``).
 
-Workers run in sessions of their own: Ctrl-C reaches the scheduler, which sends each running worker one
-SIGINT, so that the loop checkpoints its last whole step, marks the run pending and releases the lock. (A
-scheduler killed outright leaves its workers to finish their cells, still holding their locks.)
+Workers run in sessions of their own: Ctrl-C reaches the scheduler, which sends each running worker's process
+group (the worker and the ranks of a data-parallel cell) one SIGINT, so that the loop checkpoints its last
+whole step, marks the run pending and releases the lock. (A scheduler killed outright leaves its workers to
+finish their cells, still holding their locks.)
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO
 
+from bench.executors.packing import Slot, worker_slots
 from bench.executors.progress import PROGRESS_FILE_ENV, ProgressBoard
 from bench.executors.worker import CellResult, CellSpec
 
@@ -61,14 +64,28 @@ def visible_gpus() -> list[str]:
     return [str(i) for i in range(torch.cuda.device_count())]
 
 
-def run_local(specs: list[CellSpec], *, workers: int = 1, log_dir: Path | None = None) -> Iterator[CellResult]:
+def local_slots(gpus: list[str], workers: int, cells_per_gpu: int | None, nproc: int) -> list[Slot]:
+    """The slots of this machine: ``cells_per_gpu`` cells on each GPU (group of ``nproc`` GPUs), or without it
+    ``workers`` slots round robin over the GPUs (or CPU slots)."""
+    if cells_per_gpu is not None and gpus:
+        return worker_slots(gpus, cells_per_gpu, nproc)
+    if not gpus:
+        return worker_slots([], cpu_workers=workers)
+    groups = max(1, len(gpus) // nproc)
+    return worker_slots(gpus, -(-workers // groups), nproc)[:workers]
+
+
+def run_local(specs: list[CellSpec], *, workers: int = 1, log_dir: Path | None = None,
+              cells_per_gpu: int | None = None) -> Iterator[CellResult]:
     """Run ``specs`` in up to ``workers`` subprocesses at once; yield each result as its process ends.
 
     Args:
         specs: the cells to run (their lock files make a second scheduler skip them).
-        workers: cells at once.
+        workers: cells at once (without GPUs, or without ``cells_per_gpu``).
         log_dir: folder for per-cell output logs and the spec/result files of the workers; with one worker
             the output goes to this process's stderr instead.
+        cells_per_gpu: with GPUs: cells at once on each GPU; the number of cells at once is then K × GPUs /
+            nproc and ``workers`` is ignored.
     """
     if not specs:
         return
@@ -76,15 +93,17 @@ def run_local(specs: list[CellSpec], *, workers: int = 1, log_dir: Path | None =
     log_dir.mkdir(parents=True, exist_ok=True)
     wants_gpu = any(s.config.get("device", "auto") != "cpu" for s in specs)
     gpus = visible_gpus() if wants_gpu else []
-    threads = None if gpus or "OMP_NUM_THREADS" in os.environ else max(1, cpu_count() // workers)
+    nproc = max(int(s.config.get("nproc", 1)) for s in specs)
+    slots = local_slots(gpus, workers, cells_per_gpu, nproc)
+    threads = None if gpus or "OMP_NUM_THREADS" in os.environ else max(1, cpu_count() // len(slots))
     pending = list(specs)
     running: dict[int, _Running] = {}
-    board = ProgressBoard() if workers > 1 else None  # one worker: its own bar is on this terminal
+    board = ProgressBoard() if len(slots) > 1 else None  # one worker: its own bar is on this terminal
     try:
         while pending or running:
-            for slot in range(workers):
-                if slot not in running and pending:
-                    running[slot] = _start(pending.pop(0), slot, gpus, threads, log_dir, quiet=workers > 1)
+            for slot in slots:
+                if slot.index not in running and pending:
+                    running[slot.index] = _start(pending.pop(0), slot, threads, log_dir, quiet=len(slots) > 1)
             finished = [slot for slot, r in running.items() if r.proc.poll() is not None]
             for slot in finished:
                 if board is not None:
@@ -101,8 +120,7 @@ def run_local(specs: list[CellSpec], *, workers: int = 1, log_dir: Path | None =
         _stop_all(running.values())
 
 
-def _start(spec: CellSpec, slot: int, gpus: list[str], threads: int | None, log_dir: Path,
-           quiet: bool) -> _Running:
+def _start(spec: CellSpec, slot: Slot, threads: int | None, log_dir: Path, quiet: bool) -> _Running:
     # per scheduler process: another scheduler may be running the same grid on the same folder
     spec_path = log_dir / f"{spec.cell}.{os.getpid()}.spec.json"
     result_path = log_dir / f"{spec.cell}.{os.getpid()}.result.json"
@@ -110,8 +128,8 @@ def _start(spec: CellSpec, slot: int, gpus: list[str], threads: int | None, log_
     spec = CellSpec(**{**asdict(spec), "threads": spec.threads or threads, "progress": spec.progress and not quiet})
     spec_path.write_text(json.dumps(asdict(spec)), encoding="utf-8")
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    if gpus:
-        env["CUDA_VISIBLE_DEVICES"] = gpus[slot % len(gpus)]
+    if slot.devices:
+        env["CUDA_VISIBLE_DEVICES"] = slot.visible
     if spec.threads:
         env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(spec.threads)
     log = log_dir / f"{spec.cell}.log" if quiet else None
@@ -164,7 +182,10 @@ def _stop_all(runs) -> None:
     step and the worker release its lock; a worker still alive after ``STOP_WAIT_S`` is killed."""
     runs = [r for r in runs if r.proc.poll() is None]
     for run in runs:
-        run.proc.send_signal(signal.SIGINT)
+        try:  # the worker leads its own process group, which holds the ranks of a data-parallel cell
+            os.killpg(run.proc.pid, signal.SIGINT)
+        except (ProcessLookupError, PermissionError):
+            run.proc.send_signal(signal.SIGINT)
     deadline = time.monotonic() + STOP_WAIT_S
     for run in runs:
         try:

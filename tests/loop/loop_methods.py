@@ -1,8 +1,9 @@
 """Test-only methods: ECOGAN and EBGAN with faults switched on by environment variables.
 
-Registered on import as ``loop_ecogan`` and ``loop_ebgan``. The math is the real methods'; the faults only
-happen at a given step (the one ``update_ema`` receives), so the same class serves the uninterrupted
-reference run, a killed run and its resumption. Subprocesses import this module through
+Registered on import as ``loop_ecogan``, ``loop_ebgan`` and ``loop_ecogan_nobn`` (ECOGAN whose G has no
+BatchNorm, so that a data-parallel run can match a one-process run to float tolerance). The math is the real
+methods'; the faults only happen at a given step (the one ``update_ema`` receives), so the same class serves
+the uninterrupted reference run, a killed run and its resumption. Subprocesses import this module through
 ``BENCH_METHODS=loop.loop_methods`` with ``tests/`` on ``PYTHONPATH``.
 
 Environment:
@@ -23,7 +24,9 @@ import signal
 import time
 from pathlib import Path
 
-from bench.methods.base import register_method
+from torch import nn
+
+from bench.methods.base import OptimizerSettings, register_method
 from bench.methods.ebgan import EBGAN
 from bench.methods.ecogan import ECOGAN
 
@@ -84,3 +87,17 @@ class LoopEBGAN(Faults, EBGAN):
     def __init__(self, config, device="cpu"):
         super().__init__(config, device)
         self.setup_faults()
+
+
+@register_method("loop_ecogan_nobn")
+class LoopECOGANNoBN(LoopECOGAN):
+    """LoopECOGAN with G's BatchNorm layers replaced by identities: no statistic depends on the batch split
+    (with ``cond_lambda = 0`` neither does any loss), so N ranks compute what one process computes."""
+
+    def __init__(self, config, device="cpu"):
+        super().__init__(config, device)
+        for module in list(self.G.modules()):
+            for name, child in module.named_children():
+                if isinstance(child, nn.BatchNorm2d):
+                    setattr(module, name, nn.Identity())
+        self.opt_g = self.adam(self.G.parameters(), OptimizerSettings(self.hp.lr_g, self.hp.betas, self.hp.adam_eps))

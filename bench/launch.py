@@ -1,0 +1,86 @@
+"""Start the ranks of a data-parallel run (``nproc`` > 1): one process per device through
+``torch.multiprocessing`` (spawn), each running :func:`bench.loop.train_ranks`; see ``bench.distributed``.
+
+The calling process only waits. Ctrl-C reaches the ranks with it (they share its process group; the local
+executor signals a worker's whole group): they agree to stop after the same iteration, rank 0 checkpoints it,
+and this process waits for them before it raises KeyboardInterrupt. A rank that dies takes the others down,
+and the run is marked failed with the first line of its error.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as std_mp
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.multiprocessing as mp
+
+from bench import distributed
+from bench.config import RunConfig
+from bench.errors import one_line
+from bench.run_dir import RunDir, read_status, write_status
+
+RENDEZVOUS_TIMEOUT = timedelta(hours=2)  # ranks wait this long for rank 0's evaluations and checkpoints
+
+
+def _rank_main(rank: int, cfg_dict: dict[str, Any], root: str, progress: bool, port: int, threads: int,
+               results: Any) -> None:
+    """One rank: join the group, train, report rank 0's outcome through ``results``."""
+    from bench.loop import resolve_device, train_ranks
+
+    torch.set_num_threads(threads)
+    cfg = RunConfig(**cfg_dict)
+    device = resolve_device(cfg.device, rank)
+    if device.type == "cuda":
+        device = torch.device("cuda", rank)
+        torch.cuda.set_device(device)
+    ranks = distributed.init_ranks(rank, cfg.nproc, port, device, timeout=RENDEZVOUS_TIMEOUT)
+    try:
+        outcome = train_ranks(cfg, RunDir(Path(root)), progress, ranks)
+        report = (outcome.status, outcome.step, outcome.best_fid, outcome.error)
+    except KeyboardInterrupt:  # every rank stopped at the same iteration; rank 0 checkpointed it
+        report = ("interrupted", 0, None, None)
+    finally:
+        distributed.close_ranks()
+    if ranks.main:
+        results.put(report)
+
+
+def train_parallel(cfg: RunConfig, run: RunDir, progress: bool) -> Any:
+    """Train ``cfg`` on ``cfg.nproc`` ranks in ``run`` (already checked by :func:`bench.loop.train`); returns
+    rank 0's RunOutcome."""
+    from bench.loop import RunOutcome
+
+    context = std_mp.get_context("spawn")
+    results = context.SimpleQueue()
+    threads = max(1, torch.get_num_threads() // cfg.nproc)
+    args = (cfg.to_dict(), str(run.root), progress, distributed.free_port(), threads, results)
+    processes = mp.start_processes(_rank_main, args=args, nprocs=cfg.nproc, join=False, start_method="spawn")
+    interrupted, report = False, None
+    while True:
+        try:
+            if processes.join(timeout=1.0):
+                break
+        except KeyboardInterrupt:
+            interrupted = True  # the ranks got the signal too: let them checkpoint and stop
+            continue
+        except Exception as err:  # a rank died; join has terminated the others
+            if report is not None:  # rank 0 had reported (a failure it recorded): that outcome stands
+                break
+            line = next((ln.strip() for ln in reversed(str(err).splitlines()) if ln.strip()), one_line(err))[:300]
+            status = read_status(run) or {}
+            step = int(status.get("step") or 0)
+            write_status(run, "failed", step, cfg.steps, error=f"a rank failed: {line}", best=status.get("best"))
+            return RunOutcome("failed", step, None, f"a rank failed: {line}")
+        if report is None and not results.empty():
+            report = results.get()
+            if report[0] == "failed":  # rank 0 stopped on an error: the others would wait for it forever
+                for process in processes.processes:
+                    if process.is_alive():
+                        process.terminate()
+    status, step, best_fid, error = report if report is not None else results.get()
+    if interrupted or status == "interrupted":
+        raise KeyboardInterrupt
+    return RunOutcome(status, step, best_fid, error)
