@@ -49,7 +49,7 @@ def main() -> None:
     Start here:
       bench list datasets           the datasets bench knows (digits_lt needs no download)
       bench list methods            BAGAN, EBGAN, 2C, D2D-CE, ECOGAN with their paper rows
-      bench run --grid demo         the embedded demo: six cells on digits_lt, CPU, ~10 min
+      bench run --grid demo         the embedded demo: seven cells on digits_lt, CPU, ~14 min
       bench report --grid demo --html
     Every number bench prints names its protocol (paper | standard) and feature extractor.
     """

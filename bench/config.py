@@ -121,13 +121,13 @@ SCALE_BUDGET_KEYS = ("d_updates", "evaluations")
 SCALES: dict[str, dict[str, Any]] = {
     "paper": {},
     # cpu: a couple of minutes per cell on 2 cores, for the digits demo. dcgan64 at 16x16 (digits are 8x8
-    # images: 32x32 only costs time), batch 32, 2,500 D updates (ECOGAN/EBGAN/2C/D2D-CE 500 iterations of
-    # 5 D + 1 G, BAGAN 2,500 of 1 D + 1 G), 5 evaluations; pretraining takes each method's own epochs (BAGAN 150,
+    # images: 32x32 only costs time), batch 32, 1,500 D updates (ECOGAN/EBGAN/2C/D2D-CE 300 iterations of
+    # 5 D + 1 G, BAGAN 1,500 of 1 D + 1 G), 5 evaluations; pretraining takes each method's own epochs (BAGAN 150,
     # EBGAN 30: cheap at 16x16). BigGAN needs --set backbone=biggan32 image_size=32.
     "cpu": {
         "image_size": 16,
         "batch_size": 32,
-        "d_updates": 2500,
+        "d_updates": 1500,
         "evaluations": 5,
         "backbone": "dcgan64",
         "extractor": "classifier",

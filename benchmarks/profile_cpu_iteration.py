@@ -33,9 +33,13 @@ def main() -> int:
     parser.add_argument("--g-cond", default="concat")
     parser.add_argument("--iterations", type=int, default=20)
     parser.add_argument("--top", type=int, default=15)
+    parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                        help="config overrides, e.g. --set batch_size=16")
     args = parser.parse_args()
 
-    overrides = {"g_cond": args.g_cond} if args.method != "bagan" else {}
+    from bench.config import parse_set
+
+    overrides = ({"g_cond": args.g_cond} if args.method != "bagan" else {}) | parse_set(args.sets)
     cfg = resolve({"dataset": "digits_lt", "method": args.method}, scale="cpu", overrides=overrides)
     train_set = load_train_set(cfg)
     method = build_method(cfg, data_info(train_set), torch.device("cpu"))
