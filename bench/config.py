@@ -30,7 +30,7 @@ DEVICES = ("auto", "cpu", "cuda")
 # Keys that do not change the numbers a run produces; they may differ on resume.
 RUNTIME_KEYS = ("device", "data_root", "grid", "workers_hint", "inception_weights", "tv_inception_weights")
 # Keys added after runs existed: left out of the hash while at their default, so older runs keep their hash.
-HASH_OMITTED_AT_DEFAULT = {"compile": False, "nproc": 1}
+HASH_OMITTED_AT_DEFAULT = {"compile": False, "nproc": 1, "g_cond": None}
 
 
 @dataclass

@@ -92,3 +92,5 @@ def test_new_keys_leave_older_hashes_alone_and_nproc_is_hashed():
     assert "nproc" not in default.hashed_dict() and "compile" not in default.hashed_dict()
     assert RunConfig(nproc=2).config_hash() != default.config_hash()
     assert RunConfig(compile=True).config_hash() != default.config_hash()
+    assert "g_cond" not in default.hashed_dict()  # g_cond too: None is the paper's way, as before it existed
+    assert RunConfig(g_cond="concat").config_hash() != default.config_hash()
