@@ -102,6 +102,7 @@ class Method:
     latent_dim: int = 128
     ema_decay: float | None = None
     ema_start: int = 0
+    g_cond: str | None = None  # how the class enters G (a backbone's g_conds), set by methods with a conditional G
     # set by the loop (bench.loop); a method reads them through forward_context() and draw_rows()
     amp_dtype: torch.dtype | None = None  # autocast dtype of the steps' forward passes (bf16); None = fp32
     shard: tuple[int, int] | None = None  # (rank, world) while data-parallel training draws noise; None = alone
@@ -131,7 +132,7 @@ class Method:
         """What this run's nets and steps actually are, for config.json and the report: backbone, how the class
         enters G, D steps per G step and every resolved hyperparameter."""
         hyper = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self.hp).items()}
-        return {"backbone": self.backbone, "g_cond": getattr(self, "g_cond", None), "n_dis": self.n_dis,
+        return {"backbone": self.backbone, "g_cond": self.g_cond, "n_dis": self.n_dis,
                 "adv_loss": hyper.get("adv_loss") or self.adversarial_loss, "gp_weight": hyper.get("gp_weight", 0.0),
                 "hyper": hyper}
 
