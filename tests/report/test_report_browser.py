@@ -67,7 +67,8 @@ def test_dom_has_the_tables_and_every_image_decodes(table3_report, tmp_path):
     result = chromium("--dump-dom", "--virtual-time-budget=5000", probed.as_uri(), user_data=tmp_path / "profile")
     scan = DomScan()
     scan.feed(result.stdout)
-    assert scan.tags.get("table") == 3 and scan.tags.get("caption") == 3, result.stderr[-2000:]
+    # three captioned result tables and the recipes table
+    assert scan.tags.get("table") == 4 and scan.tags.get("caption") == 3, result.stderr[-2000:]
     assert scan.tags.get("td", 0) > 50
     expected = len(list((table3_report.out / "figures").glob("*.png"))) + len(
         list((table3_report.out / "samples").glob("*.png")))
