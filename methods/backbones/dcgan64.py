@@ -43,10 +43,10 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from bench.config import G_CONDS  # how the class enters G: latent scale | input concatenation | class BN
 from bench.methods.backbones import Backbone, Trunk
 
 TRUNK_WIDTHS = {64: (64, 128, 128, 256), 32: (64, 128, 256), 16: (64, 256)}
-G_CONDS = ("scale", "concat", "cbn")  # how the class enters G: latent scale | input concatenation | class BN
 
 
 class ClassBatchNorm(nn.Module):
