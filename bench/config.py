@@ -5,6 +5,13 @@ Resolution order, later wins: ``RunConfig`` defaults < the grid's paper-scale bu
 keys < ``--set key=value``. The resolved config is frozen, written to ``config.json`` with its hash, and
 compared key by key on resume.
 
+Resolving also checks every name against its registry (dataset, method, backbone, extractor) and resolves the
+method's full hyperparameters (``Method.resolve_hyper``: Hyper defaults < backbone recipe < ``method_options``),
+so that a misspelt name or option fails while a grid expands (``bench run --dry-run`` included), before any data
+is loaded. The resolved hyperparameters (:meth:`RunConfig.method_hyper`) are written to ``config.json`` and are
+part of the hash: changing a default in a method's Hyper makes a resumed run refuse, naming the option. (Adding
+them changed every run's hash once, by design: folders written before refuse to resume; re-run them.)
+
 Fair budgets: a scale preset states its budget in **D updates** (``d_updates``), not iterations, so every
 method gets the same number of discriminator updates: a method with n_dis D steps per iteration runs
 ``ceil(d_updates / n_dis)`` iterations (BAGAN, n_dis = 1, runs 5× the iterations of ECOGAN, n_dis = 5), and
@@ -71,9 +78,35 @@ class RunConfig:
         return dataclasses.asdict(self)
 
     def hashed_dict(self) -> dict[str, Any]:
-        """The keys that determine the numbers (runtime keys left out, and the newer keys at their default)."""
-        return {k: v for k, v in self.to_dict().items() if k not in RUNTIME_KEYS
+        """The keys that determine the numbers (runtime keys left out, and the newer keys at their default), plus
+        ``hyper``: the method's resolved hyperparameters (:meth:`method_hyper`)."""
+        keys = {k: v for k, v in self.to_dict().items() if k not in RUNTIME_KEYS
                 and not (k in HASH_OMITTED_AT_DEFAULT and v == HASH_OMITTED_AT_DEFAULT[k])}
+        return keys | {"hyper": self.method_hyper()}
+
+    def method_hyper(self) -> dict[str, Any]:
+        """The method's full hyperparameters for this run, as JSON (``Method.resolve_hyper``: the Hyper's defaults
+        < the backbone's recipe < ``method_options``); a ConfigError names an unknown method or option."""
+        from bench.methods import get_method
+        from bench.methods.hyper import to_json
+
+        return to_json(get_method(self.method).resolve_hyper(dict(self.method_options), self.backbone))
+
+    def check_names(self) -> RunConfig:
+        """Look every name up in its registry (dataset, method, backbone, extractor) and resolve the method's
+        hyperparameters, so that a typo fails before any work; a ConfigError names the key and the closest name."""
+        from bench.datasets import get_spec
+        from bench.methods import get_method
+        from bench.methods.backbones import get_backbone
+        from bench.metrics.extractors import EXTRACTORS
+
+        get_spec(self.dataset)
+        method = get_method(self.method)
+        get_backbone(self.backbone or method.default_backbone)
+        if self.extractor is not None:
+            _named("extractor", lambda: EXTRACTORS.get(self.extractor))
+        _named("method_options", self.method_hyper)
+        return self
 
     def config_hash(self) -> str:
         """sha256 (16 hex digits) of the canonical JSON of :meth:`hashed_dict`."""
@@ -109,6 +142,14 @@ class RunConfig:
 def _is_int(value: Any) -> bool:
     """An integer that is not a bool (JSON's ``true`` parses to True, which Python counts as 1)."""
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _named(key: str, lookup: Any) -> Any:
+    """``lookup()``, with a ConfigError it raises prefixed by the config key it concerns."""
+    try:
+        return lookup()
+    except ConfigError as err:
+        raise ConfigError(f"{key}: {err}") from None
 
 
 def _choice(key: str, value: Any, choices: tuple[str, ...]) -> None:
@@ -200,17 +241,17 @@ def resolve(cell: dict[str, Any], scale: str | None = None, paper_budget: dict[s
     explicit = set(cell) | set(overrides or {})
     if fair and "steps" not in explicit:
         merged.update(fair_budget(merged.get("method", RunConfig.method), merged.get("method_options") or {},
-                                  fair, keep_eval_every="eval_every" in explicit))
-    return RunConfig(**merged).validate()
+                                  fair, keep_eval_every="eval_every" in explicit, backbone=merged.get("backbone")))
+    return RunConfig(**merged).validate().check_names()
 
 
-def fair_budget(method: str, options: dict[str, Any], fair: dict[str, int], keep_eval_every: bool = False
-                ) -> dict[str, int]:
+def fair_budget(method: str, options: dict[str, Any], fair: dict[str, int], keep_eval_every: bool = False,
+                backbone: str | None = None) -> dict[str, int]:
     """``steps`` (and ``eval_every``, ``ckpt_every``) giving ``method`` ``fair["d_updates"]`` D updates and
     ``fair["evaluations"]`` evaluations: steps = ceil(d_updates / n_dis)."""
     from bench.methods import get_method
 
-    n_dis = get_method(method).d_steps_per_iteration(options)
+    n_dis = get_method(method).d_steps_per_iteration(options, backbone)
     steps = max(1, math.ceil(fair["d_updates"] / n_dis))
     out = {"steps": steps}
     if not keep_eval_every and "evaluations" in fair:
@@ -234,7 +275,17 @@ def parse_set(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
-def diff_configs(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """Keys whose values differ between two config dicts (runtime keys ignored), as 'key: old -> new'."""
+def diff_configs(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
+    """Keys whose values differ between two config dicts (runtime keys ignored), as 'key: old -> new'; a key
+    ``hyper`` (the resolved method hyperparameters) is compared option by option, as 'hyper.lr_g: 0.0002 -> 0.0001'."""
     keys = sorted((set(old) | set(new)) - set(RUNTIME_KEYS))
-    return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
+    out = []
+    for k in keys:
+        a, b = old.get(k), new.get(k)
+        if a == b:
+            continue
+        if k == "hyper" and isinstance(a, dict) and isinstance(b, dict):
+            out += diff_configs(a, b, prefix=f"{prefix}{k}.")
+        else:
+            out.append(f"{prefix}{k}: {a!r} -> {b!r}")
+    return out

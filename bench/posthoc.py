@@ -12,7 +12,9 @@ import torch
 from bench.checkpoint import Checkpoint, load_checkpoint
 from bench.config import RunConfig
 from bench.errors import ConfigError, check
-from bench.loop import (
+from bench.methods.base import Method
+from bench.run_dir import RunDir, append_rows, atomic_write_bytes, read_json
+from bench.run_setup import (
     build_method,
     data_info,
     load_train_set,
@@ -20,8 +22,6 @@ from bench.loop import (
     metric_columns,
     resolve_device,
 )
-from bench.methods.base import Method
-from bench.run_dir import RunDir, append_rows, atomic_write_bytes, read_json
 from bench.samples import class_grid, generate_uint8, png_bytes, to_pil
 
 CHECKPOINTS = ("best", "latest")

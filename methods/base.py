@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -149,7 +148,6 @@ class Method:
     def resolve_hyper(cls, options: dict[str, Any], backbone: str | None = None) -> Any:
         """The full, checked ``Hyper`` of a run on ``backbone`` (None = the default one): defaults < the backbone's
         recipe < ``options``. An unknown option or a bad value is a ConfigError naming the method and the key."""
-        hyper_options.check_keys(cls.name, cls.Hyper, options)
         return hyper_options.resolve(cls.name, cls.Hyper, cls.backbone_recipe(backbone or cls.default_backbone),
                                      options)
 
@@ -166,7 +164,7 @@ class Method:
     def recipe(self) -> dict[str, Any]:
         """What this run's nets and steps actually are, for config.json and the report: backbone, how the class
         enters G, D steps per G step and every resolved hyperparameter."""
-        hyper = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self.hp).items()}
+        hyper = hyper_options.to_json(self.hp)
         return {"backbone": self.backbone, "g_cond": self.g_cond, "n_dis": self.n_dis,
                 "adv_loss": hyper.get("adv_loss") or self.adversarial_loss, "gp_weight": hyper.get("gp_weight", 0.0),
                 "hyper": hyper}
