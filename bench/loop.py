@@ -89,7 +89,7 @@ def train(cfg: RunConfig, run_dir: Path, *, force_restart: bool = False, progres
     """Train (or resume, or skip) one run in ``run_dir``.
 
     Args:
-        cfg: the resolved config (validated here).
+        cfg: the resolved config (a RunConfig is validated when made).
         run_dir: the run folder, results/<grid>/<cell-id>/ (created).
         force_restart: move the folder's contents to ``_previous/<time>/`` and start over.
         progress: show a tqdm bar on stderr.
@@ -104,7 +104,6 @@ def train(cfg: RunConfig, run_dir: Path, *, force_restart: bool = False, progres
         KeyboardInterrupt: on Ctrl-C or SIGTERM, after saving a checkpoint at the last whole step and marking the
             run pending.
     """
-    cfg = cfg.validate()
     run = RunDir(Path(run_dir))
     run.root.mkdir(parents=True, exist_ok=True)
     if force_restart:

@@ -77,7 +77,7 @@ def evaluate_run(run_dir: Path, protocol: str, checkpoint: str = "best", extract
     """
     cfg, data, method, ckpt = load_run_method(run_dir, checkpoint, device)
     cfg = dataclasses.replace(cfg, protocols=[protocol], extractor=extractor or cfg.extractor, device=device,
-                              data_root=data_root if data_root is not None else cfg.data_root).validate()
+                              data_root=data_root if data_root is not None else cfg.data_root)
     train_set = load_train_set(cfg)
     check(data_info(train_set)["class_counts"] == list(data["class_counts"]),
           f"the training data of {cfg.dataset!r} found now differ from those the run in {run_dir} was trained on "
