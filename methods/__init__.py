@@ -40,8 +40,8 @@ def list_methods() -> list[str]:
     """Registered method names: the paper's in table order (each class's ``paper_order``), then the rest
     alphabetically."""
     classes = METHODS.entries
-    paper = sorted((c.paper_order, name) for name, c in classes.items() if c.paper_order is not None)
-    return [name for _, name in paper] + sorted(name for name, c in classes.items() if c.paper_order is None)
+    paper = sorted((c.paper_position(), name) for name, c in classes.items() if c.paper_position() is not None)
+    return [name for _, name in paper] + sorted(name for name, c in classes.items() if c.paper_position() is None)
 
 
 __all__ = ["METHODS", "Method", "MethodConfig", "get_method", "list_methods", "register_method"]

@@ -97,7 +97,8 @@ class Method:
         pretrains: whether the method has a pretraining stage unless its ``pretrained`` option says false (the
             report's "Pre-trained" column).
         paper_order: its position in the paper's tables (1 = first); None for a method the paper lacks, listed
-            after the paper's, alphabetically.
+            after the paper's, alphabetically. ``display_name`` and ``paper_order`` are read from the class itself,
+            never inherited (:meth:`paper_name`, :meth:`paper_position`); ``pretrains`` is inherited.
     """
 
     name: ClassVar[str] = ""
@@ -158,8 +159,14 @@ class Method:
 
     @classmethod
     def paper_name(cls) -> str:
-        """The name tables and figures print: ``display_name``, else the registry name upper-cased."""
-        return cls.display_name or cls.name.upper()
+        """The name tables and figures print: the class's own ``display_name``, else the registry name upper-cased
+        (a subclass registered under another name is another method, so it does not inherit the name)."""
+        return cls.__dict__.get("display_name") or cls.name.upper()
+
+    @classmethod
+    def paper_position(cls) -> int | None:
+        """The class's own ``paper_order`` (not inherited: a registered subclass is not the paper's row)."""
+        return cls.__dict__.get("paper_order")
 
     def recipe(self) -> dict[str, Any]:
         """What this run's nets and steps actually are, for config.json and the report: backbone, how the class

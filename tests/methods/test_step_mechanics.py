@@ -76,3 +76,12 @@ def test_ema_follows_the_hyper(name):
     method = build(name, ema_decay=0.5, ema_start=2)
     assert method.G_ema is not None and (method.ema_decay, method.ema_start) == (0.5, 2)
     assert method.hp.ema_decay == 0.5
+
+
+def test_a_registered_subclass_is_not_the_paper_row():
+    from bench.methods import list_methods, register_method
+
+    ebgan = get_method("ebgan")
+    sub = register_method("sub_of_ebgan_for_order_test")(type("SubEBGAN", (ebgan,), {}))
+    assert list_methods()[:5] == list(PAPER) and "sub_of_ebgan_for_order_test" in list_methods()[5:]
+    assert sub.paper_name() == "SUB_OF_EBGAN_FOR_ORDER_TEST" and sub.pretrains  # the stage is inherited, the name not
