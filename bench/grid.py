@@ -112,7 +112,7 @@ class Grid:
         return self.name if scale == self.scale else f"{self.name}-{scale}"
 
     def cells(self, scale: str | None = None, only: str | None = None,
-              overrides: Mapping[str, Any] | None = None) -> list[Cell]:
+              overrides: Mapping[str, Any] | None = None, *, strict: bool = True) -> list[Cell]:
         """Expand the grid into resolved cells.
 
         Args:
@@ -122,6 +122,9 @@ class Grid:
             overrides: ``--set`` values. Axis keys (and ``method_options.<key>``) change the cells' axes, and
                 so their ids; cells an override makes identical are kept once, and a changed cell drops its
                 paper numbers. Other keys go to :func:`bench.config.resolve`.
+            strict: a cell that does not resolve (an unknown name or option, a bad value) is a ConfigError naming
+                the cell, the key and the closest name; False leaves such cells out (the manifest of a grid run
+                with ``only``, where ``--set method_options.<key>`` may not apply to the cells not selected).
 
         Returns:
             The cells in grid order, each with a validated RunConfig whose ``grid`` is :meth:`key`.
@@ -138,7 +141,12 @@ class Grid:
             if cell_id in seen:
                 continue
             seen.add(cell_id)
-            config = self._resolve(axes, spec.budget, scale, key, config_over)
+            try:
+                config = self._resolve(axes, spec.budget, scale, key, config_over)
+            except ConfigError:
+                if strict:
+                    raise
+                continue
             paper = spec.paper if axes == spec.axes else None
             label = spec.label if spec.label and axes == spec.axes else make_label(axes, self.settings)
             cells.append(Cell(id=cell_id, axes=axes, label=label, config=config, paper=paper))
@@ -174,9 +182,11 @@ class Grid:
         values = {**self.settings, **{k: v for k, v in axes.items() if v is not None}, "grid": key}
         if self.protocols is not None:
             values["protocols"] = list(self.protocols)
-        if "backbone" in SCALES[scale]:
-            values.pop("backbone", None)  # the preset's network (smoke: tiny) wins
         try:
+            if "backbone" in SCALES[scale] and values.get("backbone") is not None:
+                from bench.methods.backbones import get_backbone
+
+                get_backbone(values.pop("backbone"))  # the preset's network (smoke: tiny) wins; the name must exist
             return resolve(values, scale, {**self.budget, **budget}, overrides)
         except ConfigError as err:
             raise ConfigError(f"grid {self.name!r} ({self.path}), cell {make_cell_id(axes)}: {err}") from None

@@ -28,7 +28,8 @@ RENDEZVOUS_TIMEOUT = timedelta(hours=2)  # ranks wait this long for rank 0's eva
 def _rank_main(rank: int, cfg_dict: dict[str, Any], root: str, progress: bool, port: int, threads: int,
                results: Any) -> None:
     """One rank: join the group, train, report rank 0's outcome through ``results``."""
-    from bench.loop import resolve_device, train_ranks
+    from bench.loop import train_ranks
+    from bench.run_setup import resolve_device
 
     torch.set_num_threads(threads)
     cfg = RunConfig(**cfg_dict)

@@ -18,48 +18,55 @@ CSV rows are written before the checkpoint that covers them, and a restart drops
 its checkpoint, so a run killed at any instant and started again writes the same bytes as one that never
 stopped (on CPU). Evaluation and sample grids run under :func:`bench.rng.preserved_rng`, so
 ``eval_every`` never changes the training trajectory.
+
+The loop only loops. What it builds a run from is ``bench.run_setup`` (shared with ``bench eval``), what it records
+about the code is ``bench.provenance``, the pretraining batches are ``bench.batches``, Ctrl-C/SIGTERM handling is
+``bench.interrupts`` and whether a folder may resume is ``bench.run_state``.
 """
 
 from __future__ import annotations
 
 import math
-import platform
-import signal
-import subprocess
 import sys
-import threading
 import traceback
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
 import torch
 from tqdm import tqdm
 
-import bench
-from bench import distributed
+from bench import distributed, run_state
+from bench.batches import ShuffledBatches
 from bench.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from bench.config import RunConfig, diff_configs
-from bench.datasets.base import ImageSet, uint8_to_float
-from bench.errors import ConfigError, RunFailed, one_line
+from bench.config import RunConfig
+from bench.datasets.base import uint8_to_float
+from bench.errors import RunFailed, one_line
 from bench.executors.progress import progress_bar
-from bench.methods import get_method
-from bench.methods.base import Method, MethodConfig, losses_to_floats
+from bench.interrupts import DeferredInterrupt
+from bench.methods.base import Method, losses_to_floats
+from bench.provenance import environment_versions, git_commit
 from bench.rng import preserved_rng, rng_state, seed_everything, set_rng_state
 from bench.run_dir import (
     RunDir,
     append_rows,
     atomic_write_bytes,
     atomic_write_json,
-    move_to_previous,
     read_json,
     read_status,
     remove_stale_temporaries,
     truncate_csv,
     write_status,
+)
+from bench.run_setup import (
+    build_method,
+    data_info,
+    load_train_set,
+    make_evaluator,
+    make_sampler,
+    metric_columns,
+    resolve_device,
 )
 from bench.samples import class_grid, grid_classes, png_bytes
 
@@ -77,100 +84,12 @@ class RunOutcome:
     error: str | None = None
 
 
-# -- pieces shared with bench.posthoc ------------------------------------------------------------
-def resolve_device(name: str, rank: int = 0) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; ``cuda`` without CUDA is a ConfigError. On CUDA, rank r of a
-    data-parallel run gets the r-th visible device."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device = 'cuda' but torch sees no CUDA device; use --device cpu or auto")
-    if name == "cuda" and rank:
-        if rank >= torch.cuda.device_count():
-            raise ConfigError(f"nproc needs {rank + 1} CUDA devices, torch sees {torch.cuda.device_count()}")
-        return torch.device("cuda", rank)
-    return torch.device(name)
-
-
-def data_info(train_set: ImageSet) -> dict[str, Any]:
-    """The facts about the training data a run folder keeps in ``config.json`` (so sampling needs no data)."""
-    return {"num_classes": train_set.num_classes, "class_names": list(train_set.class_names),
-            "class_counts": train_set.class_counts, "channels": train_set.channels,
-            "image_size": train_set.image_size}
-
-
-def build_method(cfg: RunConfig, data: dict[str, Any], device: torch.device, world: int = 1) -> Method:
-    """The registered method ``cfg.method`` built for the data described by ``data`` (see :func:`data_info`);
-    on one of ``world`` data-parallel ranks its G steps take ``batch_size / world`` fakes."""
-    config = MethodConfig(num_classes=data["num_classes"], image_size=data["image_size"], channels=data["channels"],
-                          backbone=cfg.backbone, g_cond=cfg.g_cond, quirks=cfg.quirks,
-                          batch_size=cfg.batch_size // world,
-                          class_counts=list(data["class_counts"]), options=dict(cfg.method_options))
-    return get_method(cfg.method)(config, device)
-
-
-def load_train_set(cfg: RunConfig) -> ImageSet:
-    """The run's training split, resized and capped as the config says."""
-    from bench.datasets import load_dataset
-
-    return load_dataset(cfg.dataset, split="train", image_size=cfg.image_size, channels=cfg.channels,
-                        data_root=cfg.data_root, max_per_class=cfg.max_per_class)
-
-
-def make_evaluator(cfg: RunConfig, train_set: ImageSet, device: torch.device) -> Any:
-    """The metrics evaluator of a run (``bench.metrics.Evaluator``), with the dataset's balanced reference split."""
-    from bench.datasets import load_dataset
-    from bench.metrics import Evaluator
-
-    reference_set = load_dataset(cfg.dataset, split="test", image_size=cfg.image_size, channels=cfg.channels,
-                                 data_root=cfg.data_root)
-    return Evaluator(cfg, train_set, reference_set, device)
-
-
-def metric_columns() -> tuple[list[str], list[str]]:
-    """The column orders of metrics.csv and per_class.csv."""
-    from bench.metrics import METRICS_COLUMNS, PER_CLASS_COLUMNS
-
-    return list(METRICS_COLUMNS), list(PER_CLASS_COLUMNS)
-
-
-def make_sampler(kind: str, labels: torch.Tensor, seed: int) -> Any:
-    """The real-batch index sampler (``bench.datasets.samplers``)."""
-    from bench.datasets.samplers import make_sampler as make
-
-    return make(kind, labels, seed)
-
-
-def environment_versions() -> dict[str, str | None]:
-    """Versions of what moves the numbers: torch, torchvision, torch-fidelity, python, bench."""
-
-    def version(name: str) -> str | None:
-        try:
-            return metadata.version(name)
-        except metadata.PackageNotFoundError:
-            return None
-
-    return {"torch": torch.__version__, "torchvision": version("torchvision"),
-            "torch-fidelity": version("torch-fidelity"), "python": platform.python_version(),
-            "bench": bench.__version__}
-
-
-def git_commit() -> str | None:
-    """The commit of the repository bench runs from, or None (not a checkout, no git)."""
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(bench.__file__).resolve().parent,
-                             capture_output=True, text=True, timeout=10, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return (out.stdout.strip() or None) if out.returncode == 0 else None
-
-
 # -- the loop ------------------------------------------------------------------------------------
 def train(cfg: RunConfig, run_dir: Path, *, force_restart: bool = False, progress: bool = True) -> RunOutcome:
     """Train (or resume, or skip) one run in ``run_dir``.
 
     Args:
-        cfg: the resolved config (validated here).
+        cfg: the resolved config (a RunConfig is validated when made).
         run_dir: the run folder, results/<grid>/<cell-id>/ (created).
         force_restart: move the folder's contents to ``_previous/<time>/`` and start over.
         progress: show a tqdm bar on stderr.
@@ -185,21 +104,14 @@ def train(cfg: RunConfig, run_dir: Path, *, force_restart: bool = False, progres
         KeyboardInterrupt: on Ctrl-C or SIGTERM, after saving a checkpoint at the last whole step and marking the
             run pending.
     """
-    cfg = cfg.validate()
     run = RunDir(Path(run_dir))
     run.root.mkdir(parents=True, exist_ok=True)
     if force_restart:
-        move_to_previous(run)
-    if run.config.exists():
-        saved = read_json(run.config)
-        if saved.get("hash") != cfg.config_hash():
-            changes = diff_configs(saved.get("config", {}), cfg.to_dict()) or ["(config hash only)"]
-            raise ConfigError(f"{run.root} holds a run of another config ({'; '.join(changes)}); refusing to "
-                              "resume: use --force-restart to start over (old files move to _previous/)")
-        status = read_status(run)
-        if status and status.get("state") == "done":
-            best = status.get("best") or {}
-            return RunOutcome("skipped", int(status.get("step", cfg.steps)), best.get("fid"), None)
+        run_state.start_over(run.root)
+    state = run_state.check_resumable(run, cfg)
+    if state.done_with(cfg.config_hash()):
+        best = state.status.get("best") or {}
+        return RunOutcome(run_state.SKIPPED, int(state.status.get("step", cfg.steps)), best.get("fid"), None)
     if cfg.nproc > 1:
         from bench.launch import train_parallel
 
@@ -258,7 +170,8 @@ class _Trainer:
         self.method = build_method(cfg, self.data, self.device, self.ranks.world)
         if main and not run.config.exists():
             recipe = self.method.recipe() | {"steps": cfg.steps, "d_updates": cfg.steps * self.method.n_dis}
-            atomic_write_json(run.config, {"config": cfg.to_dict(), "hash": cfg.config_hash(),
+            atomic_write_json(run.config, {"config": cfg.to_dict(), "hyper": cfg.method_hyper(),
+                                           "hash": cfg.config_hash(),
                                            "versions": environment_versions(), "git_commit": git_commit(),
                                            "data": self.data, "recipe": recipe, "threads": threads})
         elif main and read_json(run.config).get("threads", threads) != threads:
@@ -295,7 +208,7 @@ class _Trainer:
             self.pretrain()
         self.at_boundary = True
         self.bar = progress_bar(cfg.steps, self.step, f"{cfg.method} {run.root.name}", self.progress, unit="it")
-        with _DeferredInterrupt() as interrupt:
+        with DeferredInterrupt() as interrupt:
             self.interrupt = interrupt
             while self.step < cfg.steps:
                 if self.stop_requested or (interrupt.requested and not self.ranks.parallel):
@@ -462,66 +375,6 @@ class _Trainer:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
-
-
-class ShuffledBatches:
-    """Re-iterable batches of (x in [-1, 1], y) over a whole image set, reshuffled each pass from a private
-    generator seeded with ``seed``.
-
-    One pass (= one pretraining epoch) yields every image exactly once, since BAGAN fits its class Gaussians on
-    the codes of the whole training set: batches of ``batch_size`` (capped at the set size), the last one holding
-    the remainder, except that a remainder of exactly one image joins the previous batch (BatchNorm in train mode
-    needs two samples), so no batch holds a single image unless ``batch_size`` or the set is 1.
-    """
-
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int, seed: int,
-                 transform: Any = None) -> None:
-        self.images, self.labels, self.transform = images, labels, transform
-        self.batch_size = max(1, min(batch_size, len(labels)))
-        self.generator = torch.Generator().manual_seed(seed)
-
-    def sizes(self) -> list[int]:
-        """The batch sizes of one pass, in order; they sum to the set size."""
-        n, b = len(self.labels), self.batch_size
-        sizes = [b] * (n // b) + ([n % b] if n % b else [])
-        if b > 1 and len(sizes) > 1 and sizes[-1] == 1:
-            sizes[-2:] = [b + 1]
-        return sizes
-
-    def __len__(self) -> int:
-        return len(self.sizes())
-
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        order = torch.randperm(len(self.labels), generator=self.generator).to(self.labels.device)
-        for index in order.split(self.sizes()):
-            x = uint8_to_float(self.images[index])
-            yield (self.transform(x) if self.transform else x), self.labels[index]
-
-
-class _DeferredInterrupt:
-    """Inside the block, Ctrl-C (SIGINT) and SIGTERM only set ``requested``; the loop raises KeyboardInterrupt at
-    the next iteration boundary, where the state can be checkpointed. A second signal interrupts at once."""
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._previous: dict[int, Any] = {}
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-
-    def __enter__(self) -> _DeferredInterrupt:
-        if threading.current_thread() is threading.main_thread():
-            self._previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, handler in self._previous.items():
-            if handler is not None:  # None: a handler installed outside Python, which cannot be put back
-                signal.signal(sig, handler)
 
 
 def _mean_losses(steps: list[dict[str, float]]) -> dict[str, float]:

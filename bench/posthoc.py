@@ -12,7 +12,9 @@ import torch
 from bench.checkpoint import Checkpoint, load_checkpoint
 from bench.config import RunConfig
 from bench.errors import ConfigError, check
-from bench.loop import (
+from bench.methods.base import Method
+from bench.run_dir import RunDir, append_rows, atomic_write_bytes, read_json
+from bench.run_setup import (
     build_method,
     data_info,
     load_train_set,
@@ -20,8 +22,6 @@ from bench.loop import (
     metric_columns,
     resolve_device,
 )
-from bench.methods.base import Method
-from bench.run_dir import RunDir, append_rows, atomic_write_bytes, read_json
 from bench.samples import class_grid, generate_uint8, png_bytes, to_pil
 
 CHECKPOINTS = ("best", "latest")
@@ -77,7 +77,7 @@ def evaluate_run(run_dir: Path, protocol: str, checkpoint: str = "best", extract
     """
     cfg, data, method, ckpt = load_run_method(run_dir, checkpoint, device)
     cfg = dataclasses.replace(cfg, protocols=[protocol], extractor=extractor or cfg.extractor, device=device,
-                              data_root=data_root if data_root is not None else cfg.data_root).validate()
+                              data_root=data_root if data_root is not None else cfg.data_root)
     train_set = load_train_set(cfg)
     check(data_info(train_set)["class_counts"] == list(data["class_counts"]),
           f"the training data of {cfg.dataset!r} found now differ from those the run in {run_dir} was trained on "

@@ -23,8 +23,8 @@ from typing import Any
 from bench.config import SCALES, RunConfig
 from bench.errors import BenchError, DataNotFoundError
 from bench.grid import Cell, Grid, load_grid, make_label
-from bench.locks import is_stale, read_lock
-from bench.run_dir import RunDir, atomic_write_json, atomic_write_text, read_json, read_rows, read_status
+from bench.run_dir import RunDir, atomic_write_json, atomic_write_text, read_json, read_rows
+from bench.run_state import folder_state
 
 MANIFEST = "grid.json"
 METRICS = ("fid", "is_mean", "is_std", "kid_mean", "kid_std", "precision", "recall", "ifid_mean", "fid_head",
@@ -204,19 +204,6 @@ def describe_best(best: Mapping[str, Any] | None) -> str:
     return f"{float(best['fid']):.2f} @{best.get('step')} ({best.get('protocol')}, {best.get('extractor')})"
 
 
-def cell_state(run_dir: Path, lock: Path) -> tuple[str, dict[str, Any]]:
-    """The state of a cell on disk: ``not started``, ``running`` (a live lock), ``interrupted`` (status
-    running without a live lock), or the state of ``status.json``; and the status dict."""
-    status = read_status(RunDir(run_dir)) if (run_dir / "status.json").exists() else None
-    info = read_lock(lock)
-    if info is not None and not is_stale(info):
-        return "running", status or {}
-    if status is None:
-        return "not started", {}
-    state = status.get("state", "pending")
-    return ("interrupted" if state == "running" else state), status
-
-
 def format_table(rows: list[tuple[str, ...]]) -> str:
     """Left-aligned columns separated by two spaces; the last column is not padded."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
@@ -236,7 +223,7 @@ def grid_status(grid: Grid | str | Path, results_root: Path | str = "results", s
     rows = [("cell", "state", "step", "best FID", "error")]
     counts: dict[str, int] = {}
     for cell_id in ids:
-        state, status = cell_state(folder / cell_id, lock_path(results_root, key, cell_id))
+        state, status = folder_state(folder / cell_id, lock_path(results_root, key, cell_id))
         counts[state] = counts.get(state, 0) + 1
         step = f"{status.get('step', 0)}/{status.get('steps', '?')}" if status else "-"
         rows.append((cell_id, state, step, describe_best(status.get("best")), status.get("error") or ""))

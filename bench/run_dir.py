@@ -25,7 +25,6 @@ from typing import Any
 
 from bench.errors import ConfigError, write_error
 
-STATES = ("pending", "running", "done", "failed")
 PREVIOUS = "_previous"
 
 
@@ -275,7 +274,9 @@ def write_status(run: RunDir, state: str, step: int, steps: int, error: str | No
                  best: Mapping[str, Any] | None = None) -> None:
     """Write ``status.json``: state (pending | running | done | failed), step, steps, error (one line),
     best ({"fid", "step", "protocol", "extractor"} or null) and the UTC time of the update."""
-    assert state in STATES, state
+    from bench.run_state import FOLDER_STATES
+
+    assert state in FOLDER_STATES, state
     atomic_write_json(run.status, {
         "state": state, "step": step, "steps": steps, "error": error, "best": dict(best) if best else None,
         "updated": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -26,12 +26,11 @@ from bench.executors.worker import (
     load_train_fn,
     result_from_status,
     run_inline,
-    run_state,
-    start_attempt,
 )
 from bench.grid import Cell, Grid, load_grid, single_cell_grid
 from bench.locks import CellLock, is_stale, read_lock
 from bench.results import describe_best, format_table, grid_dir, lock_path, write_manifest
+from bench.run_state import FAILED, INTERRUPTED, LOCKED, SKIPPED, read_state, start_attempt
 
 __all__ = ["GridSummary", "SlurmOptions", "plan_cell", "run_grid", "run_single"]
 
@@ -64,7 +63,7 @@ class GridSummary:
     def exit_code(self) -> int:
         if self.interrupted:
             return 130
-        return 1 if any(r.state == "failed" for r in self.results) else 0
+        return 1 if any(r.state == FAILED for r in self.results) else 0
 
     def table(self) -> str:
         """The summary table: cell, state, step/steps, best FID (protocol, extractor), reason."""
@@ -81,17 +80,15 @@ def plan_cell(cell: Cell, spec: CellSpec, *, retry_failed: bool, force_restart: 
     run_dir = Path(spec.run_dir)
     holder = read_lock(Path(spec.lock))
     if holder is not None and not is_stale(holder):
-        return result_from_status(cell.id, "locked", run_dir, error=f"running elsewhere ({holder.describe()})")
+        return result_from_status(cell.id, LOCKED, run_dir, error=f"running elsewhere ({holder.describe()})")
     if force_restart:
         return None
-    status, config_hash = run_state(run_dir)
-    state = (status or {}).get("state")
-    same = config_hash == cell.config.config_hash()
-    if state == "done" and same:
-        return result_from_status(cell.id, "skipped", run_dir)
-    if state == "failed" and same and not retry_failed:
-        reason = (status or {}).get("error") or "no reason recorded"
-        return result_from_status(cell.id, "failed", run_dir, error=f"failed earlier, not retried "
+    state, config_hash = read_state(run_dir), cell.config.config_hash()
+    if state.done_with(config_hash):
+        return result_from_status(cell.id, SKIPPED, run_dir)
+    if state.failed_with(config_hash) and not retry_failed:
+        reason = (state.status or {}).get("error") or "no reason recorded"
+        return result_from_status(cell.id, FAILED, run_dir, error=f"failed earlier, not retried "
                                                                    f"(--retry-failed): {reason}")
     return None
 
@@ -123,8 +120,7 @@ def dry_run_listing(grid: Grid, scale: str, cells: list[Cell], results_root: Pat
             f"; steps are iterations (n_dis D steps + 1 G step); paper numbers as printed")
     rows = [("cell", "label", "steps", "eval", "state", "paper")]
     for cell in cells:
-        status, _ = run_state(grid_dir(results_root, key) / cell.id)
-        state = (status or {}).get("state", "-")
+        state = read_state(grid_dir(results_root, key) / cell.id).state or "-"
         rows.append((cell.id, cell.label, str(cell.config.steps), str(cell.config.eval_every), state,
                      _paper_text(cell.paper)))
     return f"{head}\n{format_table(rows)}"
@@ -172,7 +168,7 @@ def run_grid(grid: Grid | str, *, results_root: Path | str, scale: str | None = 
     slurm = slurm or SlurmOptions()
     if executor == "slurm":
         check_slurm(slurm)  # before anything is written or submitted
-    write_manifest(loaded, scale, loaded.cells(scale, None, overrides), results_root)
+    write_manifest(loaded, scale, loaded.cells(scale, None, overrides, strict=False), results_root)
 
     results: dict[str, CellResult] = {}
     to_run: list[CellSpec] = []
@@ -199,7 +195,7 @@ def run_grid(grid: Grid | str, *, results_root: Path | str, scale: str | None = 
     finally:
         if hasattr(finished, "close"):
             finished.close()  # stops (and waits for) workers still running
-    summary.results = [results.get(c.id) or result_from_status(c.id, "interrupted", grid_dir(results_root, key) / c.id,
+    summary.results = [results.get(c.id) or result_from_status(c.id, INTERRUPTED, grid_dir(results_root, key) / c.id,
                                                                error="not finished: interrupted") for c in cells]
     print(summary.table())
     sys.stdout.flush()
@@ -255,27 +251,26 @@ def run_single(cell: Mapping[str, Any], *, results_root: Path | str, scale: str 
     key = adhoc.key(scale)
     run_dir = grid_dir(results_root, key) / resolved.id
     _say(f"run {resolved.label} -> {run_dir}/")
-    status, config_hash = run_state(run_dir)
+    config_hash = resolved.config.config_hash()
     holder = read_lock(lock_path(results_root, key, resolved.id))
-    done = (status or {}).get("state") == "done" and config_hash == resolved.config.config_hash()
+    done = read_state(run_dir).done_with(config_hash)
     if done and not force_restart and (holder is None or is_stale(holder)):
-        result = result_from_status(resolved.id, "skipped", run_dir)  # as a finished grid cell: no write at all
+        result = result_from_status(resolved.id, SKIPPED, run_dir)  # as a finished grid cell: no write at all
         _say(f"{resolved.id}: skipped (done before){', best FID ' + describe_best(result.best) if result.best else ''}")
-        return SingleOutcome("skipped", result.step)
+        return SingleOutcome(SKIPPED, result.step)
     # ad-hoc runs are gathered and reported like a grid's: results/adhoc[-<scale>]/grid.json lists them
     write_manifest(adhoc, scale or adhoc.scale, [resolved], results_root)
     try:
         with CellLock(lock_path(results_root, key, resolved.id)):
-            status, config_hash = run_state(run_dir)
-            done = (status or {}).get("state") == "done" and config_hash == resolved.config.config_hash()
+            done = read_state(run_dir).done_with(config_hash)
             if force_restart or not done:  # a finished run is not an attempt: the loop just reports it
                 start_attempt(run_dir, force_restart)
             outcome = load_train_fn()(resolved.config, run_dir, force_restart=False, progress=True)
     except KeyboardInterrupt:  # the loop has checkpointed its last whole step and released the lock
-        result = result_from_status(resolved.id, "interrupted", run_dir)
+        result = result_from_status(resolved.id, INTERRUPTED, run_dir)
         step = f" at step {result.step}/{result.steps}" if result.step is not None else ""
         _say(f"{resolved.id}: interrupted{step}; run the same command again to resume")
-        return SingleOutcome("interrupted", result.step, "interrupted")
+        return SingleOutcome(INTERRUPTED, result.step, INTERRUPTED)
     result = result_from_status(resolved.id, outcome.status, run_dir, error=getattr(outcome, "error", None))
     _say(f"{resolved.id}: {outcome.status}{', best FID ' + describe_best(result.best) if result.best else ''}"
          f"{' - ' + result.error if result.error else ''}")

@@ -25,7 +25,8 @@ from bench.datasets.base import ImageSet
 from bench.datasets.longtail import PROFILES, Selector, longtail_counts, select_first_per_class
 from bench.datasets.sources import cifar10, digits, fashion_mnist, folder, places_lt
 from bench.datasets.sources.common import SPLITS
-from bench.errors import check, unknown_name
+from bench.errors import check
+from bench.registry import Registry
 
 __all__ = ["DatasetSpec", "ImageSet", "data_root", "describe_datasets", "get_spec", "list_datasets", "load_dataset",
            "register_dataset"]
@@ -59,21 +60,20 @@ class DatasetSpec:
     location: str | None = None  # folder:<path> only: the folder; None = under the data root
 
 
-_REGISTRY: dict[str, DatasetSpec] = {}
+DATASETS: Registry[DatasetSpec] = Registry("dataset", also_known=[f"{FOLDER_PREFIX}<path>"])
 
 
 def register_dataset(spec: DatasetSpec) -> DatasetSpec:
     """Add a dataset name (a researcher's own dataset: a new source function in SOURCES, or a new profile)."""
     if not re.fullmatch(r"[a-z0-9_]+", spec.name):
         raise ValueError(f"dataset name {spec.name!r} must be lower-case letters, digits and underscores")
-    if spec.name in _REGISTRY:
+    if spec.name in DATASETS:
         raise ValueError(f"dataset {spec.name!r} is already registered")
     if spec.source not in SOURCES:
         raise ValueError(f"dataset {spec.name!r}: unknown source {spec.source!r}; known: {', '.join(SOURCES)}")
     if spec.profile not in (*PROFILES, "file"):
         raise ValueError(f"dataset {spec.name!r}: unknown profile {spec.profile!r}")
-    _REGISTRY[spec.name] = spec
-    return spec
+    return DATASETS.add(spec.name, spec)
 
 
 _CIFAR_GET = "automatic (torchvision) into <data_root>/cifar-10-batches-py/; offline: extract " + cifar10.URL + " there"
@@ -105,7 +105,7 @@ register_dataset(DatasetSpec(
 
 def list_datasets() -> list[str]:
     """The registered names (``folder:<path>`` is accepted too but is not a single name)."""
-    return list(_REGISTRY)
+    return DATASETS.names()
 
 
 def get_spec(name: str) -> DatasetSpec:
@@ -115,15 +115,13 @@ def get_spec(name: str) -> DatasetSpec:
         check(bool(path.strip()), f"dataset {name!r}: give the folder, as folder:<path>")
         return DatasetSpec(name, "folder", "none", description=f"images in {path}/{{train,valid}}/cls<k>/",
                            download="your own images", reference=f"{path}/valid/ (or val/, test/)", location=path)
-    if name not in _REGISTRY:
-        raise unknown_name("dataset", str(name), [*_REGISTRY, f"{FOLDER_PREFIX}<path>"])
-    return _REGISTRY[name]
+    return DATASETS.get(name)
 
 
 def describe_datasets() -> str:
     """A readable table of the datasets (``bench list datasets``)."""
     rows = [("name", "source", "profile", "classes", "ch", "size", "how to get it")]
-    for spec in _REGISTRY.values():
+    for spec in DATASETS.entries.values():
         profile = f"{spec.profile} {spec.ratio:g}" if spec.ratio is not None else spec.profile
         rows.append((spec.name, spec.source, profile, str(spec.num_classes), str(spec.native_channels),
                      str(spec.native_size), spec.download))
@@ -132,7 +130,7 @@ def describe_datasets() -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row[:-1], widths, strict=True)) + "  " + row[-1]
              for row in rows]
-    notes = [spec_line(spec) for spec in _REGISTRY.values()]
+    notes = [spec_line(spec) for spec in DATASETS.entries.values()]
     return "\n".join(lines + [""] + notes + ["", "data root: --data-root, else $BENCH_DATA, else ./data"])
 
 

@@ -13,10 +13,8 @@ import importlib
 import os
 import pkgutil
 
-from bench.errors import ConfigError, unknown_name
-from bench.methods.base import _REGISTRY, Method, MethodConfig, register_method
-
-PAPER_ORDER = ("bagan", "ebgan", "contragan", "reacgan", "ecogan")
+from bench.errors import ConfigError
+from bench.methods.base import METHODS, Method, MethodConfig, register_method
 
 
 def _import_all() -> None:
@@ -35,16 +33,15 @@ _import_all()
 
 def get_method(name: str) -> type[Method]:
     """The Method subclass registered as ``name``; a ConfigError listing the known names otherwise."""
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise unknown_name("method", name, _REGISTRY) from None
+    return METHODS.get(name)
 
 
 def list_methods() -> list[str]:
-    """Registered method names: the paper's five in table order, then the rest alphabetically."""
-    extra = sorted(set(_REGISTRY) - set(PAPER_ORDER))
-    return [m for m in PAPER_ORDER if m in _REGISTRY] + extra
+    """Registered method names: the paper's in table order (each class's ``paper_order``), then the rest
+    alphabetically."""
+    classes = METHODS.entries
+    paper = sorted((c.paper_position(), name) for name, c in classes.items() if c.paper_position() is not None)
+    return [name for _, name in paper] + sorted(name for name, c in classes.items() if c.paper_position() is None)
 
 
-__all__ = ["Method", "MethodConfig", "get_method", "list_methods", "register_method"]
+__all__ = ["METHODS", "Method", "MethodConfig", "get_method", "list_methods", "register_method"]

@@ -22,9 +22,7 @@ def train_autoencoder(reconstruct: Callable[[torch.Tensor, torch.Tensor], torch.
         total, count = 0.0, 0  # total becomes a tensor on the data's device: no sync per batch
         for x, y in loader:
             loss = F.mse_loss(reconstruct(x, y), x)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            Method.optimizer_step(opt, loss)
             total = total + loss.detach() * x.shape[0]
             count += x.shape[0]
         mean = float(total / count) if count else float("nan")

@@ -13,7 +13,8 @@ from bench.errors import check
 from bench.methods.autoencoder import train_autoencoder
 from bench.methods.backbones import Trunk, get_backbone
 from bench.methods.base import LossDict, Method, MethodConfig, OptimizerSettings, register_method
-from bench.methods.heads import ClassifierDiscriminator, check_hyper, check_real_batch
+from bench.methods.heads import ClassifierDiscriminator
+from bench.methods.hyper import BETAS, COUNT, EMA_DECAY, NON_NEGATIVE, POSITIVE, STEP, option
 from bench.methods.losses import bagan_d_loss, bagan_g_loss
 
 MAX_JITTER_TRIES = 12  # jitter grows 10x per try: 1e-6 ... 1e5 by default
@@ -26,17 +27,18 @@ FULL_PRODUCT_MAX_CLASSES = 16
 class BAGANHyper:
     """BAGAN's options (upstream §4.3, §6.3)."""
 
-    lr_g: float = 5e-5  # G Adam learning rate
-    lr_d: float = 5e-5  # D Adam learning rate
-    betas: tuple[float, float] = (0.5, 0.999)  # Adam betas of G and D
-    n_dis: int = 1  # D steps per G step
-    latent_dim: int | None = None  # code size (None = the backbone's: dcgan64 128, tiny 16)
-    ema_decay: float = 0.0  # G EMA decay (0 = no EMA, as upstream)
-    ema_start: int = 0  # G step from which the EMA averages (before: copies G)
-    pretrain_epochs: int = 150  # autoencoder epochs
-    pretrain_lr: float = 5e-5  # autoencoder Adam learning rate
-    pretrain_betas: tuple[float, float] = (0.5, 0.999)  # autoencoder Adam betas
-    jitter: float = 1e-6  # first ε, relative to the class's mean variance, added (ε·tr Σ/d·I) before Cholesky
+    lr_g: float = option(5e-5, POSITIVE)  # G Adam learning rate
+    lr_d: float = option(5e-5, POSITIVE)  # D Adam learning rate
+    betas: tuple[float, float] = option((0.5, 0.999), BETAS)  # Adam betas of G and D
+    n_dis: int = option(1, COUNT)  # D steps per G step
+    latent_dim: int | None = option(None, COUNT)  # code size (None = the backbone's: dcgan64 128, tiny 16)
+    ema_decay: float = option(0.0, EMA_DECAY)  # G EMA decay (0 = no EMA, as upstream)
+    ema_start: int = option(0, STEP)  # G step from which the EMA averages (before: copies G)
+    pretrain_epochs: int = option(150, COUNT)  # autoencoder epochs
+    pretrain_lr: float = option(5e-5, POSITIVE)  # autoencoder Adam learning rate
+    pretrain_betas: tuple[float, float] = option((0.5, 0.999), BETAS)  # autoencoder Adam betas
+    # first ε, relative to the class's mean variance, added (ε·tr Σ/d·I) before Cholesky
+    jitter: float = option(1e-6, NON_NEGATIVE)
 
 
 def class_code_moments(codes: Iterable[tuple[torch.Tensor, torch.Tensor]], num_classes: int,
@@ -165,6 +167,9 @@ class BAGAN(Method):
     default_backbone: ClassVar[str] = "dcgan64"
     Hyper: ClassVar[type] = BAGANHyper
     adversarial_loss: ClassVar[str] = "cross-entropy over C classes + fake"
+    display_name: ClassVar[str] = "BAGAN"
+    pretrains: ClassVar[bool] = True
+    paper_order: ClassVar[int] = 1
     quirks_doc: ClassVar[tuple[str, ...]] = (
         "autoencoder optimiser holds the decoder only (duplicated 'params' key): the encoder, hence the class "
         "Gaussians and D's init, stay at random init (fixed: encoder and decoder trained)",
@@ -174,9 +179,9 @@ class BAGAN(Method):
         super().__init__(config, device)
         check(config.g_cond is None, f"bagan's G takes the class through its latent class Gaussians; g_cond = "
                                      f"{config.g_cond!r} does not apply to it (leave g_cond unset)")
-        self.hp = hp = check_hyper(self.name, self.hp)
+        hp = self.hp
         self.arch = get_backbone(self.backbone)
-        self.latent_dim = hp.latent_dim or self.arch.default_latent_dim
+        self.latent_dim = hp.latent_dim
         self.n_dis = hp.n_dis
         c = config
         self.G = self.arch.decoder(self.latent_dim, c.channels, c.image_size).to(self.device)
@@ -187,9 +192,7 @@ class BAGAN(Method):
         self.gaussians = ClassGaussians(c.num_classes, self.latent_dim).to(self.device)
         self.opt_g = self.adam(self.G.parameters(), OptimizerSettings(hp.lr_g, hp.betas))
         self.opt_d = self.adam(self.D.parameters(), OptimizerSettings(hp.lr_d, hp.betas))
-        if hp.ema_decay > 0:
-            self.ema_decay, self.ema_start = hp.ema_decay, hp.ema_start
-            self.make_ema()
+        self.setup_ema()
         self.pretrained_done = False
 
     @property
@@ -232,30 +235,22 @@ class BAGAN(Method):
         y = self.sample_labels(n)
         return self.G(self.gaussians(self.sample_z(n), y)), y
 
-    def d_step(self, real_x: torch.Tensor, real_y: torch.Tensor) -> LossDict:
+    def discriminator_step(self, real_x: torch.Tensor, real_y: torch.Tensor) -> LossDict:
         """One D update: (C+1)-way CE, reals to their class and fakes to "fake"."""
-        check_real_batch(real_x, real_y, self.config.num_classes)
         with self.forward_context():
             with torch.no_grad():
                 fake, _ = self._fakes(real_x.shape[0])
             loss = bagan_d_loss(self.D(real_x), real_y, self.D(fake))
-        self.opt_d.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_d.step()
+        self.optimizer_step(self.opt_d, loss)
         return {"loss/d": loss.detach()}
 
     def g_step(self) -> LossDict:
         """One G update: fakes of uniform classes ŷ' pushed towards class ŷ'."""
-        self.D.requires_grad_(False)
-        try:
+        with self.frozen(self.D):
             with self.forward_context():
                 fake, y = self._fakes(self.config.batch_size)
                 loss = bagan_g_loss(self.D(fake), y)
-            self.opt_g.zero_grad(set_to_none=True)
-            loss.backward()
-            self.opt_g.step()
-        finally:
-            self.D.requires_grad_(True)
+            self.optimizer_step(self.opt_g, loss)
         return {"loss/g": loss.detach()}
 
     def extra_state(self) -> dict[str, Any]:

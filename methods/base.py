@@ -11,6 +11,14 @@ know a method by name:
         method.g_step(); method.update_ema(step)
     images = method.generate(z, y)                            # z ~ N(0, I) of shape (n, method.latent_dim)
 
+The base owns the mechanics every method shares, so that a method file holds only its nets and losses: the
+hyperparameters resolved once (:meth:`Method.resolve_hyper`: Hyper defaults < backbone recipe < options, value
+rules on the Hyper's fields, ``bench.methods.hyper``), the real-batch check (:meth:`Method.d_step` checks, then
+calls the method's :meth:`Method.discriminator_step`), one optimizer step (:meth:`Method.optimizer_step`), D
+frozen during a G step (:meth:`Method.frozen`) and the G EMA built from the Hyper (:meth:`Method.setup_ema`).
+A method's display name, whether it pretrains and its place in the paper's tables are class data the report
+reads (``display_name``, ``pretrains``, ``paper_order``).
+
 All randomness inside a method is drawn from torch's global generators on the method's device, so the
 loop can save and restore it for exact resume.
 """
@@ -19,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -28,6 +35,8 @@ import torch
 from torch import nn
 
 from bench.errors import ConfigError, check, closest
+from bench.methods import hyper as hyper_options
+from bench.registry import Registry
 
 QUIRKS = ("paper", "fixed")
 
@@ -83,6 +92,13 @@ class Method:
         Hyper: a dataclass of hyperparameters with the paper's defaults; ``config.options`` overrides
             its fields, and an unknown key is a ConfigError naming the key.
         quirks_doc: one line per quirk the ``"paper"`` setting reproduces.
+        display_name: the method's name in tables and figures (the paper's: "2C" for contragan); "" = the
+            registry name upper-cased.
+        pretrains: whether the method has a pretraining stage unless its ``pretrained`` option says false (the
+            report's "Pre-trained" column).
+        paper_order: its position in the paper's tables (1 = first); None for a method the paper lacks, listed
+            after the paper's, alphabetically. ``display_name`` and ``paper_order`` are read from the class itself,
+            never inherited (:meth:`paper_name`, :meth:`paper_position`); ``pretrains`` is inherited.
     """
 
     name: ClassVar[str] = ""
@@ -90,6 +106,9 @@ class Method:
     default_backbone: ClassVar[str] = "dcgan64"
     Hyper: ClassVar[type] = dataclass(type("Hyper", (), {}))
     quirks_doc: ClassVar[tuple[str, ...]] = ()
+    display_name: ClassVar[str] = ""
+    pretrains: ClassVar[bool] = False
+    paper_order: ClassVar[int | None] = None
     adversarial_loss: ClassVar[str] = "bce"  # in words, for the report when the Hyper has no adv_loss option
 
     # set by subclasses' __init__
@@ -114,36 +133,54 @@ class Method:
         check(config.num_classes >= 1, f"num_classes must be >= 1, got {config.num_classes}")
         self.config = config
         self.device = torch.device(device)
-        self.hp = self.parse_hyper(config.options)
         self.backbone = config.backbone or self.default_backbone
+        self.hp = self.resolve_hyper(config.options, self.backbone)
 
     # -- configuration ---------------------------------------------------------------------------
     @classmethod
+    def backbone_recipe(cls, backbone: str) -> dict[str, Any]:
+        """Option values this method takes on ``backbone`` unless the run's options say otherwise: the backbone's
+        latent size here (for a Hyper with a ``latent_dim`` option); methods with per-backbone recipes add theirs."""
+        from bench.methods.backbones import get_backbone
+
+        return {"latent_dim": get_backbone(backbone).default_latent_dim}
+
+    @classmethod
+    def resolve_hyper(cls, options: dict[str, Any], backbone: str | None = None) -> Any:
+        """The full, checked ``Hyper`` of a run on ``backbone`` (None = the default one): defaults < the backbone's
+        recipe < ``options``. An unknown option or a bad value is a ConfigError naming the method and the key."""
+        return hyper_options.resolve(cls.name, cls.Hyper, cls.backbone_recipe(backbone or cls.default_backbone),
+                                     options)
+
+    @classmethod
     def parse_hyper(cls, options: dict[str, Any]) -> Any:
-        """Build ``cls.Hyper`` from the defaults and ``options``; unknown keys are a ConfigError."""
-        names = [f.name for f in dataclasses.fields(cls.Hyper)]
-        for key in options:
-            if key not in names:
-                raise ConfigError(f"method {cls.name!r} has no option {key!r}{closest(key, names)}; "
-                                  f"options: {', '.join(names) or '(none)'}")
-        return cls.Hyper(**options)
+        """Compatibility name: :meth:`resolve_hyper` on the default backbone."""
+        return cls.resolve_hyper(options)
+
+    @classmethod
+    def paper_name(cls) -> str:
+        """The name tables and figures print: the class's own ``display_name``, else the registry name upper-cased
+        (a subclass registered under another name is another method, so it does not inherit the name)."""
+        return cls.__dict__.get("display_name") or cls.name.upper()
+
+    @classmethod
+    def paper_position(cls) -> int | None:
+        """The class's own ``paper_order`` (not inherited: a registered subclass is not the paper's row)."""
+        return cls.__dict__.get("paper_order")
 
     def recipe(self) -> dict[str, Any]:
         """What this run's nets and steps actually are, for config.json and the report: backbone, how the class
         enters G, D steps per G step and every resolved hyperparameter."""
-        hyper = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self.hp).items()}
+        hyper = hyper_options.to_json(self.hp)
         return {"backbone": self.backbone, "g_cond": self.g_cond, "n_dis": self.n_dis,
                 "adv_loss": hyper.get("adv_loss") or self.adversarial_loss, "gp_weight": hyper.get("gp_weight", 0.0),
                 "hyper": hyper}
 
     @classmethod
-    def d_steps_per_iteration(cls, options: dict[str, Any]) -> int:
-        """D updates per iteration (``n_dis``) this method makes with ``options``: the option when given, else its
-        Hyper's default, else 1. Scales use it to give every method the same number of D updates."""
-        names = {f.name: f for f in dataclasses.fields(cls.Hyper)}
-        if "n_dis" in options:
-            return int(options["n_dis"])
-        return int(names["n_dis"].default) if "n_dis" in names else 1
+    def d_steps_per_iteration(cls, options: dict[str, Any], backbone: str | None = None) -> int:
+        """D updates per iteration (``n_dis``) this method makes with ``options``: the resolved Hyper's, else 1.
+        Scales use it to give every method the same number of D updates."""
+        return int(getattr(cls.resolve_hyper(options, backbone), "n_dis", 1))
 
     @classmethod
     def describe(cls) -> str:
@@ -162,7 +199,13 @@ class Method:
         return {}
 
     def d_step(self, real_x: torch.Tensor, real_y: torch.Tensor) -> LossDict:
-        """One discriminator update on a real batch (x (B,C,H,W) in [-1,1], y (B,) int64)."""
+        """One discriminator update on a real batch (x (B,C,H,W) in [-1,1], y (B,) int64): the batch checked
+        (:func:`check_real_batch`), then the method's :meth:`discriminator_step`."""
+        check_real_batch(real_x, real_y, self.config.num_classes)
+        return self.discriminator_step(real_x, real_y)
+
+    def discriminator_step(self, real_x: torch.Tensor, real_y: torch.Tensor) -> LossDict:
+        """The method's D update on a checked real batch (what :meth:`d_step` calls)."""
         raise NotImplementedError
 
     def g_step(self) -> LossDict:
@@ -179,6 +222,24 @@ class Method:
                 p_ema.lerp_(p, 1.0 - decay)
             for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers(), strict=True):
                 b_ema.copy_(b)
+
+    @staticmethod
+    def optimizer_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+        """One update of ``optimizer``'s parameters on ``loss``: gradients cleared (to None), backward, step.
+        Called outside :meth:`forward_context`, so that autocast covers the forward passes only."""
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    @staticmethod
+    @contextlib.contextmanager
+    def frozen(module: nn.Module):
+        """``module``'s parameters take no gradient inside the block (D during a G step), whatever happens."""
+        module.requires_grad_(False)
+        try:
+            yield module
+        finally:
+            module.requires_grad_(True)
 
     def forward_context(self) -> contextlib.AbstractContextManager:
         """The context for a step's forward passes (loss included, backward and optimizer step outside it):
@@ -264,6 +325,13 @@ class Method:
         """Create G_ema as a frozen copy of G (call in __init__ when ema_decay is set)."""
         self.G_ema = copy.deepcopy(self.G).requires_grad_(False)
 
+    def setup_ema(self) -> None:
+        """The G EMA of the Hyper's ``ema_decay`` (0 = none) and ``ema_start``: set both and copy G (call once G
+        exists)."""
+        if getattr(self.hp, "ema_decay", 0.0) > 0:
+            self.ema_decay, self.ema_start = self.hp.ema_decay, self.hp.ema_start
+            self.make_ema()
+
     @staticmethod
     def adam(params: Iterable[torch.Tensor], settings: OptimizerSettings) -> torch.optim.Adam:
         """Adam over ``params``; the fused kernel when they all live on CUDA (same update rule, one launch)."""
@@ -281,7 +349,27 @@ def losses_to_floats(steps: list[LossDict]) -> list[dict[str, float]]:
             for losses in steps]
 
 
-_REGISTRY: dict[str, type[Method]] = {}
+def check_real_batch(x: torch.Tensor, y: torch.Tensor, num_classes: int) -> None:
+    """ConfigError unless ``x`` is a batch of at least two images and ``y`` holds one label in [0, C) per image.
+
+    The range of the labels is checked on CPU only: on a GPU that check would make every D step wait for the
+    device (the loop's labels come from the dataset; a label out of range still fails inside the embedding)."""
+    if x.ndim != 4 or y.ndim != 1 or y.shape[0] != x.shape[0]:
+        raise ConfigError(f"d_step expects images (B, C, H, W) and labels (B,), got {tuple(x.shape)} and "
+                          f"{tuple(y.shape)}")
+    if y.is_floating_point() or y.is_complex():
+        raise ConfigError(f"labels must be an integer tensor, got {y.dtype}")
+    if x.shape[0] < 2:
+        raise ConfigError(f"a real batch of {x.shape[0]} image(s): d_step needs at least 2 "
+                          f"(batch statistics and contrastive pairs); raise batch_size or drop the last batch")
+    if y.device.type != "cpu":
+        return
+    bad = (y < 0) | (y >= num_classes)
+    if bad.any():
+        raise ConfigError(f"label {int(y[bad][0])} is out of range: labels must lie in [0, {num_classes})")
+
+
+METHODS: Registry[type[Method]] = Registry("method")
 
 
 def register_method(name: str):
@@ -289,11 +377,8 @@ def register_method(name: str):
     assert name and name == name.strip().lower() and " " not in name and "/" not in name, name
 
     def wrap(cls: type[Method]) -> type[Method]:
-        if name in _REGISTRY and _REGISTRY[name] is not cls:
-            raise ValueError(f"method {name!r} is already registered by {_REGISTRY[name].__module__}")
         assert issubclass(cls, Method), cls
         cls.name = name
-        _REGISTRY[name] = cls
-        return cls
+        return METHODS.add(name, cls)
 
     return wrap

@@ -25,11 +25,8 @@ class ContraGAN(ContrastiveGAN):
     default_backbone: ClassVar[str] = "biggan32"
     Hyper: ClassVar[type] = ContrastiveHyper
     cond_name: ClassVar[str] = "2c"
-    quirks_doc: ClassVar[tuple[str, ...]] = (
-        "gradient penalty (dcgan64/tiny only): alpha ~ N(0,1) (fixed: U(0,1))",
-        "D step scores fakes with freshly drawn labels; no effect with the label-free adversarial head "
-        "(fixed: their own labels)",
-    )
+    display_name: ClassVar[str] = "2C"
+    paper_order: ClassVar[int] = 3
 
     def cond_loss(self, embeds: torch.Tensor, proxies: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return contrastive_2c_loss(embeds, proxies, labels, temperature=self.hp.temperature)

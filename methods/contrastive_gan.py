@@ -9,7 +9,7 @@ proxies p are an Embedding(C, 512), L2-normalised (``bench.methods.heads.Contras
 
 (upstream §5.6; StudioGAN's ``train_D``/``train_G``, peers §1a). The subclass supplies L_cond.
 
-Two recipes, chosen by backbone; an option left at None takes the recipe's value:
+Two recipes, chosen by backbone (the Hyper's defaults are the first; the run's options win over both):
 
 =================  ===================================  ======================================================
 option             dcgan64 / tiny (upstream ECOGAN)     biggan32 (StudioGAN, Table 1)
@@ -35,15 +35,15 @@ inside ``eco_loss`` and ``gradient_penalty``.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
 
-from bench.methods.backbones import Backbone, get_backbone
+from bench.methods.backbones import get_backbone
 from bench.methods.base import LossDict, Method, MethodConfig, OptimizerSettings
-from bench.methods.heads import ContrastiveDiscriminator, check_hyper, check_real_batch
+from bench.methods.heads import ContrastiveDiscriminator
+from bench.methods.hyper import BETAS, COUNT, EMA_DECAY, NON_NEGATIVE, POSITIVE, STEP, choice, int_range, option
 from bench.methods.losses import (
     bce_d_loss,
     bce_g_loss,
@@ -53,35 +53,37 @@ from bench.methods.losses import (
     hinge_g_loss,
 )
 
-PAPER_RECIPE: dict[str, Any] = {
-    "lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.9), "adam_eps": 1e-8, "adv_loss": "bce", "gp_weight": 10.0,
-    "ema_decay": 0.0, "ema_start": 0, "d_fake_labels": "real",
-}
 STUDIOGAN_RECIPE: dict[str, Any] = {
     "lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "adam_eps": 1e-6, "adv_loss": "hinge", "gp_weight": 0.0,
     "ema_decay": 0.9999, "ema_start": 1000, "d_fake_labels": "uniform",
 }
 ADV_LOSSES = {"bce": (bce_d_loss, bce_g_loss), "hinge": (hinge_d_loss, hinge_g_loss)}
 
+QUIRK_GP_ALPHA = ("gradient penalty (dcgan64/tiny only; biggan32 has none): interpolation weight alpha ~ N(0,1), "
+                  "extrapolating (fixed: U(0,1))")
+QUIRK_FAKE_LABELS = ("D step scores fakes with freshly drawn labels; no effect with the label-free adversarial head "
+                     "(fixed: their own labels)")
+
 
 @dataclass
 class ContrastiveHyper:
-    """Options of the contrastive recipe; None = the backbone's recipe value (module docstring table)."""
+    """Options of the contrastive recipe. Defaults are the upstream ECOGAN recipe (dcgan64 / tiny); biggan32 takes
+    ``STUDIOGAN_RECIPE`` over them (module docstring table); ``latent_dim`` None = the backbone's."""
 
-    lr_g: float | None = None  # G Adam learning rate
-    lr_d: float | None = None  # D Adam learning rate
-    betas: tuple[float, float] | None = None  # Adam betas of G and D
-    adam_eps: float | None = None  # Adam eps of G and D
-    n_dis: int = 5  # D steps per G step
-    adv_loss: str | None = None  # bce | hinge
-    gp_weight: float | None = None  # weight of the gradient penalty (0 = none)
-    cond_lambda: float = 1.0  # λ, weight of the conditional loss in L_D and L_G
-    temperature: float = 1.0  # τ of the conditional loss
-    ema_decay: float | None = None  # G EMA decay (0 = no EMA)
-    ema_start: int | None = None  # G step from which the EMA averages (before: copies G)
-    d_fake_labels: str | None = None  # labels of the D step's fakes: real (the real batch's) | uniform
-    latent_dim: int | None = None  # z size (None = the backbone's: dcgan64 128, biggan32 80, tiny 16)
-    div: int = 1  # biggan32 width divisor 1..5 (g/d_conv_dim 96//div, g_shared_dim 128//div)
+    lr_g: float = option(2e-4, POSITIVE)  # G Adam learning rate
+    lr_d: float = option(2e-4, POSITIVE)  # D Adam learning rate
+    betas: tuple[float, float] = option((0.5, 0.9), BETAS)  # Adam betas of G and D
+    adam_eps: float = option(1e-8, POSITIVE)  # Adam eps of G and D
+    n_dis: int = option(5, COUNT)  # D steps per G step
+    adv_loss: str = option("bce", choice("bce", "hinge"))  # bce | hinge
+    gp_weight: float = option(10.0, NON_NEGATIVE)  # weight of the gradient penalty (0 = none)
+    cond_lambda: float = option(1.0, NON_NEGATIVE)  # λ, weight of the conditional loss in L_D and L_G
+    temperature: float = option(1.0, POSITIVE)  # τ of the conditional loss
+    ema_decay: float = option(0.0, EMA_DECAY)  # G EMA decay (0 = no EMA)
+    ema_start: int = option(0, STEP)  # G step from which the EMA averages (before: copies G)
+    d_fake_labels: str = option("real", choice("real", "uniform"))  # labels of the D step's fakes: real | uniform
+    latent_dim: int | None = option(None, COUNT)  # z size (None = the backbone's: dcgan64 128, biggan32 80, tiny 16)
+    div: int = option(1, int_range(1, 5))  # biggan32 width divisor 1..5 (g/d_conv_dim 96//div, g_shared_dim 128//div)
 
 
 class ContrastiveGAN(Method):
@@ -91,11 +93,12 @@ class ContrastiveGAN(Method):
     Hyper: ClassVar[type] = ContrastiveHyper
     cond_name: ClassVar[str] = "cond"
     recipes: ClassVar[dict[str, dict[str, Any]]] = {"biggan32": STUDIOGAN_RECIPE}
+    quirks_doc: ClassVar[tuple[str, ...]] = (QUIRK_GP_ALPHA, QUIRK_FAKE_LABELS)
 
     def __init__(self, config: MethodConfig, device: torch.device | str = "cpu") -> None:
         super().__init__(config, device)
         self.arch = get_backbone(self.backbone)
-        self.hp = hp = self.resolve_hyper(check_hyper(self.name, self.hp), self.arch)
+        hp = self.hp
         c, size, classes = config.channels, config.image_size, config.num_classes
         self.latent_dim, self.n_dis = hp.latent_dim, hp.n_dis
         self.g_cond = self.arch.check_g_cond(config.g_cond)
@@ -106,23 +109,19 @@ class ContrastiveGAN(Method):
         self.opt_g = self.adam(self.G.parameters(), OptimizerSettings(hp.lr_g, hp.betas, hp.adam_eps))
         self.opt_d = self.adam(self.D.parameters(), OptimizerSettings(hp.lr_d, hp.betas, hp.adam_eps))
         self.d_loss_fn, self.g_loss_fn = ADV_LOSSES[hp.adv_loss]
-        if hp.ema_decay > 0:
-            self.ema_decay, self.ema_start = hp.ema_decay, hp.ema_start
-            self.make_ema()
+        self.setup_ema()
 
     @classmethod
-    def resolve_hyper(cls, hp: Any, arch: Backbone) -> Any:
-        """``hp`` with every None option replaced by the value of ``arch``'s recipe."""
-        recipe = dict(cls.recipes.get(arch.name, PAPER_RECIPE), latent_dim=arch.default_latent_dim)
-        return dataclasses.replace(hp, **{k: v for k, v in recipe.items() if getattr(hp, k) is None})
+    def backbone_recipe(cls, backbone: str) -> dict[str, Any]:
+        """The backbone's latent size and, on biggan32, the StudioGAN recipe (``recipes``)."""
+        return {**super().backbone_recipe(backbone), **cls.recipes.get(backbone, {})}
 
     def cond_loss(self, embeds: torch.Tensor, proxies: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """The conditional (metric-learning) loss L_cond of the subclass, a scalar."""
         raise NotImplementedError
 
-    def d_step(self, real_x: torch.Tensor, real_y: torch.Tensor) -> LossDict:
+    def discriminator_step(self, real_x: torch.Tensor, real_y: torch.Tensor) -> LossDict:
         """One D update: adversarial loss on reals and fakes, GP, and λ·L_cond on the reals."""
-        check_real_batch(real_x, real_y, self.config.num_classes)
         batch = real_x.shape[0]
         y_gen = real_y if self.hp.d_fake_labels == "real" else self.sample_labels(batch)
         with self.forward_context():
@@ -140,26 +139,19 @@ class ContrastiveGAN(Method):
                 loss_gp = gradient_penalty(self.D.logit, real_x, fake, quirks=self.config.quirks, alpha=alpha)
                 loss = loss + self.hp.gp_weight * loss_gp
                 out["loss/d_gp"] = loss_gp.detach()
-        self.opt_d.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_d.step()
+        self.optimizer_step(self.opt_d, loss)
         return {"loss/d": loss.detach(), **out}
 
     def g_step(self) -> LossDict:
         """One G update on ``batch_size`` fakes with labels uniform over all classes."""
         batch = self.config.batch_size
         y = self.sample_labels(batch)
-        self.D.requires_grad_(False)  # no D parameter gradients in the G step
-        try:
+        with self.frozen(self.D):
             with self.forward_context():
                 adv, e, p = self.D(self.G(self.sample_z(batch), y), y)
                 loss_adv = self.g_loss_fn(adv)
                 loss_cond = self.cond_loss(e, p, y)
                 loss = loss_adv + self.hp.cond_lambda * loss_cond
-            self.opt_g.zero_grad(set_to_none=True)
-            loss.backward()
-            self.opt_g.step()
-        finally:
-            self.D.requires_grad_(True)
+            self.optimizer_step(self.opt_g, loss)
         return {"loss/g": loss.detach(), "loss/g_adv": loss_adv.detach(),
                 f"loss/g_{self.cond_name}": loss_cond.detach()}

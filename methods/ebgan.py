@@ -14,7 +14,8 @@ from bench.errors import check
 from bench.methods.autoencoder import train_autoencoder
 from bench.methods.backbones import Trunk, get_backbone
 from bench.methods.base import LossDict, Method, MethodConfig, OptimizerSettings, register_method
-from bench.methods.heads import ProductDiscriminator, check_hyper, check_real_batch
+from bench.methods.heads import ProductDiscriminator
+from bench.methods.hyper import BETAS, COUNT, EMA_DECAY, FLAG, NON_NEGATIVE, POSITIVE, STEP, option
 from bench.methods.losses import GP_WEIGHT, bce_d_loss, bce_g_loss, gp_mix_weights, gradient_penalty
 
 
@@ -22,18 +23,18 @@ from bench.methods.losses import GP_WEIGHT, bce_d_loss, bce_g_loss, gp_mix_weigh
 class EBGANHyper:
     """EBGAN's options (upstream §4.2, §6.1, §6.2)."""
 
-    lr_g: float = 2e-4  # G Adam learning rate
-    lr_d: float = 2e-4  # D Adam learning rate
-    betas: tuple[float, float] = (0.5, 0.9)  # Adam betas of G and D
-    n_dis: int = 5  # D steps per G step
-    gp_weight: float = GP_WEIGHT  # weight of the gradient penalty
-    latent_dim: int | None = None  # z size (None = the backbone's: dcgan64 128, tiny 16)
-    ema_decay: float = 0.0  # G EMA decay (0 = no EMA, as upstream)
-    ema_start: int = 0  # G step from which the EMA averages (before: copies G)
-    pretrained: bool = True  # pretrain the supervised autoencoder and initialise G and D from it
-    pretrain_epochs: int = 30  # autoencoder epochs
-    pretrain_lr: float = 2e-4  # autoencoder Adam learning rate
-    pretrain_betas: tuple[float, float] = (0.5, 0.9)  # autoencoder Adam betas
+    lr_g: float = option(2e-4, POSITIVE)  # G Adam learning rate
+    lr_d: float = option(2e-4, POSITIVE)  # D Adam learning rate
+    betas: tuple[float, float] = option((0.5, 0.9), BETAS)  # Adam betas of G and D
+    n_dis: int = option(5, COUNT)  # D steps per G step
+    gp_weight: float = option(GP_WEIGHT, NON_NEGATIVE)  # weight of the gradient penalty
+    latent_dim: int | None = option(None, COUNT)  # z size (None = the backbone's: dcgan64 128, tiny 16)
+    ema_decay: float = option(0.0, EMA_DECAY)  # G EMA decay (0 = no EMA, as upstream)
+    ema_start: int = option(0, STEP)  # G step from which the EMA averages (before: copies G)
+    pretrained: bool = option(True, FLAG)  # pretrain the supervised autoencoder and initialise G and D from it
+    pretrain_epochs: int = option(30, COUNT)  # autoencoder epochs
+    pretrain_lr: float = option(2e-4, POSITIVE)  # autoencoder Adam learning rate
+    pretrain_betas: tuple[float, float] = option((0.5, 0.9), BETAS)  # autoencoder Adam betas
 
 
 class SupervisedAutoencoder(nn.Module):
@@ -69,6 +70,9 @@ class EBGAN(Method):
     paper_row: ClassVar[str] = 'Table 3 "EBGAN" (Pre-trained TRUE / FALSE)'
     default_backbone: ClassVar[str] = "dcgan64"
     Hyper: ClassVar[type] = EBGANHyper
+    display_name: ClassVar[str] = "EBGAN"
+    pretrains: ClassVar[bool] = True
+    paper_order: ClassVar[int] = 2
     quirks_doc: ClassVar[tuple[str, ...]] = (
         "D step scores the fakes (generated with the real labels) with freshly drawn labels y_d "
         "(fixed: the labels they were generated with)",
@@ -80,18 +84,16 @@ class EBGAN(Method):
         super().__init__(config, device)
         check(config.num_classes >= 2, f"ebgan needs at least 2 classes (its wrong-label term), "
                                        f"got num_classes {config.num_classes}")
-        self.hp = hp = check_hyper(self.name, self.hp)
+        hp = self.hp
         self.arch = get_backbone(self.backbone)
-        self.latent_dim = hp.latent_dim or self.arch.default_latent_dim
+        self.latent_dim = hp.latent_dim
         self.n_dis = hp.n_dis
         self.g_cond = self.arch.check_g_cond(config.g_cond)
         self.G = self._generator().to(self.device)
         self.D = ProductDiscriminator(self._trunk(), config.num_classes).to(self.device)
         self.opt_g = self.adam(self.G.parameters(), OptimizerSettings(hp.lr_g, hp.betas))
         self.opt_d = self.adam(self.D.parameters(), OptimizerSettings(hp.lr_d, hp.betas))
-        if hp.ema_decay > 0:
-            self.ema_decay, self.ema_start = hp.ema_decay, hp.ema_start
-            self.make_ema()
+        self.setup_ema()
         self.autoencoder: SupervisedAutoencoder | None = None
         self.pretrained_done = False
 
@@ -132,9 +134,8 @@ class EBGAN(Method):
         # offset: uniform over the other classes
         return (real_y + offset) % classes
 
-    def d_step(self, real_x: torch.Tensor, real_y: torch.Tensor) -> LossDict:
+    def discriminator_step(self, real_x: torch.Tensor, real_y: torch.Tensor) -> LossDict:
         """One D update: real / fake / wrong-label BCE terms and the GP (D with the real labels)."""
-        check_real_batch(real_x, real_y, self.config.num_classes)
         batch = real_x.shape[0]
         with self.forward_context():
             with torch.no_grad():
@@ -149,9 +150,7 @@ class EBGAN(Method):
             loss_gp = gradient_penalty(lambda x: self.D(x, real_y), real_x, fake, quirks=self.config.quirks,
                                        alpha=alpha)
             loss = loss_adv + loss_wrong + self.hp.gp_weight * loss_gp
-        self.opt_d.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_d.step()
+        self.optimizer_step(self.opt_d, loss)
         return {"loss/d": loss.detach(), "loss/d_adv": loss_adv.detach(), "loss/d_wrong": loss_wrong.detach(),
                 "loss/d_gp": loss_gp.detach()}
 
@@ -159,15 +158,10 @@ class EBGAN(Method):
         """One G update: BCE(D(G(z, y_g), y_g), 1) with y_g uniform over all classes."""
         batch = self.config.batch_size
         y = self.sample_labels(batch)
-        self.D.requires_grad_(False)
-        try:
+        with self.frozen(self.D):
             with self.forward_context():
                 loss = bce_g_loss(self.D(self.G(self.sample_z(batch), y), y))
-            self.opt_g.zero_grad(set_to_none=True)
-            loss.backward()
-            self.opt_g.step()
-        finally:
-            self.D.requires_grad_(True)
+            self.optimizer_step(self.opt_g, loss)
         return {"loss/g": loss.detach()}
 
     def extra_state(self) -> dict[str, Any]:

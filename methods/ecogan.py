@@ -25,11 +25,11 @@ class ECOGAN(ContrastiveGAN):
     default_backbone: ClassVar[str] = "dcgan64"
     Hyper: ClassVar[type] = ContrastiveHyper
     cond_name: ClassVar[str] = "eco"
+    display_name: ClassVar[str] = "ECOGAN"
+    paper_order: ClassVar[int] = 5
     quirks_doc: ClassVar[tuple[str, ...]] = (
         "ECO loss: data-data and data-proxy blocks shifted by separate row maxima (fixed: one shared shift)",
-        "gradient penalty: interpolation weight alpha ~ N(0,1), extrapolating (fixed: U(0,1))",
-        "D step scores fakes with freshly drawn labels; no effect with the label-free adversarial head "
-        "(fixed: their own labels)",
+        *ContrastiveGAN.quirks_doc,
     )
 
     def cond_loss(self, embeds: torch.Tensor, proxies: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

@@ -11,89 +11,32 @@
 On a spectrally normalised backbone (biggan32) the head layers are spectrally normalised and orthogonally
 initialised too, as StudioGAN does; otherwise they keep PyTorch's defaults (Linear default, Embedding N(0, 1)).
 
-:func:`check_real_batch` is the input check every method's ``d_step`` runs, :func:`check_hyper` the value check
-of every method's options.
+``check_real_batch`` (the D step's input check, now ``bench.methods.base``) and ``check_hyper`` stay importable
+from here for method files written against the older API.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import math
-from collections.abc import Callable
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.errors import ConfigError
+from bench.methods import hyper as hyper_options
 from bench.methods.backbones import Trunk
 from bench.methods.backbones.biggan32 import snembedding, snlinear
+from bench.methods.base import check_real_batch
 
 EMBED_DIM = 512
-
-
-def check_real_batch(x: torch.Tensor, y: torch.Tensor, num_classes: int) -> None:
-    """ConfigError unless ``x`` is a batch of at least two images and ``y`` holds one label in [0, C) per image.
-
-    The range of the labels is checked on CPU only: on a GPU that check would make every D step wait for the
-    device (the loop's labels come from the dataset; a label out of range still fails inside the embedding)."""
-    if x.ndim != 4 or y.ndim != 1 or y.shape[0] != x.shape[0]:
-        raise ConfigError(f"d_step expects images (B, C, H, W) and labels (B,), got {tuple(x.shape)} and "
-                          f"{tuple(y.shape)}")
-    if y.is_floating_point() or y.is_complex():
-        raise ConfigError(f"labels must be an integer tensor, got {y.dtype}")
-    if x.shape[0] < 2:
-        raise ConfigError(f"a real batch of {x.shape[0]} image(s): d_step needs at least 2 "
-                          f"(batch statistics and contrastive pairs); raise batch_size or drop the last batch")
-    if y.device.type != "cpu":
-        return
-    bad = (y < 0) | (y >= num_classes)
-    if bad.any():
-        raise ConfigError(f"label {int(y[bad][0])} is out of range: labels must lie in [0, {num_classes})")
-
-
-def _number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _pair(v: Any) -> bool:
-    return isinstance(v, list | tuple) and len(v) == 2 and all(_number(b) and 0 <= b < 1 for b in v)
-
-
-# option name -> (accepts the value?, what is expected); a None value means "resolve by backbone" and is skipped
-_OPTION_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
-    **dict.fromkeys(("lr_g", "lr_d", "adam_eps", "temperature", "pretrain_lr"),
-                    (lambda v: _number(v) and v > 0, "a number > 0")),
-    **dict.fromkeys(("cond_lambda", "gp_weight", "jitter"), (lambda v: _number(v) and v >= 0, "a number >= 0")),
-    **dict.fromkeys(("n_dis", "latent_dim", "pretrain_epochs"),
-                    (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, "an integer >= 1")),
-    "ema_start": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, "an integer >= 0"),
-    "ema_decay": (lambda v: _number(v) and 0 <= v < 1, "a number in [0, 1) (0 = no EMA)"),
-    "margin": (lambda v: _number(v) and 0 < v <= 1, "a number in (0, 1]"),
-    **dict.fromkeys(("betas", "pretrain_betas"), (_pair, "two numbers in [0, 1), e.g. [0.5, 0.999]")),
-    "adv_loss": (lambda v: v in ("bce", "hinge"), "'bce' or 'hinge'"),
-    "d_fake_labels": (lambda v: v in ("real", "uniform"), "'real' or 'uniform'"),
-    "div": (lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 5, "an integer in 1..5"),
-    "pretrained": (lambda v: isinstance(v, bool), "true or false"),
-}
+__all__ = ["ClassifierDiscriminator", "ContrastiveDiscriminator", "ProductDiscriminator", "check_hyper",
+           "check_real_batch"]
 
 
 def check_hyper(method: str, hp: Any) -> Any:
-    """Check the values of a method's Hyper dataclass; returns it with pairs (betas) as tuples.
-
-    A bad value is a ConfigError naming the method, the option and the value; None (= resolve by backbone) passes.
-    """
-    for f in dataclasses.fields(hp):
-        value = getattr(hp, f.name)
-        if value is None or f.name not in _OPTION_RULES:
-            continue
-        ok, expected = _OPTION_RULES[f.name]
-        if not ok(value):
-            raise ConfigError(f"method {method!r}: option {f.name} = {value!r} is invalid; expected {expected}")
-    pairs = {name: tuple(getattr(hp, name)) for name in ("betas", "pretrain_betas")
-             if hasattr(hp, name) and getattr(hp, name) is not None}
-    return dataclasses.replace(hp, **pairs)
+    """Compatibility name: the value check of a method's Hyper, now read from the rules on its fields
+    (``bench.methods.hyper.check``); ``Method.resolve_hyper`` already applies it."""
+    return hyper_options.check(method, hp)
 
 
 def _linear(d_in: int, d_out: int, sn: bool) -> nn.Module:

@@ -9,6 +9,7 @@ import torch
 
 from bench.methods.base import register_method
 from bench.methods.contrastive_gan import STUDIOGAN_RECIPE, ContrastiveGAN, ContrastiveHyper
+from bench.methods.hyper import MARGIN, NON_NEGATIVE, POSITIVE, option
 from bench.methods.losses import d2d_ce_loss
 
 
@@ -16,9 +17,9 @@ from bench.methods.losses import d2d_ce_loss
 class ReACGANHyper(ContrastiveHyper):
     """The contrastive options with StudioGAN's ReACGAN defaults, plus the positive margin."""
 
-    cond_lambda: float = 0.5  # λ of D2D-CE
-    temperature: float = 0.5  # τ of D2D-CE
-    margin: float = 0.98  # positive margin m_p (the negative margin is 1 - m_p)
+    cond_lambda: float = option(0.5, NON_NEGATIVE)  # λ of D2D-CE
+    temperature: float = option(0.5, POSITIVE)  # τ of D2D-CE
+    margin: float = option(0.98, MARGIN)  # positive margin m_p (the negative margin is 1 - m_p)
 
 
 @register_method("reacgan")
@@ -37,11 +38,8 @@ class ReACGAN(ContrastiveGAN):
     cond_name: ClassVar[str] = "d2d"
     recipes: ClassVar[dict[str, dict[str, Any]]] = {"biggan32": {**STUDIOGAN_RECIPE, "lr_g": 2.828e-4,
                                                                  "lr_d": 2.828e-4}}
-    quirks_doc: ClassVar[tuple[str, ...]] = (
-        "gradient penalty (dcgan64/tiny only): alpha ~ N(0,1) (fixed: U(0,1))",
-        "D step scores fakes with freshly drawn labels; no effect with the label-free adversarial head "
-        "(fixed: their own labels)",
-    )
+    display_name: ClassVar[str] = "D2D-CE"
+    paper_order: ClassVar[int] = 4
 
     def cond_loss(self, embeds: torch.Tensor, proxies: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return d2d_ce_loss(embeds, proxies, labels, temperature=self.hp.temperature, margin=self.hp.margin)

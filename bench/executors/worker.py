@@ -16,7 +16,6 @@ import importlib
 import json
 import os
 import signal
-import socket
 import sys
 import time
 import traceback
@@ -26,12 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.config import RunConfig
-from bench.errors import BenchError, one_line, write_error
-from bench.locks import CellLock, current_job
-from bench.run_dir import RunDir, atomic_write_json, move_to_previous, read_json, read_status
-
-CELL_STATES = ("done", "failed", "skipped", "locked", "interrupted")
-ATTEMPTS_LOG = "attempts.log"
+from bench.errors import BenchError, one_line
+from bench.locks import CellLock
+from bench.run_dir import RunDir, atomic_write_json, read_status
+from bench.run_state import DONE, FAILED, LOCKED, SKIPPED, read_state, start_attempt
 
 TrainFn = Callable[..., Any]
 
@@ -106,48 +103,12 @@ def set_threads(threads: int | None) -> None:
         sys.modules["torch"].set_num_threads(threads)
 
 
-def run_state(run_dir: Path) -> tuple[dict[str, Any] | None, str | None]:
-    """``status.json`` (or None) and the config hash recorded in ``config.json`` (or None) of a run folder."""
-    run = RunDir(Path(run_dir))
-    status = read_status(run)
-    config_hash = read_json(run.config).get("hash") if run.config.exists() else None
-    return status, config_hash
-
-
 def result_from_status(cell: str, state: str, run_dir: Path, error: str | None = None,
                        seconds: float = 0.0) -> CellResult:
     """A CellResult with step, steps and best read from the run folder's ``status.json``."""
-    status, _ = run_state(run_dir)
-    status = status or {}
+    status = read_state(run_dir).status or {}
     return CellResult(cell=cell, state=state, step=status.get("step"), steps=status.get("steps"),
                       best=status.get("best"), error=error, seconds=seconds)
-
-
-def append_attempt(run_dir: Path) -> None:
-    """Append ``<UTC time> host=<host> pid=<pid> [job=<slurm job>]`` to ``attempts.log``."""
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise write_error(run_dir, err) from None
-    job = current_job()
-    line = (f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} host={socket.gethostname()} pid={os.getpid()}"
-            f"{f' job={job}' if job else ''}\n")
-    try:
-        fd = os.open(run_dir / ATTEMPTS_LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
-        try:
-            os.write(fd, line.encode())
-        finally:
-            os.close(fd)
-    except OSError as err:
-        raise write_error(run_dir / ATTEMPTS_LOG, err) from None
-
-
-def start_attempt(run_dir: Path, force_restart: bool) -> None:
-    """Before training: with ``force_restart`` move the folder's contents to ``_previous/<time>/`` (what the
-    loop would do, done here so that this attempt's log line stays), then append to ``attempts.log``."""
-    if force_restart:
-        move_to_previous(RunDir(run_dir))
-    append_attempt(run_dir)
 
 
 def run_cell(spec: CellSpec, train_fn: TrainFn | None = None) -> CellResult:
@@ -160,28 +121,26 @@ def run_cell(spec: CellSpec, train_fn: TrainFn | None = None) -> CellResult:
     try:
         acquired = lock.acquire()
     except BenchError as err:  # the lock cannot be written (read-only folder, full disk)
-        return result_from_status(spec.cell, "failed", run_dir, error=one_line(err))
+        return result_from_status(spec.cell, FAILED, run_dir, error=one_line(err))
     if not acquired:
         holder = lock.holder.describe() if lock.holder else "another process"
-        return result_from_status(spec.cell, "locked", run_dir, error=f"running elsewhere ({holder})")
+        return result_from_status(spec.cell, LOCKED, run_dir, error=f"running elsewhere ({holder})")
     try:
-        cfg = RunConfig(**spec.config).validate()
-        status, config_hash = run_state(run_dir)
-        if (not spec.force_restart and status is not None and status.get("state") == "done"
-                and config_hash == cfg.config_hash()):
-            return result_from_status(spec.cell, "skipped", run_dir)
+        cfg = RunConfig(**spec.config)  # resolved and checked by the scheduler (Grid.cells); the loop validates
+        if not spec.force_restart and read_state(run_dir).done_with(cfg.config_hash()):
+            return result_from_status(spec.cell, SKIPPED, run_dir)
         start_attempt(run_dir, spec.force_restart)
         train = train_fn or load_train_fn()
         outcome = train(cfg, run_dir, force_restart=False, progress=spec.progress)
-        state = {"done": "done", "skipped": "skipped"}.get(getattr(outcome, "status", None), "failed")
-        error = getattr(outcome, "error", None) if state == "failed" else None
-        if state == "failed" and not error:
+        state = {DONE: DONE, SKIPPED: SKIPPED}.get(getattr(outcome, "status", None), FAILED)
+        error = getattr(outcome, "error", None) if state == FAILED else None
+        if state == FAILED and not error:
             error = (read_status(RunDir(run_dir)) or {}).get("error") or "the training loop reported a failure"
         return result_from_status(spec.cell, state, run_dir, error=error, seconds=time.monotonic() - start)
     except Exception as err:  # one cell's failure must not stop the grid
         if not isinstance(err, BenchError | OSError):  # a bug: its traceback helps; a user's error needs one line
             traceback.print_exc(file=sys.stderr)
-        return result_from_status(spec.cell, "failed", run_dir, error=one_line(err), seconds=time.monotonic() - start)
+        return result_from_status(spec.cell, FAILED, run_dir, error=one_line(err), seconds=time.monotonic() - start)
     finally:
         lock.release()
 

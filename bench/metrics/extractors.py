@@ -25,17 +25,18 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.datasets.base import ImageSet, uint8_to_float
-from bench.errors import ConfigError, check, unknown_name
+from bench.errors import ConfigError, check
 from bench.metrics.cache import default_cache_root
 from bench.metrics.classifier import load_or_train_classifier, weights_tag
 from bench.metrics.weights import INCEPTION_V3_COMPAT, TORCHVISION_INCEPTION, resolve_weights
+from bench.registry import Registry
 from bench.rng import preserved_rng
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 INCEPTION_SIZE = 299
 
-_REGISTRY: dict[str, type[FeatureExtractor]] = {}
+EXTRACTORS: Registry[type[FeatureExtractor]] = Registry("feature extractor")
 
 
 class FeatureExtractor:
@@ -68,17 +69,16 @@ def register_extractor(name: str) -> Callable[[type[FeatureExtractor]], type[Fea
     """Class decorator: register a :class:`FeatureExtractor` subclass under ``name``."""
 
     def wrap(cls: type[FeatureExtractor]) -> type[FeatureExtractor]:
-        assert issubclass(cls, FeatureExtractor) and name not in _REGISTRY, name
+        assert issubclass(cls, FeatureExtractor) and name not in EXTRACTORS, name
         cls.name = name
-        _REGISTRY[name] = cls
-        return cls
+        return EXTRACTORS.add(name, cls)
 
     return wrap
 
 
 def list_extractors() -> list[str]:
     """Registered extractor names, sorted."""
-    return sorted(_REGISTRY)
+    return sorted(EXTRACTORS.names())
 
 
 def get_extractor(name: str, device: torch.device | str = "cpu", *, reference_set: ImageSet | None = None,
@@ -97,9 +97,7 @@ def get_extractor(name: str, device: torch.device | str = "cpu", *, reference_se
         ConfigError: unknown name (the message lists the known ones), or a weights file that does not load.
         DataNotFoundError: Inception weights that are neither on disk nor downloadable.
     """
-    if name not in _REGISTRY:
-        raise unknown_name("feature extractor", name, _REGISTRY)
-    return _REGISTRY[name](device, reference_set=reference_set, cache_root=cache_root, weights_path=weights_path)
+    return EXTRACTORS.get(name)(device, reference_set=reference_set, cache_root=cache_root, weights_path=weights_path)
 
 
 def _file_tag(path: Path) -> str:

@@ -21,14 +21,16 @@ DETAIL_METRICS = ("kid_mean", "precision", "recall", "ifid_mean", "fid_head", "f
                   "d_acc_real", "d_acc_fake", "label_sens")
 SUMMARY_METRICS = ("best_step", "fid_best", "is_best", "last_step", "fid_last", "is_last", *DETAIL_METRICS)
 
-METHOD_NAMES = {"bagan": "BAGAN", "ebgan": "EBGAN", "contragan": "2C", "reacgan": "D2D-CE", "ecogan": "ECOGAN"}
 DATASET_NAMES = {"cifar10_lt": "CIFAR10_LT", "fashion_mnist_lt": "FashionMNIST_LT", "places_lt": "Places_LT",
                  "digits_lt": "Digits_LT", "cifar10": "CIFAR10", "fashion_mnist": "FashionMNIST"}
 
 
 def method_name(method: str) -> str:
-    """The paper's name of a method (2C for contragan, D2D-CE for reacgan ...), else the name upper-cased."""
-    return METHOD_NAMES.get(method, method.upper())
+    """The name a method's class gives itself (``Method.display_name``: 2C for contragan, D2D-CE for reacgan ...);
+    a method no longer registered here is its name upper-cased."""
+    from bench.methods import METHODS
+
+    return METHODS.entries[method].paper_name() if method in METHODS else method.upper()
 
 
 def dataset_name(dataset: str) -> str:

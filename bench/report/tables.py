@@ -28,7 +28,6 @@ DETAIL_NAMES = {"kid_mean": ("KID↓", 4), "precision": ("Precision↑", 3), "re
                 "ifid_mean": ("Intra-class FID↓", 2), "fid_head": ("Head FID↓", 2), "fid_tail": ("Tail FID↓", 2),
                 "cond_acc": ("Cond. accuracy↑", 3), "judge_acc": ("Judge on real↑", 3),
                 "d_acc_real": ("D acc. real", 3), "d_acc_fake": ("D acc. fake", 3), "label_sens": ("Label sens.↑", 2)}
-PRETRAINING_METHODS = ("bagan", "ebgan")  # pretrain an autoencoder unless method_options.pretrained = false
 LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
 LATEX_UNICODE = {"±": r"$\pm$", "Δ": r"$\Delta$", "↓": r"$\downarrow$", "↑": r"$\uparrow$", "–": "--",
@@ -88,11 +87,15 @@ def is_imbalanced(data: ReportData, dataset: str) -> bool:
 
 
 def pretrained(row: pd.Series) -> str:
-    """Table 3's "Pre-trained": TRUE/FALSE for the methods with an autoencoder stage, "-" for the others."""
+    """Table 3's "Pre-trained": TRUE/FALSE for the methods with an autoencoder stage (``Method.pretrains``, unless
+    the run's ``pretrained`` option says otherwise), "-" for the others."""
     options = json.loads(row["options"])
     if "pretrained" in options:
         return flag(bool(options["pretrained"]))
-    return flag(True) if row["method"] in PRETRAINING_METHODS else "-"
+    from bench.methods import METHODS
+
+    method = METHODS.entries.get(row["method"])
+    return flag(True) if method is not None and method.pretrains else "-"
 
 
 def model_name(row: pd.Series, g: pd.DataFrame) -> str:

@@ -19,9 +19,7 @@ sha256 (delete ``.cache/`` after changing images in place). Class names are the 
 from __future__ import annotations
 
 import hashlib
-import os
 import sys
-import tempfile
 import warnings
 from pathlib import Path, PurePosixPath
 
@@ -146,16 +144,13 @@ def read_cache(path: Path, digest: str, shape: tuple[int, int, int, int]) -> tor
 
 
 def write_cache(path: Path, payload: dict) -> None:
-    """torch.save to a temporary file in the same folder, then os.replace (atomic); warn, don't fail, if the data
-    root is read-only."""
-    tmp_name = None
+    """torch.save through the one atomic writer (``bench.metrics.cache.atomic_save``: temporary file, fsync,
+    ``os.replace``, the umask's mode); warn, don't fail, if the data root is read-only."""
+    from bench.errors import WriteError
+    from bench.metrics.cache import atomic_save
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=path.name, suffix=".tmp", delete=False) as tmp:
-            tmp_name = tmp.name
-            torch.save(payload, tmp)
-        os.replace(tmp_name, path)
-    except OSError as err:
+        atomic_save(payload, path)
+    except (OSError, WriteError) as err:
         warnings.warn(f"could not write the Places_LT cache {path}: {err}", stacklevel=2)
-        if tmp_name is not None and os.path.exists(tmp_name):
-            os.remove(tmp_name)

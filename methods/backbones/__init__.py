@@ -24,13 +24,12 @@ import torch
 from torch import nn
 
 from bench.errors import ConfigError, check, unknown_name
+from bench.registry import Registry
 
 # name -> module holding ``BACKBONE``; imported lazily (the modules import the base classes below).
-_MODULES = {
-    "dcgan64": "bench.methods.backbones.dcgan64",
-    "biggan32": "bench.methods.backbones.biggan32",
-    "tiny": "bench.methods.backbones.tiny",
-}
+BACKBONES: Registry[Backbone] = Registry("backbone", load=lambda module: importlib.import_module(module).BACKBONE)
+for _name in ("dcgan64", "biggan32", "tiny"):
+    BACKBONES.add(_name, f"bench.methods.backbones.{_name}")
 
 
 class Trunk(nn.Module):
@@ -115,14 +114,12 @@ class Backbone:
 
 def list_backbones() -> list[str]:
     """Registered backbone names, sorted."""
-    return sorted(_MODULES)
+    return sorted(BACKBONES.names())
 
 
 def get_backbone(name: str) -> Backbone:
     """The backbone registered as ``name``; a ConfigError listing the known names otherwise."""
-    if name not in _MODULES:
-        raise unknown_name("backbone", name, _MODULES)
-    return importlib.import_module(_MODULES[name]).BACKBONE
+    return BACKBONES.get(name)
 
 
 __all__ = ["Backbone", "Trunk", "get_backbone", "list_backbones"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import signal
@@ -11,9 +12,12 @@ import pytest
 import torch
 from PIL import Image
 
+from bench.batches import ShuffledBatches
 from bench.checkpoint import load_checkpoint
 from bench.errors import ConfigError
-from bench.loop import ShuffledBatches, train
+from bench.loop import train
+from bench.methods import get_method
+from bench.methods.hyper import POSITIVE, option
 from bench.metrics import METRICS_COLUMNS, PER_CLASS_COLUMNS
 from bench.run_dir import RunDir, read_rows
 
@@ -28,6 +32,11 @@ def test_run_folder_holds_every_file(reference_run):
                      "per_class.csv", "samples/step-3.png", "samples/step-6.png", "status.json"]
     saved = json.loads(run.config.read_text())
     assert saved["hash"] == cfg.config_hash() and saved["config"] == json.loads(json.dumps(cfg.to_dict()))
+    # every resolved hyperparameter, not only the options the config names (n_dis)
+    hyper = saved["hyper"]
+    assert hyper["n_dis"] == 2 and hyper["lr_g"] == 2e-4 and hyper["betas"] == [0.5, 0.9]
+    assert hyper["latent_dim"] == 16  # the tiny backbone's, from its recipe
+    assert set(hyper) == {f.name for f in dataclasses.fields(get_method(cfg.method).Hyper)}
     assert set(saved["versions"]) == {"torch", "torchvision", "torch-fidelity", "python", "bench"}
     assert saved["versions"]["torch"] == torch.__version__
     assert "git_commit" in saved
@@ -80,9 +89,24 @@ def test_changed_config_is_refused_with_the_keys(reference_run, make_cfg, tmp_pa
     _, ref, _ = reference_run
     run_dir = tmp_path / "cell"
     shutil.copytree(ref.root, run_dir)
-    with pytest.raises(ConfigError, match=r"another config \(method_options: \{'n_dis': 2\} -> \{'n_dis': 1\}; "
+    with pytest.raises(ConfigError, match=r"another config \(hyper.n_dis: 2 -> 1; "
+                                          r"method_options: \{'n_dis': 2\} -> \{'n_dis': 1\}; "
                                           r"steps: 6 -> 10\); refusing to resume: use --force-restart"):
         train(make_cfg(steps=10, method_options={"n_dis": 1}), run_dir, progress=False)
+    assert (run_dir / "metrics.csv").read_bytes() == ref.metrics.read_bytes()
+
+
+def test_a_changed_hyper_default_is_refused_naming_the_option(reference_run, make_cfg, tmp_path, monkeypatch):
+    """The run folder was trained with lr_d 2e-4; a code change of that default alone (no config key changes)
+    makes the same config refuse to resume, and the message names the option."""
+    cfg, ref, _ = reference_run
+    run_dir = tmp_path / "cell"
+    shutil.copytree(ref.root, run_dir)
+    method = get_method(cfg.method)
+    changed = dataclasses.make_dataclass("Hyper", [("lr_d", float, option(1e-4, POSITIVE))], bases=(method.Hyper,))
+    monkeypatch.setattr(method, "Hyper", changed)
+    with pytest.raises(ConfigError, match=r"another config \(hyper.lr_d: 0.0002 -> 0.0001\); refusing to resume"):
+        train(make_cfg(), run_dir, progress=False)
     assert (run_dir / "metrics.csv").read_bytes() == ref.metrics.read_bytes()
 
 

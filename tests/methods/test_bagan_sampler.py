@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from bench.loop import ShuffledBatches
+from bench.batches import ShuffledBatches
 from bench.methods import MethodConfig, get_method
 from bench.methods.bagan import ClassGaussians, cholesky_with_jitter, class_code_moments
 

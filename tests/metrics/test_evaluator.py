@@ -164,7 +164,9 @@ def test_configuration_errors(toy_sets, shared_cache):
     train, reference = toy_sets
     with pytest.raises(ConfigError, match=r"unknown feature extractor \(config key extractor\) 'inception'"):
         Evaluator(toy_config(extractor="inception"), train, reference, "cpu")
-    with pytest.raises(ConfigError, match="unknown protocol 'paperr'"):
+    # a RunConfig is validated when made, so an unknown protocol fails before any Evaluator exists
+    with pytest.raises(ConfigError, match=r"protocols = 'paperr' is not one of paper, standard "
+                                          r"\(did you mean 'paper'\?\)"):
         Evaluator(toy_config(protocols=["paperr"]), train, reference, "cpu")
     with pytest.raises(ConfigError, match=r"train images are \(1, 16, 16\), reference images \(3, 16, 16\)"):
         Evaluator(toy_config(), train, make_image_set([5] * 5, "test", channels=3), "cpu")
