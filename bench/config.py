@@ -28,9 +28,10 @@ PROTOCOLS = ("paper", "standard")
 DEVICES = ("auto", "cpu", "cuda")
 
 # Keys that do not change the numbers a run produces; they may differ on resume.
-RUNTIME_KEYS = ("device", "data_root", "grid", "workers_hint", "inception_weights", "tv_inception_weights")
+RUNTIME_KEYS = ("device", "data_root", "grid", "workers_hint", "inception_weights", "tv_inception_weights",
+                "tensorboard")
 # Keys added after runs existed: left out of the hash while at their default, so older runs keep their hash.
-HASH_OMITTED_AT_DEFAULT = {"compile": False, "nproc": 1, "g_cond": None}
+HASH_OMITTED_AT_DEFAULT = {"compile": False, "nproc": 1, "g_cond": None, "bootstrap": 100}
 
 
 @dataclass
@@ -57,6 +58,8 @@ class RunConfig:
     extractor: str | None = None  # None = each protocol's own; or a registered extractor for all
     num_eval_samples: int | None = None  # cap on real and fake images per evaluation; None = the reference size
     max_per_class: int | None = None  # keep at most this many training images per class (smoke runs)
+    bootstrap: int = 100  # resamples of the bootstrap intervals of FID in metrics.csv; 0 = none
+    tensorboard: bool = False  # also write a TensorBoard event file into the run folder (pip install tensorboard)
     method_options: dict[str, Any] = field(default_factory=dict)  # method hyperparameter overrides
     device: str = "auto"  # auto | cpu | cuda
     bf16: bool = False  # bf16 autocast of the steps' forward passes (CUDA and CPU)
@@ -99,6 +102,9 @@ class RunConfig:
             check(value is None or (_is_int(value) and value >= 1),
                   f"{key} must be a positive integer or null, got {value!r}")
         check(_is_int(self.seed) and self.seed >= 0, f"seed must be a non-negative integer, got {self.seed!r}")
+        check(_is_int(self.bootstrap) and self.bootstrap >= 0,
+              f"bootstrap must be a non-negative integer (0 = no intervals), got {self.bootstrap!r}")
+        check(isinstance(self.tensorboard, bool), f"tensorboard must be true or false, got {self.tensorboard!r}")
         check(self.batch_size >= 2, f"batch_size must be >= 2 (contrastive losses need pairs), got {self.batch_size}")
         check(isinstance(self.nproc, int) and self.nproc >= 1, f"nproc must be a positive integer, got {self.nproc!r}")
         check(self.batch_size % self.nproc == 0 and self.batch_size // self.nproc >= 2,
