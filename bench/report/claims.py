@@ -10,7 +10,8 @@ out matches any value, ``g_cond = ""`` the paper's conditioning), within each da
   FID against step over the last third of each run's evaluations is lower for each improving row than for each
   stalling row (Welch over seeds).
 * ``tail``: per-class FID rises toward the tail: Spearman's ρ between a class's training count and its FID at
-  each run's best step is negative (one-sample t-test of the runs' ρ; one run: the ρ's own p-value); ``match``
+  each run's best step is negative (one-sample t-test of the runs' ρ; one run, or runs with identical ρ: every
+  run's own Spearman p-value must be below 0.05); ``match``
   restricts the runs (default all).
 
 Verdicts: **holds** (every comparison significant in the claimed direction), **fails** (some comparison
@@ -162,13 +163,12 @@ class ClaimJudge:
                 ps.append(p)
         if not rhos:
             return [INCONCLUSIVE], ["no per-class FIDs with unequal training counts"]
-        if len(rhos) == 1:
-            mean, p, n = rhos[0], ps[0], 1
-        else:
-            mean, p, n = one_sample(rhos)
+        mean, p, n = one_sample(rhos)
+        test = "one-sample t-test over runs"
+        if not math.isfinite(p):  # one run, or runs whose ρ agree exactly: each run's own test must hold
+            p, test = max(ps), "Spearman's test of each run (largest p)"
         significant = math.isfinite(p) and p < ALPHA
         outcome = INCONCLUSIVE if not significant else (HOLDS if mean < 0 else FAILS)
-        test = "Spearman's test" if n == 1 else "one-sample t-test over runs"
         p_text = "p n/a" if not math.isfinite(p) else f"p = {p:.3f}"
         return [outcome], [f"Spearman ρ(training count, per-class FID at the best step) = {mean:+.2f} over {n} "
                            f"run(s), {test} {p_text}" + ("" if significant else " (n.s.)")]

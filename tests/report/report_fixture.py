@@ -43,6 +43,7 @@ class CellSpec:
     metrics: bool = True  # False: a run folder with headers only (a run that has not evaluated yet)
     gathered: bool = True  # False: metrics.csv has rows that the tidy CSV lacks
     error: str | None = None
+    fid_base: float | None = None  # the FID curve's floor (default: set by the cell's position)
 
 
 @dataclass
@@ -90,7 +91,8 @@ def metric_rows(index: int, spec: CellSpec, protocols: tuple[str, ...], extracto
     last = max(spec.steps)
     for p_index, protocol in enumerate(protocols):
         reference, label_mix = PROTOCOL_INFO[protocol]
-        base, dip = 40.0 + 7.0 * index + 5.0 * p_index, rng.uniform(0.35, 0.75)
+        floor = 40.0 + 7.0 * index if spec.fid_base is None else spec.fid_base
+        base, dip = floor + 5.0 * p_index, rng.uniform(0.35, 0.75)
         for step in spec.steps:
             fid = round(base + 60.0 * (step / last - dip) ** 2 + rng.uniform(0, 3), 4)
             row = {"step": step, "source": "train", "protocol": protocol, "extractor": extractor,
@@ -119,7 +121,8 @@ def metric_rows(index: int, spec: CellSpec, protocols: tuple[str, ...], extracto
 
 def write_results(root: Path, grid: str, cells: list[CellSpec], *, key: str | None = None, scale: str = "cpu",
                   protocols: tuple[str, ...] = ("paper", "standard"), extractor: str = "classifier",
-                  num_classes: int = 10, description: str = "", write_csv_file: bool = True) -> Fixture:
+                  num_classes: int = 10, description: str = "", write_csv_file: bool = True,
+                  claims: list[dict] | None = None) -> Fixture:
     """Write the whole results tree under ``root`` and return what was written."""
     key = key or grid
     counts = ecogan_counts(num_classes)
@@ -127,7 +130,8 @@ def write_results(root: Path, grid: str, cells: list[CellSpec], *, key: str | No
     grid_dir = root / key
     grid_dir.mkdir(parents=True, exist_ok=True)
     grid_json = {"grid": grid, "scale": scale, "key": key, "description": description, "protocols": list(protocols),
-                 "cells": [{"id": c.id, "label": c.label, "axes": c.axes, "paper": c.paper} for c in cells]}
+                 "cells": [{"id": c.id, "label": c.label, "axes": c.axes, "paper": c.paper} for c in cells],
+                 "claims": claims or []}
     (grid_dir / "grid.json").write_text(json.dumps(grid_json, indent=2))
     tidy = []
     for index, spec in enumerate(cells):
