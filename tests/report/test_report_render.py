@@ -112,8 +112,9 @@ def test_captions_name_protocol_extractor_and_how_best_is_picked(table3_report):
             assert "lowest FID" in text and "picked on the evaluation set itself" in text
     page = table3_report.html.read_text()
     captions = re.findall(r"<caption>(.*?)</caption>", page, flags=re.S)
-    # table3 x 2 protocols + the standard protocol's details, then per protocol: significance, ranking, held-out
-    assert len(captions) == 3 + 3 * 2
+    # table3 x 2 protocols + the standard protocol's details, then per protocol: significance, ranking, held-out,
+    # verdicts
+    assert len(captions) == 3 + 4 * 2
     assert all("features classifier" in c for c in captions)
     assert any("Protocol paper," in c for c in captions) and any("Protocol standard," in c for c in captions)
 
@@ -132,7 +133,9 @@ def test_details_table_holds_the_standard_metrics_at_the_best_step(table3_report
     rows = md_rows(table3_report.out / "details-standard-classifier.md")
     best = best_of(table3_report.fixture.rows["bagan-fmnist-s0"], "standard")
     row = find_row(rows, Cell="BAGAN · FashionMNIST_LT · sampling none")
-    assert row["Tail FID↓"] == f"{best['fid_tail']:.2f}" and row["Head FID↓"] == f"{best['fid_head']:.2f}"
+    # one seed: head and tail FID carry their bootstrap intervals
+    assert row["Tail FID↓"] == f"{best['fid_tail']:.2f} [{best['fid_tail_lo']:.2f}, {best['fid_tail_hi']:.2f}]"
+    assert row["Head FID↓"] == f"{best['fid_head']:.2f} [{best['fid_head_lo']:.2f}, {best['fid_head_hi']:.2f}]"
     assert row["Cond. accuracy↑"] == f"{best['cond_acc']:.3f}"
     assert not (table3_report.out / "details-paper-classifier.md").exists()  # paper protocol: FID and IS only
 
@@ -142,7 +145,10 @@ def test_every_figure_is_written(table3_report):
     expected = {f"{kind}-{d}-{p}-classifier.png"
                 for kind in ("curves", "minority") for d in DATASETS for p in PROTOCOLS}
     expected |= {f"{kind}-{d}-standard-classifier.png" for kind in ("headtail", "conditioning") for d in DATASETS}
-    assert {p.name for p in figures.glob("*.png")} == expected
+    expected |= {f"classes-{d}.png" for d in DATASETS}
+    tail_views = {f"tail-{c}.png" for c in ("bagan-fmnist-s0", "ebgan-fmnist-pre-s0", "ecogan-fmnist-s0",
+                                            "ecogan-fmnist-bal-s0", "ecogan-cifar-bal-s0")}
+    assert {p.name for p in figures.glob("*.png")} == expected | tail_views
     for name in expected:
         with Image.open(figures / name) as image:
             assert image.width > 300 and image.height > 200
@@ -214,8 +220,10 @@ def test_generic_grid_has_one_row_per_cell_and_no_paper_columns(tmp_path):
     assert "Rows with unfinished seeds: their last step is the latest evaluation so far." in text
     assert "Δ" not in text  # no paper numbers in this grid
     assert not (out / "missing-cells.csv").exists()
+    tail_views = {f"tail-{c}.png" for c in ("bagan-none-s0", "ebgan-none-s0", "ecogan-none-s0", "ecogan-balanced-s0")}
     assert {p.name for p in (out / "figures").glob("*.png")} == {
-        f"{k}-digits_lt-standard-classifier.png" for k in ("curves", "conditioning", "minority", "headtail")}
+        f"{k}-digits_lt-standard-classifier.png" for k in ("curves", "conditioning", "minority", "headtail")} | {
+        "classes-digits_lt.png"} | tail_views  # one tail view per group of seeds
 
 
 def table1_cells() -> list[CellSpec]:
