@@ -154,6 +154,11 @@ def resampled_fids(real: torch.Tensor, real_labels: torch.Tensor, real_weights: 
     signatures, part_of_class = torch.unique(member.T, dim=0, return_inverse=True)
     part_member = signatures.T  # (G, P)
     d = real.shape[1]
+    real_sizes = torch.bincount(real_labels, minlength=num_classes).clamp_min(1)
+    fake_sizes = torch.bincount(fake_labels, minlength=num_classes).clamp_min(1)
+    few_rows = torch.maximum(real_sizes, fake_sizes) <= d
+    route_classes = [(few_rows.nonzero().flatten(), True), ((~few_rows).nonzero().flatten(), False)]
+    route_classes = [(members, few) for members, few in route_classes if members.numel()]
     groups_real = _padded_groups(real, real_labels, member)
     groups_fake = _padded_groups(fake, fake_labels, member)
     small_groups = max(groups_real[0].shape[1], groups_fake[0].shape[1]) <= d
@@ -164,13 +169,23 @@ def resampled_fids(real: torch.Tensor, real_labels: torch.Tensor, real_weights: 
     classes, pooled = [], []
     for w_real, w_fake in zip(real_weights.to(device).split(chunk), fake_weights.to(device).split(chunk),
                               strict=True):
-        n_r, mean_r, trace_r, factor_r = _class_moments(real_pad, real_index, w_real)
-        n_f, mean_f, trace_f, factor_f = _class_moments(fake_pad, fake_index, w_fake)
-        if max(real_pad.shape[1], fake_pad.shape[1]) <= d:
-            tr_sqrt = _trace_sqrt_rows(factor_r, factor_f)
-        else:
-            tr_sqrt = _trace_sqrt_cov(factor_r.transpose(-1, -2) @ factor_r, factor_f.transpose(-1, -2) @ factor_f)
-        fid = (mean_r - mean_f).square().sum(-1) + trace_r + trace_f - 2 * tr_sqrt
+        b = w_real.shape[0]
+        n_r = torch.zeros(b, num_classes, dtype=torch.float64, device=device)
+        n_f, mean_r, mean_f = n_r.clone(), real_pad.new_zeros(b, num_classes, d), real_pad.new_zeros(b, num_classes, d)
+        fid = torch.full((b, num_classes), math.nan, dtype=torch.float64, device=device)
+        for members, few in route_classes:  # two routes (classes of <= F rows, larger ones), not a class loop
+            rows_r, rows_f = int(real_sizes[members].max()), int(fake_sizes[members].max())
+            cn_r, cmean_r, ctrace_r, cfactor_r = _class_moments(real_pad[members, :rows_r],
+                                                                real_index[members, :rows_r], w_real)
+            cn_f, cmean_f, ctrace_f, cfactor_f = _class_moments(fake_pad[members, :rows_f],
+                                                                fake_index[members, :rows_f], w_fake)
+            if few:
+                tr_sqrt = _trace_sqrt_rows(cfactor_r, cfactor_f)
+            else:
+                tr_sqrt = _trace_sqrt_cov(cfactor_r.transpose(-1, -2) @ cfactor_r,
+                                          cfactor_f.transpose(-1, -2) @ cfactor_f)
+            n_r[:, members], n_f[:, members], mean_r[:, members], mean_f[:, members] = cn_r, cn_f, cmean_r, cmean_f
+            fid[:, members] = (cmean_r - cmean_f).square().sum(-1) + ctrace_r + ctrace_f - 2 * tr_sqrt
         classes.append(fid.where((n_r >= 2) & (n_f >= 2), torch.full_like(fid, math.nan)))
         if small_groups:  # every group has at most F rows: the n x n form on the groups' own rows
             g_n_r, g_mean_r, g_trace_r, g_factor_r = _class_moments(*groups_real, w_real)
