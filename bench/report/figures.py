@@ -175,6 +175,10 @@ def class_distribution(dataset: str, counts: list[int], names: list[str]) -> tup
     ax = fig.subplots()
     sns.barplot(data=frame, x="class", y="images", hue="profile", ax=ax, palette="muted")
     ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    within_a_decade = frame["images"].max() < 10 * max(frame["images"].min(), 1)  # else minor labels crowd
+    ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}") if within_a_decade else NullFormatter())
+    ax.legend(title="profile", loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     ax.set_xlabel("class")
     ax.set_ylabel("training images (log scale)")
     ax.tick_params(axis="x", labelrotation=45 if len(counts) > 10 else 0)

@@ -256,3 +256,14 @@ def test_table1_layout_compares_balanced_rows_at_the_last_step(tmp_path):
     page = html.read_text()
     assert "numbers not comparable" not in page and "features torchvision-inception" in page
     assert 'id="missing-cells"' not in page
+
+
+def test_width_study_figure_for_a_grid_varying_div(tmp_path):
+    cells = [CellSpec(f"div{k}-s{s}", f"div {k}", axes("cifar10_lt", "reacgan", seed=s, div=k))
+             for k in range(1, 6) for s in range(2)]
+    write_results(tmp_path / "results", "width", cells, scale="cpu", protocols=("standard",))
+    out = render_report("width", results_root=tmp_path / "results", reports_root=tmp_path / "reports")
+    figure = out.parent / "figures" / "width-cifar10_lt-standard-classifier.png"
+    with Image.open(figure) as image:
+        assert image.width > 900 and image.height > 200
+    assert 'id="width"' in out.read_text() and "figures/width-cifar10_lt-standard-classifier.png" in out.read_text()
