@@ -141,8 +141,9 @@ class EBGAN(Method):
                 fake = self.G(self.sample_z(batch), real_y)
             y_d = self.sample_labels(batch) if self.config.quirks == "paper" else real_y
             y_wrong = self._wrong_labels(real_y)
-            loss_adv = bce_d_loss(self.D(real_x, real_y), self.D(fake, y_d))
-            wrong = self.D(real_x, y_wrong)
+            real_features = self.D.trunk.flattened(real_x)  # one trunk pass for the real and wrong-label terms
+            loss_adv = bce_d_loss(self.D.head(real_features, real_y), self.D(fake, y_d))
+            wrong = self.D.head(real_features, y_wrong)
             loss_wrong = F.binary_cross_entropy_with_logits(wrong, torch.zeros_like(wrong))
             alpha = self.draw_rows(batch, lambda n: gp_mix_weights(n, real_x, self.config.quirks))
             loss_gp = gradient_penalty(lambda x: self.D(x, real_y), real_x, fake, quirks=self.config.quirks,

@@ -143,8 +143,12 @@ class ProductDiscriminator(nn.Module):
         self.out = nn.Linear(trunk.flat_dim, 1)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.head(self.trunk.flattened(x), y)
+
+    def head(self, features: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """D(x, y) from the flattened trunk features f of x, so that one trunk pass can serve several labels."""
         label = F.leaky_relu(self.label_linear(self.label_embedding(y)), 0.2)
-        return self.out(self.trunk.flattened(x) * label).squeeze(1)
+        return self.out(features * label).squeeze(1)
 
     def class_scores(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C) logits D(x, c) for every class c at once: out(f ⊙ l_c) = f · (l_c ⊙ w) + b, one matmul."""

@@ -132,6 +132,11 @@ def test_smoke_and_demo_grids():
         ("reacgan", "none", "concat"), ("ecogan", "none", "concat"), ("ecogan", "balanced", "concat"),
         ("ecogan", "none", None)]  # the last: the paper's conditioning, beside the others
     assert all(c.config.scale == "cpu" and c.config.extractor == "classifier" for c in demo)
+    # the options that differ from the paper's are named in the cell ids
+    assert [c.config.method_options for c in demo] == [
+        {"lr_g": 2e-4, "lr_d": 2e-4}, {}, {"temperature": 0.25}, {"cond_lambda": 2.0}, {"cond_lambda": 2.0},
+        {"cond_lambda": 2.0}, {"cond_lambda": 2.0}]
+    assert all(("cond_lambda2" in c.id) == (c.config.method_options.get("cond_lambda") == 2.0) for c in demo)
     # fair budget: every cell gets the same number of D updates
     assert {c.config.steps * get_method(c.config.method).d_steps_per_iteration({}) for c in demo} == {
         SCALES["cpu"]["d_updates"]}

@@ -218,13 +218,23 @@ def test_studiogan_recipe_generates_d_step_fakes_with_uniform_labels() -> None:
 @pytest.mark.parametrize("quirks", ["paper", "fixed"])
 def test_ebgan_d_step_labels(quirks: str) -> None:
     m = make("ebgan", quirks, classes=50, pretrained=False)
-    d_calls = record_labels(m.D)
+    d_calls: list[torch.Tensor] = []  # every D(x, y) passes its labels through the label embedding, in call order
+    m.D.label_embedding.register_forward_pre_hook(lambda mod, args: d_calls.append(args[0].clone()))
     x, y = real_batch(n=16, classes=50)
     m.d_step(x, y)
     real, scored_fake, wrong, gp = d_calls
     assert torch.equal(real, y) and torch.equal(gp, y)
     assert torch.equal(scored_fake, y) == (quirks == "fixed")
     assert not torch.equal(wrong, y)
+
+
+def test_ebgan_head_on_shared_features_equals_d() -> None:
+    """The D step scores reals under two labels from one trunk pass; that must equal two D calls."""
+    m = make("ebgan", "fixed", classes=50, pretrained=False)
+    x, y = real_batch(n=16, classes=50)
+    features = m.D.trunk.flattened(x)
+    for labels in (y, (y + 1) % 50):
+        torch.testing.assert_close(m.D.head(features, labels), m.D(x, labels), rtol=0, atol=0)
 
 
 def test_ebgan_wrong_labels_differ_from_real_only_when_fixed() -> None:
