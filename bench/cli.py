@@ -85,6 +85,9 @@ def list_cmd(what: str) -> None:
               help="Real-batch sampling; balanced = the paper's 'Sampling TRUE'. With --grid it overrides every "
                    "cell (and renames the cells).")
 @click.option("--seed", type=int, default=None, help="Single run: seed.")
+@click.option("--seeds", type=click.IntRange(min=1), default=None,
+              help="Grid: run every cell with seeds 0..N-1 (cell ids end in -s<seed>); the report shows the mean and "
+                   "a 95%% t-interval over them.")
 @click.option("--quirks", type=click.Choice(["paper", "fixed"]), default=None,
               help="Single run: reproduce (paper) or correct (fixed) the upstream bugs.")
 @click.option("--scale", type=click.Choice(list(SCALES)), default=None,
@@ -117,7 +120,7 @@ def list_cmd(what: str) -> None:
 @RESULTS_ROOT
 @DATA_ROOT
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None, help="Device (default auto).")
-def run_cmd(grid, dataset, method, sampling, seed, quirks, scale, sets, only, dry_run, executor, workers,
+def run_cmd(grid, dataset, method, sampling, seed, seeds, quirks, scale, sets, only, dry_run, executor, workers,
             cells_per_gpu, nproc, retry_failed, force_restart, partition, gpus, time_min, array_parallelism,
             cells_per_job, slurm_local, results_root, data_root, device) -> None:
     """Train: every cell of a grid (--grid), or one cell (--dataset and --method).
@@ -147,7 +150,9 @@ def run_cmd(grid, dataset, method, sampling, seed, quirks, scale, sets, only, dr
             raise click.UsageError("give either --grid or --dataset/--method, not both")
         from bench.scheduler import SlurmOptions, run_grid
 
-        single_axes = {"sampling": sampling, "seed": seed, "quirks": quirks}
+        if seeds is not None and seed is not None:
+            raise click.UsageError("give either --seed or --seeds, not both")
+        single_axes = {"sampling": sampling, "seed": seed if seeds is None else list(range(seeds)), "quirks": quirks}
         overrides.update({k: v for k, v in single_axes.items() if v is not None})
         slurm = SlurmOptions(partition=partition, gpus=gpus, time_min=time_min,
                              array_parallelism=array_parallelism, local=slurm_local, cells_per_job=cells_per_job)
@@ -155,6 +160,8 @@ def run_cmd(grid, dataset, method, sampling, seed, quirks, scale, sets, only, dr
                            only=only, dry_run=dry_run, retry_failed=retry_failed, force_restart=force_restart,
                            overrides=overrides, slurm=slurm, cells_per_gpu=cells_per_gpu)
         sys.exit(summary.exit_code)
+    if seeds is not None:
+        raise click.UsageError("--seeds goes with --grid; for one run give --seed")
     if not (dataset and method):
         raise click.UsageError("give --grid NAME, or --dataset and --method for a single run (see bench run --help)")
     from bench.scheduler import run_single

@@ -36,9 +36,10 @@ PROTOCOLS = ("paper", "standard")
 DEVICES = ("auto", "cpu", "cuda")
 
 # Keys that do not change the numbers a run produces; they may differ on resume.
-RUNTIME_KEYS = ("device", "data_root", "grid", "workers_hint", "inception_weights", "tv_inception_weights")
+RUNTIME_KEYS = ("device", "data_root", "grid", "workers_hint", "inception_weights", "tv_inception_weights",
+                "tensorboard")
 # Keys added after runs existed: left out of the hash while at their default, so older runs keep their hash.
-HASH_OMITTED_AT_DEFAULT = {"compile": False, "nproc": 1, "g_cond": None}
+HASH_OMITTED_AT_DEFAULT = {"compile": False, "nproc": 1, "g_cond": None, "bootstrap": 100}
 
 _C = TypeVar("_C")
 
@@ -106,6 +107,7 @@ class EvalConfig:
     protocols: list[str] = field(default_factory=lambda: ["standard"])  # paper | standard, each a metrics row
     extractor: str | None = None  # None = each protocol's own; or a registered extractor for all
     num_eval_samples: int | None = None  # cap on real and fake images per evaluation; None = the reference size
+    bootstrap: int = 100  # resamples of the bootstrap intervals of FID in metrics.csv; 0 = none
     inception_weights: str | None = None  # torch-fidelity weights; None = $BENCH_INCEPTION_WEIGHTS, else hub cache
     tv_inception_weights: str | None = None  # torchvision's (paper); None = $BENCH_TV_INCEPTION_WEIGHTS, else hub cache
 
@@ -114,6 +116,8 @@ class EvalConfig:
         for p in self.protocols:
             _choice("protocols", p, PROTOCOLS)
         _positive_or_null("num_eval_samples", self.num_eval_samples)
+        check(_is_int(self.bootstrap) and self.bootstrap >= 0,
+              f"bootstrap must be a non-negative integer (0 = no intervals), got {self.bootstrap!r}")
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,7 @@ class RuntimeConfig:
 
     grid: str = "adhoc"  # grid name; the run folder is results/<grid>/<cell id>
     scale: str = "cpu"  # budget preset: paper | cpu | smoke
+    tensorboard: bool = False  # also write a TensorBoard event file into the run folder (pip install tensorboard)
     device: str = "auto"  # auto | cpu | cuda
     bf16: bool = False  # bf16 autocast of the steps' forward passes (CUDA and CPU)
     channels_last: bool = False  # channels_last memory format of the nets and real batches (CUDA and CPU)

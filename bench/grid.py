@@ -16,6 +16,8 @@ A grid file is declarative TOML. Top-level keys:
 - ``[[cells]]``: explicit cells, each with axis values (``dataset`` and ``method`` required), an optional
   ``label``, a per-cell ``budget`` (paper scale only, over the grid's) and ``paper`` numbers.
 - ``[[paper]]``: paper numbers for product cells: ``match = {axis = value, ...}`` plus the paper keys.
+- ``[[claims]]``: the paper's claims as testable statements (``id``, ``text``, ``kind`` = less | order | slope |
+  tail and its rows; :mod:`bench.report.claims`); ``bench report`` prints a verdict for each.
 
 Paper numbers (``paper = {...}``): ``fid``, ``is``, ``best_step`` and ``step_unit`` as printed
 (``iterations`` | ``batches``: upstream's Lightning steps count 5 D + 1 G batches), ``best_iteration`` (the
@@ -53,7 +55,9 @@ FOLDER_PREFIX = "folder:"  # as bench.datasets.FOLDER_PREFIX (not imported: grid
 AXES = ("dataset", "method", "sampling", "seed", "quirks", "backbone", "g_cond", "method_options")
 AXIS_DEFAULTS: dict[str, Any] = {"sampling": "none", "seed": 0, "quirks": "paper", "backbone": None, "g_cond": None,
                                  "method_options": {}}
-TOP_KEYS = ("description", "scale", "protocols", "settings", "budget", "axes", "cells", "paper")
+TOP_KEYS = ("description", "scale", "protocols", "settings", "budget", "axes", "cells", "paper", "claims")
+CLAIM_KEYS = ("id", "text", "kind", "metric", "better", "worse", "order", "improving", "stalls", "match", "paper")
+CLAIM_KINDS = {"less": ("better", "worse"), "order": ("order",), "slope": ("improving", "stalls"), "tail": ()}
 CELL_KEYS = (*AXES, "label", "budget", "paper")
 PAPER_KEYS = ("fid", "is", "best_step", "step_unit", "best_iteration", "selection", "source", "note")
 STEP_UNITS = ("iterations", "batches")
@@ -105,6 +109,7 @@ class Grid:
     settings: dict[str, Any]
     budget: dict[str, Any]
     specs: list[_Spec]
+    claims: list[dict[str, Any]] = field(default_factory=list)
 
     def key(self, scale: str | None = None) -> str:
         """The results folder name: the grid name at its default scale, else ``<name>-<scale>``."""
@@ -120,7 +125,8 @@ class Grid:
             only: ``key=value[,key=value]`` filter on the grid's axes (keys: dataset, method, sampling, seed,
                 quirks, backbone, id); values of one key are alternatives, different keys must all match.
             overrides: ``--set`` values. Axis keys (and ``method_options.<key>``) change the cells' axes, and
-                so their ids; cells an override makes identical are kept once, and a changed cell drops its
+                so their ids; ``seed`` may be a list (``--seeds N`` = ``[0, ..., N-1]``): each cell once per seed;
+                cells an override makes identical are kept once, and a changed cell drops its
                 paper numbers. Other keys go to :func:`bench.config.resolve`.
             strict: a cell that does not resolve (an unknown name or option, a bad value) is a ConfigError naming
                 the cell, the key and the closest name; False leaves such cells out (the manifest of a grid run
@@ -133,23 +139,26 @@ class Grid:
         check(scale in SCALES, f"unknown scale {scale!r}{closest(scale, SCALES)}; known: {', '.join(SCALES)}")
         key = self.key(scale)
         axis_over, config_over = _split_overrides(overrides or {})
+        seeds = seed_list(axis_over.pop("seed", None))
         cells: list[Cell] = []
         seen: set[str] = set()
         for spec in self._filtered(only):
-            axes = _apply_axis_overrides(spec.axes, axis_over)
-            cell_id = make_cell_id(axes, self.settings.get("backbone"))
-            if cell_id in seen:
-                continue
-            seen.add(cell_id)
-            try:
-                config = self._resolve(axes, spec.budget, scale, key, config_over)
-            except ConfigError:
-                if strict:
-                    raise
-                continue
-            paper = spec.paper if axes == spec.axes else None
-            label = spec.label if spec.label and axes == spec.axes else make_label(axes, self.settings)
-            cells.append(Cell(id=cell_id, axes=axes, label=label, config=config, paper=paper))
+            for seed in seeds:  # --seeds N: every cell once per seed
+                axes = _apply_axis_overrides(spec.axes, axis_over if seed is None else {**axis_over, "seed": seed})
+                cell_id = make_cell_id(axes, self.settings.get("backbone"))
+                if cell_id in seen:
+                    continue
+                seen.add(cell_id)
+                try:
+                    config = self._resolve(axes, spec.budget, scale, key, config_over)
+                except ConfigError:
+                    if strict:
+                        raise
+                    continue
+                same = _without_seed(axes) == _without_seed(spec.axes)  # the seed never changes the paper's row
+                paper = spec.paper if same else None
+                label = spec.label if spec.label and same else make_label(axes, self.settings)
+                cells.append(Cell(id=cell_id, axes=axes, label=label, config=config, paper=paper))
         return cells
 
     def budget_note(self, scale: str | None = None) -> str | None:
@@ -207,6 +216,21 @@ class Grid:
             wanted.setdefault(key, set()).add(value)
         return [s for s in self.specs
                 if all(_filter_value(s, k, self.settings) in v for k, v in wanted.items())]
+
+
+def seed_list(value: Any) -> list[int | None]:
+    """The seeds an override asks for: ``--set seed=3`` one, ``--set seed=[0,1,2]`` (``--seeds 3``) several,
+    none (``[None]``: each cell keeps its own)."""
+    if value is None:
+        return [None]
+    values = value if isinstance(value, list) else [value]
+    check(len(values) > 0 and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values),
+          f"--set seed / --seeds: seeds must be non-negative integers, got {value!r}")
+    return list(dict.fromkeys(values))
+
+
+def _without_seed(axes: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in axes.items() if k != "seed"}
 
 
 def _filter_value(spec: _Spec, key: str, settings: Mapping[str, Any]) -> str:
@@ -417,8 +441,31 @@ def _parse(name: str, path: Path, data: dict[str, Any]) -> Grid:
         cell_id = make_cell_id(spec.axes, settings.get("backbone"))
         check(cell_id not in ids, f"{_where(path, '')}: two cells have the id {cell_id!r}")
         ids[cell_id] = i
+    claims = [_claim(raw, path, f"[[claims]] #{i + 1}") for i, raw in enumerate(_array(data, "claims", path))]
     return Grid(name=name, path=path, description=description.strip(), scale=scale, protocols=protocols,
-                settings=settings, budget=budget, specs=specs)
+                settings=settings, budget=budget, specs=specs, claims=claims)
+
+
+def _claim(raw: dict[str, Any], path: Path, section: str) -> dict[str, Any]:
+    """Check a claim's keys, kind and the row selections its kind needs (tables of axis values, or lists)."""
+    _check_keys(raw, CLAIM_KEYS, path, section)
+    where = _where(path, section)
+    for key in ("id", "text", "kind"):
+        check(isinstance(raw.get(key), str) and raw[key] != "", f"{where}: {key!r} must be a non-empty string")
+    kind = raw["kind"]
+    check(kind in CLAIM_KINDS, f"{where}: kind = {kind!r} is not one of {', '.join(CLAIM_KINDS)}"
+                               f"{closest(kind, CLAIM_KINDS)}")
+    for key in CLAIM_KINDS[kind]:
+        value = raw.get(key)
+        tables = value if isinstance(value, list) else [value]
+        check(value is not None and all(isinstance(t, dict) for t in tables) and len(tables) > 0,
+              f"{where}: a {kind} claim needs {key!r} (a table of axis values, or for order, improving and "
+              f"stalls a list of them)")
+        for table in tables:
+            _check_keys(table, (*AXES, "options"), path, f"{section} {key}")
+    if kind == "order":
+        check(len(raw["order"]) >= 2, f"{where}: 'order' needs at least two rows")
+    return dict(raw)
 
 
 def _table(data: Mapping[str, Any], key: str, path: Path) -> dict[str, Any]:

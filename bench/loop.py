@@ -46,6 +46,7 @@ from bench.errors import RunFailed, one_line
 from bench.executors.progress import progress_bar
 from bench.interrupts import DeferredInterrupt
 from bench.methods.base import Method, losses_to_floats
+from bench.monitor import Monitor, make_monitor
 from bench.provenance import environment_versions, git_commit
 from bench.rng import preserved_rng, rng_state, seed_everything, set_rng_state
 from bench.run_dir import (
@@ -153,6 +154,7 @@ class _Trainer:
         self.bar: tqdm | None = None
         self.postfix: dict[str, str] = {}
         self.stop_requested = False  # data-parallel: some rank got Ctrl-C / SIGTERM (agreed on by all ranks)
+        self.monitor: Monitor = Monitor()  # --set tensorboard=true: an event file (bench.monitor), from run()
 
     # -- setup -----------------------------------------------------------------------------------
     def run(self) -> RunOutcome:
@@ -160,6 +162,7 @@ class _Trainer:
         if main:
             for folder in (run.root, run.checkpoints, run.samples):
                 remove_stale_temporaries(folder)
+            self.monitor = make_monitor(cfg.tensorboard, run.root)
         self.device = resolve_device(cfg.device, self.ranks.rank)
         if self.ranks.parallel and self.ranks.rank == 0 and self.device.type == "cuda":
             self.device = torch.device("cuda", 0)
@@ -276,6 +279,7 @@ class _Trainer:
             return
         if step % max(1, cfg.steps // 500) == 0:
             append_rows(self.run_dir.losses, [{"step": step, **losses}])
+            self.monitor.losses(step, losses)
         shown = [key for key in ("loss/d", "loss/g") if key in losses] or list(losses)[:3]
         self.postfix.update({key.removeprefix("loss/"): f"{losses[key]:.3f}" for key in shown})
         evaluated = step % cfg.eval_every == 0 or step == cfg.steps
@@ -317,6 +321,7 @@ class _Trainer:
         append_rows(run.metrics, [r.row for r in results], self.metrics_columns)
         append_rows(run.per_class, [row for r in results for row in r.per_class], self.per_class_columns)
         atomic_write_bytes(run.sample_grid(step), png_bytes(grid))
+        self.monitor.evaluation(step, [r.row for r in results], grid)
         first = results[0].row
         fid = float(first["fid"]) if first.get("fid") is not None else math.nan
         self.postfix[f"FID[{first['protocol']}/{first['extractor']}]"] = f"{fid:.2f}"
@@ -373,6 +378,7 @@ class _Trainer:
         return RunOutcome("failed", step, self.best_fid, line)
 
     def close(self) -> None:
+        self.monitor.close()
         if self.bar is not None:
             self.bar.close()
 

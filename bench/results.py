@@ -28,7 +28,8 @@ from bench.run_state import folder_state
 
 MANIFEST = "grid.json"
 METRICS = ("fid", "is_mean", "is_std", "kid_mean", "kid_std", "precision", "recall", "ifid_mean", "fid_head",
-           "fid_tail", "cond_acc", "judge_acc", "d_acc_real", "d_acc_fake", "label_sens", "n_real", "n_fake")
+           "fid_tail", "cond_acc", "judge_acc", "d_acc_real", "d_acc_fake", "label_sens", "n_real", "n_fake",
+           "fid_lo", "fid_hi", "fid_head_lo", "fid_head_hi", "fid_tail_lo", "fid_tail_hi", "fid_half_a", "fid_half_b")
 COLUMNS = ("grid", "cell", "label", "dataset", "method", "sampling", "seed", "quirks", "scale", "backbone",
            "g_cond", "options", "step", "source", "protocol", "extractor", "reference", "label_mix", "metric", "value")
 
@@ -63,7 +64,7 @@ def write_manifest(grid: Grid, scale: str, cells: list[Cell], results_root: Path
         ids = {e["id"] for e in entries}
         entries += [e for e in read_json(path).get("cells", []) if e.get("id") not in ids]
     manifest = {"grid": grid.name, "scale": scale, "key": key, "description": grid.description,
-                "protocols": grid.protocols, "source": str(grid.path), "cells": entries}
+                "protocols": grid.protocols, "source": str(grid.path), "cells": entries, "claims": grid.claims}
     if not path.exists() or read_json(path) != json.loads(json.dumps(manifest)):
         atomic_write_json(path, manifest)  # unchanged: no write (a finished grid on a read-only disk)
     return path

@@ -27,6 +27,11 @@ Metrics (``metrics.csv``; NaN where undefined):
     d_acc_real          D's own class-mean accuracy on the balanced reference images (NaN: D has no class view).
     d_acc_fake          D's own class-mean accuracy on the fakes, against the labels they were generated for.
     label_sens          ‖G(z, y) − G(z, y′)‖ / ‖G(z, y) − G(z′, y)‖ (:mod:`bench.metrics.conditioning`).
+    fid_lo, fid_hi      95% basic bootstrap interval of fid over ``cfg.bootstrap`` class-stratified resamples of
+                        the real and the fake features (:mod:`bench.metrics.bootstrap`); so too
+                        fid_head_lo/_hi, fid_tail_lo/_hi, and per_class.csv's fid_lo/_hi. NaN with bootstrap = 0.
+    fid_half_a, _b      FID of all fakes against half A / half B of the reference (alternate rows within each
+                        class): the report picks the best step on A and reports B there (held-out best step).
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from bench.config import RunConfig
 from bench.datasets.base import ImageSet, float_to_uint8
 from bench.errors import ConfigError, check, unknown_name
 from bench.metrics.accuracy import conditional_accuracy
+from bench.metrics.bootstrap import basic_interval, reference_halves, resampled_fids, stratified_counts
 from bench.metrics.cache import default_cache_root
 from bench.metrics.conditioning import batched_scores, class_mean_accuracy, d_scores_of, label_sensitivity
 from bench.metrics.extractors import FeatureExtractor, get_extractor, list_extractors
@@ -57,9 +63,10 @@ from bench.rng import eval_seed, preserved_rng
 
 METRICS_COLUMNS = ["step", "source", "protocol", "extractor", "reference", "label_mix", "n_real", "n_fake", "fid",
                    "is_mean", "is_std", "kid_mean", "kid_std", "precision", "recall", "ifid_mean", "fid_head",
-                   "fid_tail", "cond_acc", "judge_acc", "d_acc_real", "d_acc_fake", "label_sens"]
+                   "fid_tail", "cond_acc", "judge_acc", "d_acc_real", "d_acc_fake", "label_sens", "fid_lo",
+                   "fid_hi", "fid_head_lo", "fid_head_hi", "fid_tail_lo", "fid_tail_hi", "fid_half_a", "fid_half_b"]
 PER_CLASS_COLUMNS = ["step", "source", "protocol", "extractor", "class", "class_name", "train_count", "n_real",
-                     "n_fake", "fid", "cond_acc", "d_acc_fake"]
+                     "n_fake", "fid", "cond_acc", "d_acc_fake", "fid_lo", "fid_hi"]
 CLASSIFIER = "classifier"
 
 
@@ -248,19 +255,56 @@ class Evaluator:
         is_head = head_classes(train_counts)
         fid_head = frechet_distance(real[is_head[ref.labels]], fake[is_head[labels]])
         fid_tail = frechet_distance(real[~is_head[ref.labels]], fake[~is_head[labels]])
+        half_a = reference_halves(ref.labels).to(self.device)
+        intervals = self._intervals(step, real, ref.labels, fake, labels, is_head,
+                                    torch.tensor([fid, fid_head, fid_tail], dtype=torch.float64), class_fid)
         values = {"step": int(step), "source": source, "protocol": protocol, "extractor": extractor_name,
                   "reference": proto.reference, "label_mix": proto.label_mix, "n_real": n_real, "n_fake": n_fake,
                   "fid": fid, "is_mean": is_mean, "is_std": is_std, "kid_mean": kid_mean, "kid_std": kid_std,
                   "precision": precision, "recall": recall, "ifid_mean": _nanmean(class_fid),
-                  "fid_head": fid_head, "fid_tail": fid_tail, "cond_acc": _nanmean(class_acc)}
+                  "fid_head": fid_head, "fid_tail": fid_tail, "cond_acc": _nanmean(class_acc),
+                  "fid_half_a": frechet_distance(real[half_a], fake),
+                  "fid_half_b": frechet_distance(real[~half_a], fake),
+                  **intervals.row}
         row = {k: values.get(k, math.nan) for k in METRICS_COLUMNS}
         real_counts = torch.bincount(ref.labels, minlength=num_classes).tolist()
         fake_counts = torch.bincount(labels, minlength=num_classes).tolist()
         per_class = [dict(zip(PER_CLASS_COLUMNS, (
             int(step), source, protocol, extractor_name, c, self.train_set.class_names[c], train_counts[c],
-            real_counts[c], fake_counts[c], float(class_fid[c]), float(class_acc[c]), math.nan), strict=True))
+            real_counts[c], fake_counts[c], float(class_fid[c]), float(class_acc[c]), math.nan,
+            float(intervals.class_lo[c]), float(intervals.class_hi[c])), strict=True))
             for c in range(num_classes)]
         return EvalResult(row=row, per_class=per_class)
+
+    def _intervals(self, step: int, real: torch.Tensor, real_labels: torch.Tensor, fake: torch.Tensor,
+                   fake_labels: torch.Tensor, is_head: torch.Tensor, pooled_fid: torch.Tensor,
+                   class_fid: torch.Tensor) -> _Intervals:
+        """Bootstrap intervals of the overall, head, tail (``pooled_fid``) and per-class FIDs; NaN when
+        ``cfg.bootstrap`` is 0. The resamples come from a private generator seeded by (cfg.seed, step)."""
+        num_classes = self.train_set.num_classes
+        nan = torch.full((num_classes,), math.nan, dtype=torch.float64)
+        if self.cfg.bootstrap == 0:
+            return _Intervals({k: math.nan for k in _INTERVAL_KEYS}, nan, nan)
+        noise = torch.Generator().manual_seed(eval_seed(self.cfg.seed, step) + 2)
+        weights_real = stratified_counts(real_labels, self.cfg.bootstrap, noise)
+        weights_fake = stratified_counts(fake_labels, self.cfg.bootstrap, noise)
+        groups = torch.stack([torch.ones_like(is_head), is_head, ~is_head])
+        per_class, pooled = resampled_fids(real, real_labels, weights_real, fake, fake_labels, weights_fake,
+                                           num_classes, groups)
+        lo, hi = basic_interval(pooled_fid, pooled)
+        class_lo, class_hi = basic_interval(class_fid.double(), per_class)
+        values = [float(v) for pair in zip(lo, hi, strict=True) for v in pair]
+        return _Intervals(dict(zip(_INTERVAL_KEYS, values, strict=True)), class_lo, class_hi)
+
+
+_INTERVAL_KEYS = ("fid_lo", "fid_hi", "fid_head_lo", "fid_head_hi", "fid_tail_lo", "fid_tail_hi")
+
+
+@dataclass
+class _Intervals:
+    row: dict[str, float]  # the _INTERVAL_KEYS
+    class_lo: torch.Tensor  # (C,)
+    class_hi: torch.Tensor
 
 
 def _nanmean(values: torch.Tensor) -> float:

@@ -5,6 +5,9 @@ folders; writes into ``<reports_root>/<key>/``::
 
     <layout>-<protocol>-<extractor>.{csv,md,tex}    comparison table (table1 | table3 | table), one per protocol
     details-<protocol>-<extractor>.{csv,md,tex}     KID, precision/recall, intra-class and head/tail FID, ...
+    significance-*, ranking-*                       pairwise Welch tests of best FID over seeds; ranks with ties
+    heldout-*                                       the best step chosen on half of the reference, reported on the other
+    verdicts-*                                      the grid's [[claims]], each holds / fails / inconclusive
     figures/curves-*.png, minority-*.png, headtail-*.png
     samples/<cell>-step-<N>.png                     each cell's last and best sample grids
     missing-cells.csv                               cells without a run folder or metrics (when there are any)
@@ -19,6 +22,8 @@ import csv
 import sys
 from pathlib import Path
 
+from bench.report.claims import verdict_tables
+from bench.report.comparisons import heldout_tables, significance_tables
 from bench.report.figures import render_figures
 from bench.report.html import write_page
 from bench.report.load import ReportData, load_results
@@ -71,11 +76,12 @@ def render_report(grid: str, results_root: Path | str = "results", reports_root:
     out = Path(reports_root) / data.key
     out.mkdir(parents=True, exist_ok=True)
     points, per_run, groups = summarize(data)
-    tables = build_tables(data, groups)
+    tables = (build_tables(data, groups) + significance_tables(data, groups, per_run) + heldout_tables(data, groups)
+              + verdict_tables(data, groups, per_run, points, data.per_class))
     files = {t.slug: write_table(t, out) for t in tables}
     clear_pngs(out / "figures")
     clear_pngs(out / "samples")
-    figures = render_figures(points, per_run, data.per_class, out / "figures")
+    figures = render_figures(points, per_run, data.per_class, out / "figures", data)
     samples = collect_samples(data, per_run, out / "samples")
     missing = write_missing(data, out)
     if missing is not None:

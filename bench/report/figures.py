@@ -5,7 +5,12 @@
   D's accuracy on the fakes and G's label sensitivity against step: does each generator follow its labels?
 * ``minority-*``: per-class FID and conditional accuracy against the class's training count (log x) at each
   run's best step, to show where each method fails on the tail;
-* ``headtail-*``: FID on the head and on the tail classes at the best step, as bars.
+* ``headtail-*``: FID on the head and on the tail classes at the best step, as bars;
+* ``classes-*``: the training count of each class of a long-tailed set (log scale), under the ``ecogan`` and the
+  ``exponential`` profile (the seed's figure (b)), the profile the runs used marked;
+* ``width-*``: for a grid that varies the width divisor ``div``, FID and IS against step per width, and the best
+  FID of each width (mean ± 95% t-interval over seeds);
+* ``tail-*``: each cell's sample grid cut down to its tail classes (:mod:`bench.report.samples`).
 
 Several seeds of a cell are drawn as their mean with a ± std band (whiskers on bars). Figures are built on
 ``matplotlib.figure.Figure`` with an Agg canvas, never through pyplot, so no display is needed and no global
@@ -25,6 +30,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
+from bench.report.load import ReportData
+from bench.report.samples import tail_sample_figures
+from bench.report.stats import t_halfwidth
 from bench.report.summary import dataset_name
 from bench.report.tables import slugify
 
@@ -37,7 +45,7 @@ class FigureFile:
     """A written figure and the words the HTML page puts under it."""
 
     path: Path
-    section: str  # curves | conditioning | minority
+    section: str  # data | curves | conditioning | minority | width | tail-samples
     title: str
     caption: str
 
@@ -140,8 +148,102 @@ def finite(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(**{c: frame[c].where(np.isfinite(frame[c])) for c in numeric})
 
 
+def profile_counts(counts: list[int]) -> dict[str, list[int]]:
+    """A long-tailed set's counts under both long-tail profiles, from the counts a run trained on: the source is
+    taken as balanced with n = the largest count per class (class 0 keeps all its images under both rules), the
+    exponential ratio as the set's own imbalance n_max / n_min."""
+    from bench.datasets.longtail import longtail_counts
+
+    base = [max(counts)] * len(counts)
+    ratio = max(counts) / max(min(counts), 1)
+    return {"ecogan": longtail_counts("ecogan", base),
+            "exponential": longtail_counts("exponential", base, ratio if ratio > 1 else 2.0)}
+
+
+def class_distribution(dataset: str, counts: list[int], names: list[str]) -> tuple[Figure, str]:
+    """Bars of training images per class (log y) under both profiles; returns the figure and the profile the
+    runs used ("its own" when it is neither)."""
+    profiles = profile_counts(counts)
+    used = next((name for name, c in profiles.items() if c == counts), None)
+    labels = [names[i] if i < len(names) else str(i) for i in range(len(counts))]
+    frame = pd.DataFrame([{"class": labels[i], "profile": name + (" (used)" if name == used else ""), "images": n}
+                          for name, c in profiles.items() for i, n in enumerate(c)])
+    if used is None:
+        frame = pd.concat([frame, pd.DataFrame({"class": labels, "profile": "as trained",
+                                                "images": counts})])
+    fig = Figure(figsize=(max(5.5, 0.45 * len(counts) + 2), 3.6), layout="constrained")
+    ax = fig.subplots()
+    sns.barplot(data=frame, x="class", y="images", hue="profile", ax=ax, palette="muted")
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    within_a_decade = frame["images"].max() < 10 * max(frame["images"].min(), 1)  # else minor labels crowd
+    ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}") if within_a_decade else NullFormatter())
+    ax.legend(title="profile", loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    ax.set_xlabel("class")
+    ax.set_ylabel("training images (log scale)")
+    ax.tick_params(axis="x", labelrotation=45 if len(counts) > 10 else 0)
+    ax.grid(axis="y", alpha=0.3)
+    fig.suptitle(f"Class distribution — {dataset_name(dataset)}", fontsize=11)
+    return fig, used or "its own"
+
+
+def width_figure(train: pd.DataFrame, best: pd.DataFrame, title: str) -> Figure:
+    """FID and IS against step per width divisor, and best FID against the divisor (mean ± 95% t-interval)."""
+    fig = Figure(figsize=(15.6, 3.8), layout="constrained")
+    axes = list(fig.subplots(1, 3))
+    train = train.assign(width=train["div"].map(lambda d: f"div{d:g}"))
+    order = [f"div{d:g}" for d in sorted(train["div"].unique())]
+    palette = dict(zip(order, sns.color_palette("viridis", n_colors=len(order)), strict=True))
+    for ax, (col, name) in zip(axes[:2], [("fid", "FID (lower is better)"), ("is_mean", "IS (higher is better)")],
+                               strict=True):
+        sub = train.dropna(subset=[col])
+        if sub.empty:
+            unmeasured(ax, name)
+            continue
+        sns.lineplot(data=sub, x="step", y=col, hue="width", hue_order=order, palette=palette, errorbar="sd",
+                     marker="o", markersize=4, ax=ax)
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+    summary = best.groupby("div")["fid_best"].agg(["mean", t_halfwidth]).reset_index()
+    axes[2].errorbar(summary["div"], summary["mean"], yerr=summary["t_halfwidth"].fillna(0), marker="o", capsize=3)
+    axes[2].set_xlabel("width divisor (div)")
+    axes[2].set_ylabel("best FID (lower is better)")
+    axes[2].xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[2].grid(alpha=0.3)
+    fig.suptitle(title, fontsize=11)
+    return fig
+
+
+def cell_divisors(data: ReportData) -> pd.Series:
+    """cell -> its ``div`` method option (cells without one left out)."""
+    import json
+
+    divs = {row.cell: json.loads(row.options).get("div") for row in data.cells.itertuples()}
+    return pd.Series({c: float(d) for c, d in divs.items() if isinstance(d, int | float)}, dtype=float)
+
+
+def data_figures(data: ReportData, out_dir: Path) -> list[FigureFile]:
+    """The class-distribution figure of each long-tailed dataset of the report (counts from config.json)."""
+    out, seen = [], set()
+    for cell, run in data.runs.items():
+        info = run.config.get("data") or {}
+        counts = info.get("class_counts")
+        dataset = data.cells.loc[data.cells["cell"] == cell, "dataset"]
+        if not counts or dataset.empty or dataset.iloc[0] in seen or len(set(counts)) < 2:
+            continue
+        dataset = dataset.iloc[0]
+        seen.add(dataset)
+        fig, used = class_distribution(dataset, [int(c) for c in counts], list(info.get("class_names") or []))
+        out.append(FigureFile(save(fig, out_dir / f"classes-{slugify(dataset)}.png"), "data", dataset_name(dataset),
+                              f"Training images per class of {dataset_name(dataset)} (log scale; {sum(counts):,} in "
+                              f"all, imbalance {max(counts) / max(min(counts), 1):.0f}:1). Its runs used the "
+                              f"{used} profile; the other bars show the same set under the other long-tail rule "
+                              f"(ecogan: class c keeps 100·c images; exponential: n_max·ρ^(−c/(C−1)))."))
+    return out
+
+
 def render_figures(points: pd.DataFrame, per_run: pd.DataFrame, per_class: pd.DataFrame,
-                   out_dir: Path) -> list[FigureFile]:
+                   out_dir: Path, data: ReportData | None = None) -> list[FigureFile]:
     """Write every figure into ``out_dir`` and describe them.
 
     Args:
@@ -149,6 +251,7 @@ def render_figures(points: pd.DataFrame, per_run: pd.DataFrame, per_class: pd.Da
         per_run: best and last per run with ``dataset`` and HUE columns (its second frame).
         per_class: the run folders' per_class.csv rows (with ``cell``).
         out_dir: ``reports/<key>/figures``.
+        data: the loaded results, for the class-distribution, width and tail-sample figures (None: without them).
     """
     palette = make_palette(list(dict.fromkeys(per_run.sort_values("group_order")[HUE])))
     at_best = per_class.merge(per_run[["cell", "protocol", "extractor", "best_source", "best_step", "dataset", HUE]],
@@ -157,7 +260,8 @@ def render_figures(points: pd.DataFrame, per_run: pd.DataFrame, per_class: pd.Da
     for col in ("train_count", "fid", "cond_acc"):
         at_best[col] = pd.to_numeric(at_best[col], errors="coerce")
     points, per_run, at_best = (finite(f) for f in (points, per_run, at_best))
-    out = []
+    out = data_figures(data, out_dir) if data is not None else []
+    divisors = cell_divisors(data) if data is not None else pd.Series(dtype=float)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # seaborn's palette-length notes on partial hues
         for (dataset, protocol, extractor), runs in per_run.groupby(["dataset", "protocol", "extractor"], sort=False):
@@ -197,10 +301,21 @@ def render_figures(points: pd.DataFrame, per_run: pd.DataFrame, per_class: pd.Da
                                       "Per-class FID and conditional accuracy against the class's training count "
                                       "(log scale; the tail is on the left), at each run's best step; classes of "
                                       "equal count and seeds are averaged (band = ± std)."))
+            if divisors.size and train["cell"].isin(divisors.index).any():
+                wide = train[train["cell"].isin(divisors.index)].assign(div=lambda f: f["cell"].map(divisors))
+                best = runs[runs["cell"].isin(divisors.index)].assign(div=lambda f: f["cell"].map(divisors))
+                fig = width_figure(wide, best, f"Width study — {where}")
+                out.append(FigureFile(save(fig, out_dir / f"width-{stem}.png"), "width", where,
+                                      "FID and IS against step for each width divisor (lines = mean over seeds, "
+                                      "bands = ± std), and each width's best FID (mean ± 95% t-interval over seeds); "
+                                      "the paper's figure 6."))
             ht = runs.dropna(subset=["fid_head", "fid_tail"], how="all")
             if len(ht):
                 fig = head_tail_bars(ht, palette, f"Head vs tail FID at the best step — {where}")
                 out.append(FigureFile(save(fig, out_dir / f"headtail-{stem}.png"), "minority", where,
                                       "FID on the head and on the tail classes at each run's best step "
                                       "(bars = mean over seeds, whiskers = ± std)."))
+    if data is not None:
+        out += [FigureFile(path, "tail-samples", title, caption)
+                for path, title, caption in tail_sample_figures(data, per_run, out_dir)]
     return out

@@ -18,6 +18,9 @@ from bench.report.tables import Table
 
 TEMPLATES = Path(__file__).parent / "templates"
 SECTIONS = {
+    "data": ("class-distribution", "Class distribution",
+             "Training images per class of each long-tailed set (log scale), under the profile each run used and "
+             "under the other long-tail profile, as the seed's figure (b)."),
     "curves": ("curves", "Curves", "FID and IS against training step, one figure per dataset and protocol."),
     "conditioning": ("conditioning", "Conditioning",
                      "Whether each generator follows its labels: without that, per-class and minority-class numbers "
@@ -25,6 +28,10 @@ SECTIONS = {
     "minority": ("minority", "Minority classes",
                  "Where each method fails on the tail: per-class FID and conditional accuracy against the class's "
                  "training count, and FID on head vs tail classes, at each run's best step."),
+    "width": ("width", "Width study", "FID and IS against step for each width divisor (div 1–5), and the best FID "
+                                      "of each width."),
+    "tail-samples": ("tail-samples", "Tail classes", "Generated samples of the tail classes only (training count "
+                                                     "below the median), at each cell's best step."),
 }
 
 
@@ -123,10 +130,23 @@ def page_context(data: ReportData, tables: list[Table], files: dict[str, dict[st
     }
 
 
+def cell_mark(value: str) -> str:
+    """Extra CSS classes of a table cell: verdicts coloured, non-significant differences marked, long text wrapped."""
+    classes = []
+    if value in ("holds", "fails", "inconclusive"):
+        classes.append(value)
+    elif value.startswith("inconclusive") or value.endswith("n.s.") or "(n.s.)" in value:
+        classes.append("ns")
+    if len(value) > 60:
+        classes.append("wrap")
+    return "".join(f" {c}" for c in classes)
+
+
 def render_page(context: dict[str, Any]) -> str:
     """The HTML text of ``templates/report.html`` for ``context`` (autoescaped)."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=jinja2.select_autoescape(["html"]),
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["mark"] = cell_mark
     return env.get_template("report.html").render(**context)
 
 

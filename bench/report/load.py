@@ -72,6 +72,7 @@ class ReportData:
         missing: (cell id, label, reason) for cells of grid.json without a run folder or without metrics.
         results_dir: ``<results_root>/<key>``.
         csv_path: ``<results_root>/<key>.csv``.
+        claims: the grid's ``[[claims]]`` as grid.json holds them.
     """
 
     grid: str
@@ -86,6 +87,7 @@ class ReportData:
     missing: list[tuple[str, str, str]]
     results_dir: Path
     csv_path: Path
+    claims: list[dict[str, Any]] = field(default_factory=list)  # grid.json's claims (bench.report.claims)
 
 
 def canonical_options(value: Any) -> str:
@@ -161,7 +163,7 @@ def load_results(grid: str, results_root: Path | str = "results") -> ReportData:
                       description=grid_json.get("description") or "", protocols=protocols, cells=cells,
                       tidy=tidy, per_class=per_class, runs=runs,
                       missing=missing_cells(cells, tidy, runs, grid, root), results_dir=results_dir,
-                      csv_path=csv_path)
+                      csv_path=csv_path, claims=list(grid_json.get("claims") or []))
 
 
 def read_tidy(path: Path) -> pd.DataFrame:

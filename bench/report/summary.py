@@ -1,9 +1,15 @@
-"""The numbers a report shows: each run's best and last evaluation per protocol, and their mean ± std over seeds.
+"""The numbers a report shows: each run's best and last evaluation per protocol, and their mean, std and 95%
+t-interval over seeds (:mod:`bench.report.stats`).
 
 Best step = the evaluation with the lowest FID under a protocol and extractor (IS and every other metric taken
 at that step), as the paper picks it (upstream ``ModelCheckpoint(monitor='fid', mode='min')``: the best is chosen
 on the evaluation set itself). Last = the evaluation at the highest step. Evaluations made during training
 (source ``train``) are used when a protocol has any; otherwise ``bench eval``'s ``eval:best`` / ``eval:latest``.
+
+Held-out best step: the step with the lowest FID against half A of the reference (``fid_half_a``), reported by
+its FID against half B (``fid_heldout``); ``fid_half_b_min`` is half B's own minimum (the paper's rule on the
+same half), so ``optimism`` = fid_heldout − fid_half_b_min ≥ 0 is what picking the step on the evaluation set
+gains by luck.
 """
 
 from __future__ import annotations
@@ -13,13 +19,17 @@ import json
 import pandas as pd
 
 from bench.report.load import PAPER_KEYS, ReportData
+from bench.report.stats import t_halfwidth
 
 EVAL_KEYS = ["cell", "protocol", "extractor"]
 POINT_INDEX = [*EVAL_KEYS, "reference", "label_mix", "source", "step"]
 GROUP_AXES = ["dataset", "method", "sampling", "quirks", "backbone", "g_cond", "options"]
 DETAIL_METRICS = ("kid_mean", "precision", "recall", "ifid_mean", "fid_head", "fid_tail", "cond_acc", "judge_acc",
                   "d_acc_real", "d_acc_fake", "label_sens")
-SUMMARY_METRICS = ("best_step", "fid_best", "is_best", "last_step", "fid_last", "is_last", *DETAIL_METRICS)
+INTERVAL_METRICS = ("fid_lo", "fid_hi", "fid_head_lo", "fid_head_hi", "fid_tail_lo", "fid_tail_hi")
+HELDOUT_METRICS = ("heldout_step", "fid_heldout", "fid_half_b_min", "optimism")
+SUMMARY_METRICS = ("best_step", "fid_best", "is_best", "last_step", "fid_last", "is_last", *DETAIL_METRICS,
+                   *INTERVAL_METRICS, *HELDOUT_METRICS)
 
 DATASET_NAMES = {"cifar10_lt": "CIFAR10_LT", "fashion_mnist_lt": "FashionMNIST_LT", "places_lt": "Places_LT",
                  "digits_lt": "Digits_LT", "cifar10": "CIFAR10", "fashion_mnist": "FashionMNIST"}
@@ -45,7 +55,7 @@ def eval_points(tidy: pd.DataFrame) -> pd.DataFrame:
     wide = tidy.groupby([*POINT_INDEX, "metric"], sort=False)["value"].last().unstack("metric")
     wide = wide.reindex(columns=metrics).reset_index()
     wide.columns.name = None
-    for col in ("fid", "is_mean", *DETAIL_METRICS, "n_real", "n_fake"):
+    for col in ("fid", "is_mean", *DETAIL_METRICS, *INTERVAL_METRICS, "fid_half_a", "fid_half_b", "n_real", "n_fake"):
         if col not in wide.columns:
             wide[col] = float("nan")
     return wide.sort_values([*EVAL_KEYS, "source", "step"], kind="stable").reset_index(drop=True)
@@ -66,10 +76,25 @@ def best_and_last(points: pd.DataFrame) -> pd.DataFrame:
     best = best.rename(columns={"step": "best_step", "fid": "fid_best", "is_mean": "is_best",
                                 "source": "best_source"})
     best = best[[*EVAL_KEYS, "reference", "label_mix", "best_source", "best_step", "fid_best", "is_best",
-                 *DETAIL_METRICS, "n_real", "n_fake"]]
+                 *DETAIL_METRICS, *INTERVAL_METRICS, "n_real", "n_fake"]]
     last = last.rename(columns={"step": "last_step", "fid": "fid_last", "is_mean": "is_last"})
     last = last[[*EVAL_KEYS, "last_step", "fid_last", "is_last"]]
-    return best.merge(last, on=EVAL_KEYS, how="outer").sort_values(EVAL_KEYS).reset_index(drop=True)
+    merged = best.merge(last, on=EVAL_KEYS, how="outer").merge(held_out(train), on=EVAL_KEYS, how="left")
+    return merged.sort_values(EVAL_KEYS).reset_index(drop=True)
+
+
+def held_out(train: pd.DataFrame) -> pd.DataFrame:
+    """Per (cell, protocol, extractor): heldout_step (min ``fid_half_a``), fid_heldout (``fid_half_b`` there),
+    fid_half_b_min and optimism = fid_heldout − fid_half_b_min (see the module docstring)."""
+    scored = train.dropna(subset=["fid_half_a", "fid_half_b"])
+    if scored.empty:
+        return pd.DataFrame(columns=[*EVAL_KEYS, *HELDOUT_METRICS])
+    chosen = scored.loc[scored.groupby(EVAL_KEYS)["fid_half_a"].idxmin(), [*EVAL_KEYS, "step", "fid_half_b"]]
+    chosen = chosen.rename(columns={"step": "heldout_step", "fid_half_b": "fid_heldout"})
+    own = scored.groupby(EVAL_KEYS)["fid_half_b"].min().rename("fid_half_b_min").reset_index()
+    out = chosen.merge(own, on=EVAL_KEYS)
+    out["optimism"] = out["fid_heldout"] - out["fid_half_b_min"]
+    return out
 
 
 def group_key(cells: pd.DataFrame) -> pd.Series:
@@ -120,15 +145,16 @@ def summarize(data: ReportData) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFram
         points: one row per evaluation (``eval_points``) with the cell's group columns.
         per_run: one row per (cell, protocol, extractor) (``best_and_last``) with the group columns.
         groups: one row per (group, protocol, extractor): the group's axes and paper numbers, ``seeds`` (runs
-            with metrics), ``unfinished`` (runs not in state done), ``<m>_mean`` / ``<m>_std`` for each of
-            SUMMARY_METRICS (std over seeds, ddof 1; NaN for one seed), reference, label_mix, n_real, n_fake.
+            with metrics), ``unfinished`` (runs not in state done), ``<m>_mean`` / ``<m>_std`` / ``<m>_ci`` for
+            each of SUMMARY_METRICS (std over seeds, ddof 1, and the half-width of the 95% t-interval; NaN for
+            one seed), reference, label_mix, n_real, n_fake.
     """
     cells = with_groups(data.cells)
     cols = ["cell", "group", "group_order", "group_label", "group_short", "dataset", "seed", "state"]
     points = eval_points(data.tidy).merge(cells[cols], on="cell", how="left")
     per_run = best_and_last(points.drop(columns=cols[1:])).merge(cells[cols], on="cell", how="left")
     keys = ["group", "protocol", "extractor"]
-    stats = per_run.groupby(keys, sort=False)[list(SUMMARY_METRICS)].agg(["mean", "std"])
+    stats = per_run.groupby(keys, sort=False)[list(SUMMARY_METRICS)].agg(["mean", "std", ("ci", t_halfwidth)])
     stats.columns = [f"{m}_{s}" for m, s in stats.columns]
     counts = per_run.assign(unfinished=per_run["state"] != "done").groupby(keys, sort=False).agg(
         seeds=("cell", "nunique"), unfinished=("unfinished", "sum"),

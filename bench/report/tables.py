@@ -34,6 +34,12 @@ LATEX_UNICODE = {"±": r"$\pm$", "Δ": r"$\Delta$", "↓": r"$\downarrow$", "↑
                  "·": r"$\cdot$", "×": r"$\times$", "≥": r"$\geq$"}
 
 
+INTERVAL_NOTE = ("Mean ± the half-width of its 95% t-interval over the seeds of a row (their count in the Seeds "
+                 "column); with one seed, an FID shows its 95% bootstrap interval [lo, hi] over the evaluation's "
+                 "real and fake features (basic bootstrap, which corrects FID's upward bias on finite samples, so "
+                 "the interval may sit below the value).")
+
+
 @dataclass
 class Table:
     """One rendered table.
@@ -107,12 +113,20 @@ def seeds_cell(row: pd.Series) -> str:
     return f"{row['seeds']}" + (f" ({row['unfinished']} unfinished)" if row["unfinished"] else "")
 
 
-def measured(row: pd.Series, which: str) -> str:
-    """Formatted FID or IS (``which`` = fid_best, is_best, fid_last, is_last) or a step column."""
+BOOTSTRAP_OF = {"fid_best": "fid", "fid_head": "fid_head", "fid_tail": "fid_tail"}  # columns with an interval
+
+
+def measured(row: pd.Series, which: str, digits: int = 2) -> str:
+    """Formatted ``which`` (fid_best, is_best, a detail metric, ...) or a step column: mean ± the half-width of
+    the 95% t-interval over seeds; with one seed, an FID with a bootstrap interval shows it as [lo, hi]."""
     if which.endswith("step"):  # seeds usually share their last step: no "± 0"
-        std = row[f"{which}_std"]
-        return fmt(row[f"{which}_mean"], math.nan if std == 0 else std, 0)
-    return fmt(row[f"{which}_mean"], row[f"{which}_std"], 2)
+        ci = row.get(f"{which}_ci", math.nan)
+        return fmt(row[f"{which}_mean"], math.nan if ci == 0 else ci, 0)
+    text = fmt(row[f"{which}_mean"], row.get(f"{which}_ci", math.nan), digits)
+    boot = BOOTSTRAP_OF.get(which)
+    if boot and row.get("seeds", 0) < 2 and pd.notna(row.get(f"{boot}_lo_mean")) and text != DASH:
+        text += f" [{row[f'{boot}_lo_mean']:.{digits}f}, {row[f'{boot}_hi_mean']:.{digits}f}]"
+    return text
 
 
 def paper_step(row: pd.Series) -> float:
@@ -138,7 +152,8 @@ def with_differences(g: pd.DataFrame) -> pd.DataFrame:
 def numeric_frame(g: pd.DataFrame, display: list[list[str]], headers: list[str]) -> pd.DataFrame:
     """The CSV form: the display's identifying columns, then the axes and every number."""
     numbers = ["seeds", "unfinished"] + [f"{m}_{s}" for m in ("best_step", "fid_best", "is_best", "last_step",
-                                                              "fid_last", "is_last") for s in ("mean", "std")]
+                                                              "fid_last", "is_last") for s in ("mean", "std", "ci")]
+    numbers += [c for c in ("fid_lo_mean", "fid_hi_mean") if c in g.columns]
     frame = pd.DataFrame(display, columns=headers, index=g.index)
     extra = g[["protocol", "extractor", "reference", "label_mix", *GROUP_AXES, *numbers, "paper_fid", "paper_is"]]
     frame = pd.concat([frame, extra], axis=1)
@@ -223,8 +238,7 @@ def caption(data: ReportData, g: pd.DataFrame, protocol: str, extractor: str, la
             "Best = the evaluation with the lowest FID under this protocol, IS at that step; like the paper, "
             "the best step is picked on the evaluation set itself, so best values are optimistic. "
             "Last = the final evaluation. Steps are iterations (n_dis D steps + 1 G step).",
-            "Mean ± std over seeds (sample std) where a row has several." + (" Δ = measured − paper."
-                                                                              if with_paper else "")]
+            INTERVAL_NOTE + (" Δ = measured − paper." if with_paper else "")]
     if with_paper and g["paper_selection"].eq("last").any():
         text.append("Where the paper reports its last step rather than its min-FID step (" +
                     ", ".join(g.loc[g["paper_selection"].eq("last"), "group_label"]) +
@@ -255,10 +269,10 @@ def details_table(data: ReportData, g: pd.DataFrame, protocol: str, extractor: s
         return None
     columns = [("Cell", "l"), ("Best step", "r")] + [(DETAIL_NAMES[m][0], "r") for m in present]
     rows = [[row["group_label"], measured(row, "best_step")]
-            + [fmt(row[f"{m}_mean"], row[f"{m}_std"], DETAIL_NAMES[m][1]) for m in present]
+            + [measured(row, m, DETAIL_NAMES[m][1]) for m in present]
             for _, row in g.iterrows()]
     numeric = g[["group_label", "protocol", "extractor", *GROUP_AXES, "seeds", "best_step_mean"]
-                + [f"{m}_{s}" for m in present for s in ("mean", "std")]].rename(columns={"group_label": "Cell"})
+                + [f"{m}_{s}" for m in present for s in ("mean", "std", "ci")]].rename(columns={"group_label": "Cell"})
     head = (f"Metrics at the best step ({protocol} protocol, {extractor} features): head/tail FID split the classes "
             f"by training count; cond. accuracy = the extractor's classifier agreeing with the requested label.")
     return Table(slug=slugify("details", protocol, extractor), title=f"Other metrics at the best step ({protocol})",

@@ -64,3 +64,31 @@ def test_kid_when_every_subset_is_both_whole_sets():
     theirs = kid_features_to_metric(fake, real, kid_subsets=4, kid_subset_size=30, rng_seed=2020, verbose=False)
     assert ours[0] == pytest.approx(theirs["kernel_inception_distance_mean"], rel=1e-5)
     assert ours[1] == 0.0 and theirs["kernel_inception_distance_std"] < 1e-6
+
+
+def _mmd2_unbiased_float64(x: torch.Tensor, y: torch.Tensor) -> float:
+    """The formula: mean of k over off-diagonal pairs within each set, minus twice the mean across, in float64."""
+    x, y = x.double(), y.double()
+    d, m = x.shape[1], x.shape[0]
+
+    def k(a, b):
+        return (a @ b.T / d + 1) ** 3
+
+    within = (k(x, x).sum() - k(x, x).diagonal().sum() + k(y, y).sum() - k(y, y).diagonal().sum()) / (m * (m - 1))
+    return float(within - 2 * k(x, y).mean())
+
+
+def test_kid_of_whole_sets_matches_the_float64_formula_to_float32_rounding():
+    # torch-fidelity sums its float32 kernels in float32: the formula in float64 agrees to ~1e-5 relative
+    fake, real = _features(80, 24, 0, shift=0.3), _features(80, 24, 1)
+    mean, std = kernel_inception_distance(fake, real)
+    assert mean == pytest.approx(_mmd2_unbiased_float64(fake, real), rel=1e-5)
+    assert std == 0.0
+
+
+def test_precision_recall_are_exact_fractions_of_the_rows():
+    fake, real = _features(70, 6, 0, shift=0.7), _features(90, 6, 1)
+    precision, recall = precision_recall(fake, real)
+    assert precision * 70 == pytest.approx(round(precision * 70), abs=1e-9)
+    assert recall * 90 == pytest.approx(round(recall * 90), abs=1e-9)
+    assert 0 < precision < 1 and 0 < recall < 1

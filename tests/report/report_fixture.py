@@ -19,7 +19,8 @@ from PIL import Image, ImageDraw
 
 METRICS_COLUMNS = ["step", "source", "protocol", "extractor", "reference", "label_mix", "n_real", "n_fake", "fid",
                    "is_mean", "is_std", "kid_mean", "kid_std", "precision", "recall", "ifid_mean", "fid_head",
-                   "fid_tail", "cond_acc", "judge_acc", "d_acc_real", "d_acc_fake", "label_sens"]
+                   "fid_tail", "cond_acc", "judge_acc", "d_acc_real", "d_acc_fake", "label_sens", "fid_lo",
+                   "fid_hi", "fid_head_lo", "fid_head_hi", "fid_tail_lo", "fid_tail_hi", "fid_half_a", "fid_half_b"]
 PER_CLASS_COLUMNS = ["step", "source", "protocol", "extractor", "class", "class_name", "train_count", "n_real",
                      "n_fake", "fid", "cond_acc"]
 TIDY_COLUMNS = ["grid", "cell", "label", "dataset", "method", "sampling", "seed", "quirks", "scale", "backbone",
@@ -42,6 +43,7 @@ class CellSpec:
     metrics: bool = True  # False: a run folder with headers only (a run that has not evaluated yet)
     gathered: bool = True  # False: metrics.csv has rows that the tidy CSV lacks
     error: str | None = None
+    fid_base: float | None = None  # the FID curve's floor (default: set by the cell's position)
 
 
 @dataclass
@@ -89,18 +91,24 @@ def metric_rows(index: int, spec: CellSpec, protocols: tuple[str, ...], extracto
     last = max(spec.steps)
     for p_index, protocol in enumerate(protocols):
         reference, label_mix = PROTOCOL_INFO[protocol]
-        base, dip = 40.0 + 7.0 * index + 5.0 * p_index, rng.uniform(0.35, 0.75)
+        floor = 40.0 + 7.0 * index if spec.fid_base is None else spec.fid_base
+        base, dip = floor + 5.0 * p_index, rng.uniform(0.35, 0.75)
         for step in spec.steps:
             fid = round(base + 60.0 * (step / last - dip) ** 2 + rng.uniform(0, 3), 4)
             row = {"step": step, "source": "train", "protocol": protocol, "extractor": extractor,
                    "reference": reference, "label_mix": label_mix, "n_real": 500, "n_fake": 500, "fid": fid,
                    "is_mean": round(2.0 + step / last + rng.uniform(0, 0.5), 4), "is_std": round(rng.uniform(0, .1), 4)}
             standard = protocol == "standard"
+            # a bootstrap interval around the value, and the two reference halves a little above it (fewer reals)
+            row.update(fid_lo=round(fid - 2.0, 4), fid_hi=round(fid + 1.5, 4),
+                       fid_half_a=round(fid + rng.uniform(1, 4), 4), fid_half_b=round(fid + rng.uniform(1, 4), 4))
             for name, value in [("kid_mean", fid / 2000), ("kid_std", 0.001), ("precision", rng.uniform(.3, .8)),
                                 ("recall", rng.uniform(.1, .6)), ("ifid_mean", fid * 1.5), ("fid_head", fid * 0.8),
                                 ("fid_tail", fid * 1.9), ("cond_acc", rng.uniform(0.2, 0.9)), ("judge_acc", 0.75),
                                 ("d_acc_real", rng.uniform(.5, .9)), ("d_acc_fake", rng.uniform(.2, .9)),
-                                ("label_sens", rng.uniform(.1, 3))]:
+                                ("label_sens", rng.uniform(.1, 3)), ("fid_head_lo", fid * 0.8 - 2),
+                                ("fid_head_hi", fid * 0.8 + 2), ("fid_tail_lo", fid * 1.9 - 4),
+                                ("fid_tail_hi", fid * 1.9 + 4)]:
                 row[name] = round(value, 5) if standard else math.nan
             rows.append(row)
             for c, count in enumerate(counts):
@@ -113,7 +121,8 @@ def metric_rows(index: int, spec: CellSpec, protocols: tuple[str, ...], extracto
 
 def write_results(root: Path, grid: str, cells: list[CellSpec], *, key: str | None = None, scale: str = "cpu",
                   protocols: tuple[str, ...] = ("paper", "standard"), extractor: str = "classifier",
-                  num_classes: int = 10, description: str = "", write_csv_file: bool = True) -> Fixture:
+                  num_classes: int = 10, description: str = "", write_csv_file: bool = True,
+                  claims: list[dict] | None = None) -> Fixture:
     """Write the whole results tree under ``root`` and return what was written."""
     key = key or grid
     counts = ecogan_counts(num_classes)
@@ -121,7 +130,8 @@ def write_results(root: Path, grid: str, cells: list[CellSpec], *, key: str | No
     grid_dir = root / key
     grid_dir.mkdir(parents=True, exist_ok=True)
     grid_json = {"grid": grid, "scale": scale, "key": key, "description": description, "protocols": list(protocols),
-                 "cells": [{"id": c.id, "label": c.label, "axes": c.axes, "paper": c.paper} for c in cells]}
+                 "cells": [{"id": c.id, "label": c.label, "axes": c.axes, "paper": c.paper} for c in cells],
+                 "claims": claims or []}
     (grid_dir / "grid.json").write_text(json.dumps(grid_json, indent=2))
     tidy = []
     for index, spec in enumerate(cells):

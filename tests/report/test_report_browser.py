@@ -40,13 +40,29 @@ class DomScan(HTMLParser):
         self.tags: dict[str, int] = {}
         self.images: list[str] = []
         self.body: dict[str, str | None] = {}
+        self.ids: set[str] = set()
+        self.cell_classes: list[str] = []  # the class attribute of every <td>
+        self.section = ""  # the id of the <section> being read
+        self.images_by_section: dict[str, int] = {}
+        self.text: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags[tag] = self.tags.get(tag, 0) + 1
+        attributes = dict(attrs)
+        if attributes.get("id"):
+            self.ids.add(attributes["id"] or "")
+        if tag == "section":
+            self.section = attributes.get("id") or ""
+        if tag == "td":
+            self.cell_classes.append(attributes.get("class") or "")
         if tag == "img":
-            self.images.append(dict(attrs).get("src") or "")
+            self.images.append(attributes.get("src") or "")
+            self.images_by_section[self.section] = self.images_by_section.get(self.section, 0) + 1
         if tag == "body":
-            self.body = dict(attrs)
+            self.body = attributes
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
 
 
 def test_screenshot_is_not_blank(table3_report, tmp_path):
@@ -67,8 +83,9 @@ def test_dom_has_the_tables_and_every_image_decodes(table3_report, tmp_path):
     result = chromium("--dump-dom", "--virtual-time-budget=5000", probed.as_uri(), user_data=tmp_path / "profile")
     scan = DomScan()
     scan.feed(result.stdout)
-    # three captioned result tables and the recipes table
-    assert scan.tags.get("table") == 4 and scan.tags.get("caption") == 3, result.stderr[-2000:]
+    # captioned tables: table3 x 2 protocols, the standard protocol's details, and per protocol the pairwise
+    # significance, the ranking, the held-out best step and the verdicts; then the recipes table
+    assert scan.tags.get("table") == 12 and scan.tags.get("caption") == 11, result.stderr[-2000:]
     assert scan.tags.get("td", 0) > 50
     expected = len(list((table3_report.out / "figures").glob("*.png"))) + len(
         list((table3_report.out / "samples").glob("*.png")))
@@ -78,3 +95,21 @@ def test_dom_has_the_tables_and_every_image_decodes(table3_report, tmp_path):
         with Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))) as image:
             image.verify()
     assert scan.body.get("data-broken-images") == "0"
+
+
+def test_page_shows_intervals_significance_marks_verdicts_and_the_class_distribution(table3_report, tmp_path):
+    result = chromium("--dump-dom", "--virtual-time-budget=5000", table3_report.html.as_uri(),
+                      user_data=tmp_path / "profile")
+    scan = DomScan()
+    scan.feed(result.stdout)
+    text = " ".join(scan.text)
+    assert "±" in text and "95% t-interval" in text  # means over seeds carry their interval
+    assert "95% bootstrap interval" in text and " [" in text  # single-seed FIDs show their bootstrap interval
+    for protocol in ("paper", "standard"):
+        for table in ("significance", "ranking", "heldout", "verdicts"):
+            assert f"table-{table}-{protocol}-classifier" in scan.ids
+    assert any(" ns" in c for c in scan.cell_classes)  # differences that are not significant are marked
+    assert any(c.split()[-1] in ("holds", "fails", "inconclusive") for c in scan.cell_classes if c)  # verdicts
+    assert "balanced-sampling" in text and "tail-fid" in text
+    assert scan.images_by_section.get("class-distribution", 0) >= 1  # the long-tailed sets' class counts
+    assert scan.images_by_section.get("tail-samples", 0) >= 1

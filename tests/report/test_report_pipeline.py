@@ -19,7 +19,9 @@ def test_tables_from_bench_gather_match_the_fixture_csv(tmp_path):
     outs = {name: render_report("table3-cpu", results_root=tmp_path / name, reports_root=tmp_path / f"r-{name}",
                                 html=False) for name in ("own", "gathered")}
     names = sorted(p.name for p in outs["own"].glob("*.md"))
-    assert names == ["details-standard-classifier.md", "table3-paper-classifier.md", "table3-standard-classifier.md"]
+    assert names == sorted([f"{kind}-{protocol}-classifier.md" for kind in ("table3", "significance", "ranking",
+                                                                              "heldout")
+                            for protocol in ("paper", "standard")] + ["details-standard-classifier.md"])
     for name in names:
         assert (outs["gathered"] / name).read_text() == (outs["own"] / name).read_text()
     assert sorted(p.name for p in (outs["gathered"] / "figures").iterdir()) == sorted(

@@ -16,11 +16,17 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from report_fixture import CellSpec, axes, paper, write_results
+from scipy.stats import t as student_t
 
 from bench.report import render_report
 
 PROTOCOLS = ("paper", "standard")
 DATASETS = ("fashion_mnist_lt", "cifar10_lt")
+
+
+def t_interval(values: list[float]) -> float:
+    """Half-width of the 95% t-interval of the mean: t(0.975, n - 1) * s / sqrt(n)."""
+    return float(student_t.ppf(0.975, len(values) - 1)) * statistics.stdev(values) / len(values) ** 0.5
 
 
 def md_rows(path: Path) -> list[dict[str, str]]:
@@ -58,7 +64,7 @@ def test_table3_single_seed_rows_hold_measured_paper_and_difference(table3_repor
     for cell, model, data, sampling, pre, paper_fid, paper_is, paper_step in cases:
         row = find_row(rows, Model=model, Data=data, Sampling=sampling)
         best, last = best_of(written[cell], protocol), last_of(written[cell], protocol)
-        assert row["FID↓"] == f"{best['fid']:.2f}"
+        assert row["FID↓"] == f"{best['fid']:.2f} [{best['fid_lo']:.2f}, {best['fid_hi']:.2f}]"  # one seed: bootstrap
         assert row["IS↑"] == f"{best['is_mean']:.2f}"
         assert row["Best step"] == str(best["step"])
         assert row["FID↓ paper"] == f"{paper_fid:.2f}"
@@ -73,13 +79,13 @@ def test_table3_single_seed_rows_hold_measured_paper_and_difference(table3_repor
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-def test_table3_two_seeds_give_mean_and_sample_std(table3_report, protocol):
+def test_table3_two_seeds_give_mean_and_t_interval(table3_report, protocol):
     rows = md_rows(table3_report.out / f"table3-{protocol}-classifier.md")
     row = find_row(rows, Model="ECOGAN", Data="FashionMNIST_LT", Sampling="TRUE")
     bests = [best_of(table3_report.fixture.rows[c], protocol) for c in ("ecogan-fmnist-bal-s0", "ecogan-fmnist-bal-s1")]
     fids, iss = [b["fid"] for b in bests], [b["is_mean"] for b in bests]
-    assert row["FID↓"] == f"{statistics.mean(fids):.2f} ± {statistics.stdev(fids):.2f}"
-    assert row["IS↑"] == f"{statistics.mean(iss):.2f} ± {statistics.stdev(iss):.2f}"
+    assert row["FID↓"] == f"{statistics.mean(fids):.2f} ± {t_interval(fids):.2f}"
+    assert row["IS↑"] == f"{statistics.mean(iss):.2f} ± {t_interval(iss):.2f}"
     assert row["ΔFID"] == f"{statistics.mean(fids) - 20.02:+.2f}"
     assert row["Seeds"] == "2"
 
@@ -106,7 +112,9 @@ def test_captions_name_protocol_extractor_and_how_best_is_picked(table3_report):
             assert "lowest FID" in text and "picked on the evaluation set itself" in text
     page = table3_report.html.read_text()
     captions = re.findall(r"<caption>(.*?)</caption>", page, flags=re.S)
-    assert len(captions) == 3  # table3 x 2 protocols + the standard protocol's details
+    # table3 x 2 protocols + the standard protocol's details, then per protocol: significance, ranking, held-out,
+    # verdicts
+    assert len(captions) == 3 + 4 * 2
     assert all("features classifier" in c for c in captions)
     assert any("Protocol paper," in c for c in captions) and any("Protocol standard," in c for c in captions)
 
@@ -125,7 +133,9 @@ def test_details_table_holds_the_standard_metrics_at_the_best_step(table3_report
     rows = md_rows(table3_report.out / "details-standard-classifier.md")
     best = best_of(table3_report.fixture.rows["bagan-fmnist-s0"], "standard")
     row = find_row(rows, Cell="BAGAN · FashionMNIST_LT · sampling none")
-    assert row["Tail FID↓"] == f"{best['fid_tail']:.2f}" and row["Head FID↓"] == f"{best['fid_head']:.2f}"
+    # one seed: head and tail FID carry their bootstrap intervals
+    assert row["Tail FID↓"] == f"{best['fid_tail']:.2f} [{best['fid_tail_lo']:.2f}, {best['fid_tail_hi']:.2f}]"
+    assert row["Head FID↓"] == f"{best['fid_head']:.2f} [{best['fid_head_lo']:.2f}, {best['fid_head_hi']:.2f}]"
     assert row["Cond. accuracy↑"] == f"{best['cond_acc']:.3f}"
     assert not (table3_report.out / "details-paper-classifier.md").exists()  # paper protocol: FID and IS only
 
@@ -135,7 +145,10 @@ def test_every_figure_is_written(table3_report):
     expected = {f"{kind}-{d}-{p}-classifier.png"
                 for kind in ("curves", "minority") for d in DATASETS for p in PROTOCOLS}
     expected |= {f"{kind}-{d}-standard-classifier.png" for kind in ("headtail", "conditioning") for d in DATASETS}
-    assert {p.name for p in figures.glob("*.png")} == expected
+    expected |= {f"classes-{d}.png" for d in DATASETS}
+    tail_views = {f"tail-{c}.png" for c in ("bagan-fmnist-s0", "ebgan-fmnist-pre-s0", "ecogan-fmnist-s0",
+                                            "ecogan-fmnist-bal-s0", "ecogan-cifar-bal-s0")}
+    assert {p.name for p in figures.glob("*.png")} == expected | tail_views
     for name in expected:
         with Image.open(figures / name) as image:
             assert image.width > 300 and image.height > 200
@@ -200,15 +213,17 @@ def test_generic_grid_has_one_row_per_cell_and_no_paper_columns(tmp_path):
                                          "ECOGAN · sampling balanced"]
     assert not any("paper" in header for header in rows[0])
     fids = [best_of(fixture.rows[c], "standard")["fid"] for c in ("ecogan-balanced-s0", "ecogan-balanced-s1")]
-    assert rows[3]["FID↓"] == f"{statistics.mean(fids):.2f} ± {statistics.stdev(fids):.2f}"
+    assert rows[3]["FID↓"] == f"{statistics.mean(fids):.2f} ± {t_interval(fids):.2f}"
     assert [r["Seeds"] for r in rows] == ["1", "1", "2", "2 (1 unfinished)"]
     text = (out / "table-standard-classifier.md").read_text()
     assert "Scale smoke: numbers not comparable to the paper's." in text
     assert "Rows with unfinished seeds: their last step is the latest evaluation so far." in text
     assert "Δ" not in text  # no paper numbers in this grid
     assert not (out / "missing-cells.csv").exists()
+    tail_views = {f"tail-{c}.png" for c in ("bagan-none-s0", "ebgan-none-s0", "ecogan-none-s0", "ecogan-balanced-s0")}
     assert {p.name for p in (out / "figures").glob("*.png")} == {
-        f"{k}-digits_lt-standard-classifier.png" for k in ("curves", "conditioning", "minority", "headtail")}
+        f"{k}-digits_lt-standard-classifier.png" for k in ("curves", "conditioning", "minority", "headtail")} | {
+        "classes-digits_lt.png"} | tail_views  # one tail view per group of seeds
 
 
 def table1_cells() -> list[CellSpec]:
@@ -241,3 +256,14 @@ def test_table1_layout_compares_balanced_rows_at_the_last_step(tmp_path):
     page = html.read_text()
     assert "numbers not comparable" not in page and "features torchvision-inception" in page
     assert 'id="missing-cells"' not in page
+
+
+def test_width_study_figure_for_a_grid_varying_div(tmp_path):
+    cells = [CellSpec(f"div{k}-s{s}", f"div {k}", axes("cifar10_lt", "reacgan", seed=s, div=k))
+             for k in range(1, 6) for s in range(2)]
+    write_results(tmp_path / "results", "width", cells, scale="cpu", protocols=("standard",))
+    out = render_report("width", results_root=tmp_path / "results", reports_root=tmp_path / "reports")
+    figure = out.parent / "figures" / "width-cifar10_lt-standard-classifier.png"
+    with Image.open(figure) as image:
+        assert image.width > 900 and image.height > 200
+    assert 'id="width"' in out.read_text() and "figures/width-cifar10_lt-standard-classifier.png" in out.read_text()
