@@ -24,13 +24,15 @@ from bench.errors import ConfigError, check, closest
 
 SAMPLINGS = ("none", "balanced")
 G_CONDS = ("scale", "concat", "cbn")  # every backbone's g_cond values (each backbone says which it supports)
+REGULARIZERS = ("none", "lecam")  # D-loss regularisers any method with an adversarial logit takes (bench.methods.lecam)
+AUGMENTS = ("none", "diffaug")  # augmentations of every image D sees, any method (bench.methods.diffaugment)
 PROTOCOLS = ("paper", "standard")
 DEVICES = ("auto", "cpu", "cuda")
 
 # Keys that do not change the numbers a run produces; they may differ on resume.
 RUNTIME_KEYS = ("device", "data_root", "grid", "workers_hint", "inception_weights", "tv_inception_weights")
 # Keys added after runs existed: left out of the hash while at their default, so older runs keep their hash.
-HASH_OMITTED_AT_DEFAULT = {"compile": False, "nproc": 1, "g_cond": None}
+HASH_OMITTED_AT_DEFAULT = {"compile": False, "nproc": 1, "g_cond": None, "regularizer": "none", "augment": "none"}
 
 
 @dataclass
@@ -42,6 +44,8 @@ class RunConfig:
     method: str = "ecogan"  # registered method name (bench list methods)
     backbone: str | None = None  # None = the method's default backbone
     g_cond: str | None = None  # how the class enters G: scale | concat | cbn; None = the backbone's paper way
+    regularizer: str = "none"  # D-loss regulariser: none | lecam (LeCam, Tseng et al. 2021)
+    augment: str = "none"  # augmentation of every image D sees: none | diffaug (DiffAugment, Zhao et al. 2020)
     sampling: str = "none"  # real-batch sampler: none (shuffled) | balanced (weight N/n_c, with replacement)
     seed: int = 0  # seeds python, numpy, torch and the sampler
     quirks: str = "paper"  # paper = reproduce upstream bugs | fixed = correct them
@@ -88,6 +92,8 @@ class RunConfig:
         _choice("device", self.device, DEVICES)
         if self.g_cond is not None:
             _choice("g_cond", self.g_cond, G_CONDS)
+        _choice("regularizer", self.regularizer, REGULARIZERS)
+        _choice("augment", self.augment, AUGMENTS)
         for p in self.protocols:
             _choice("protocols", p, PROTOCOLS)
         check(self.channels in (None, 1, 3), f"channels must be 1 or 3, got {self.channels!r}")
@@ -201,7 +207,12 @@ def resolve(cell: dict[str, Any], scale: str | None = None, paper_budget: dict[s
     if fair and "steps" not in explicit:
         merged.update(fair_budget(merged.get("method", RunConfig.method), merged.get("method_options") or {},
                                   fair, keep_eval_every="eval_every" in explicit))
-    return RunConfig(**merged).validate()
+    config = RunConfig(**merged).validate()
+    if (config.regularizer, config.augment) != ("none", "none"):  # methods (torch) imported only when needed
+        from bench.methods import get_method
+
+        get_method(config.method).check_training_aids(config.regularizer, config.augment)
+    return config
 
 
 def fair_budget(method: str, options: dict[str, Any], fair: dict[str, int], keep_eval_every: bool = False

@@ -165,6 +165,7 @@ class BAGAN(Method):
     default_backbone: ClassVar[str] = "dcgan64"
     Hyper: ClassVar[type] = BAGANHyper
     adversarial_loss: ClassVar[str] = "cross-entropy over C classes + fake"
+    d_has_adversarial_logit: ClassVar[bool] = False  # the "fake" class is one of C + 1 softmax outputs
     quirks_doc: ClassVar[tuple[str, ...]] = (
         "autoencoder optimiser holds the decoder only (duplicated 'params' key): the encoder, hence the class "
         "Gaussians and D's init, stay at random init (fixed: encoder and decoder trained)",

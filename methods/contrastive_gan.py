@@ -133,8 +133,9 @@ class ContrastiveGAN(Method):
             adv_fake, _, _ = self.D(fake, y_score)
             loss_adv = self.d_loss_fn(adv_real, adv_fake)
             loss_cond = self.cond_loss(e_real, p_real, real_y)
-            loss = loss_adv + self.hp.cond_lambda * loss_cond
-            out = {"loss/d_adv": loss_adv.detach(), f"loss/d_{self.cond_name}": loss_cond.detach()}
+            loss_reg, out_reg = self.d_regularizer(adv_real, adv_fake)  # the configured regulariser (base)
+            loss = loss_adv + self.hp.cond_lambda * loss_cond + loss_reg
+            out = {"loss/d_adv": loss_adv.detach(), f"loss/d_{self.cond_name}": loss_cond.detach(), **out_reg}
             if self.hp.gp_weight > 0:
                 alpha = self.draw_rows(batch, lambda n: gp_mix_weights(n, real_x, self.config.quirks))
                 loss_gp = gradient_penalty(self.D.logit, real_x, fake, quirks=self.config.quirks, alpha=alpha)
