@@ -16,12 +16,14 @@ from bench.report.load import PAPER_KEYS, ReportData
 
 EVAL_KEYS = ["cell", "protocol", "extractor"]
 POINT_INDEX = [*EVAL_KEYS, "reference", "label_mix", "source", "step"]
-GROUP_AXES = ["dataset", "method", "sampling", "quirks", "backbone", "g_cond", "options"]
+GROUP_AXES = ["dataset", "method", "sampling", "quirks", "backbone", "g_cond", "regularizer", "augment", "options"]
 DETAIL_METRICS = ("kid_mean", "precision", "recall", "ifid_mean", "fid_head", "fid_tail", "cond_acc", "judge_acc",
                   "d_acc_real", "d_acc_fake", "label_sens")
 SUMMARY_METRICS = ("best_step", "fid_best", "is_best", "last_step", "fid_last", "is_last", *DETAIL_METRICS)
 
-METHOD_NAMES = {"bagan": "BAGAN", "ebgan": "EBGAN", "contragan": "2C", "reacgan": "D2D-CE", "ecogan": "ECOGAN"}
+METHOD_NAMES = {"bagan": "BAGAN", "ebgan": "EBGAN", "contragan": "2C", "reacgan": "D2D-CE", "ecogan": "ECOGAN",
+                "idagan": "IDA-GAN", "acgan": "ACGAN", "projgan": "ProjGAN"}
+AID_NAMES = {"lecam": "LeCam", "diffaug": "DiffAugment", "none": "none"}
 DATASET_NAMES = {"cifar10_lt": "CIFAR10_LT", "fashion_mnist_lt": "FashionMNIST_LT", "places_lt": "Places_LT",
                  "digits_lt": "Digits_LT", "cifar10": "CIFAR10", "fashion_mnist": "FashionMNIST"}
 
@@ -29,6 +31,11 @@ DATASET_NAMES = {"cifar10_lt": "CIFAR10_LT", "fashion_mnist_lt": "FashionMNIST_L
 def method_name(method: str) -> str:
     """The paper's name of a method (2C for contragan, D2D-CE for reacgan ...), else the name upper-cased."""
     return METHOD_NAMES.get(method, method.upper())
+
+
+def aid_name(value: str) -> str:
+    """A training aid's name in the literature (LeCam, DiffAugment), else the value."""
+    return AID_NAMES.get(value, value)
 
 
 def dataset_name(dataset: str) -> str:
@@ -93,6 +100,9 @@ def group_label(row: pd.Series, axes: list[str]) -> str:
         parts.append(row["backbone"])
     if "g_cond" in axes:
         parts.append(f"G {row['g_cond'] or 'paper'}")
+    for aid in ("regularizer", "augment"):
+        if aid in axes and row[aid] not in ("", "none"):
+            parts.append(aid_name(row[aid]))
     if "options" in axes and row["options"] != "{}":
         parts.append(", ".join(f"{k}={json.dumps(v)}" for k, v in json.loads(row["options"]).items()))
     return " · ".join(parts)
