@@ -31,8 +31,9 @@ from the grid's setting, ``-g_<g_cond>`` when the cell sets how G takes the clas
 a training aid is on, and ``-quirks_fixed``. A
 ``folder:<path>`` dataset appears as ``folder_<name>_<8 hex digits of its absolute path's sha256>``, so that
 folders whose names differ only in characters outside ASCII never collide. Ids are built from the grid file
-alone (and, for a relative folder path, the working directory), so they never change with the scale or the
-code, and name the run folders ``results/<grid key>/<cell id>/``.
+alone (and, for a relative folder path, the working directory), so they never change with the scale (but for
+the dataset a ``[scale_datasets]`` entry swaps in) or the code, and name the run folders
+``results/<grid key>/<cell id>/``.
 """
 
 from __future__ import annotations
