@@ -48,7 +48,8 @@ def main() -> None:
     \b
     Start here:
       bench list datasets           the datasets bench knows (digits_lt needs no download)
-      bench list methods            BAGAN, EBGAN, 2C, D2D-CE, ECOGAN with their paper rows
+      bench list methods            BAGAN, EBGAN, 2C, D2D-CE, ECOGAN (+ ACGAN, ProjGAN, IDA-GAN) with their rows
+      bench list aids               the training aids: regularizer (lecam), augment (diffaug)
       bench run --grid demo         the embedded demo: seven cells on digits_lt, CPU, ~14 min
       bench report --grid demo --html
     Every number bench prints names its protocol (paper | standard) and feature extractor.
@@ -56,9 +57,9 @@ def main() -> None:
 
 
 @main.command("list")
-@click.argument("what", type=click.Choice(["datasets", "methods", "grids"]))
+@click.argument("what", type=click.Choice(["datasets", "methods", "grids", "aids"]))
 def list_cmd(what: str) -> None:
-    """List the registered datasets, methods or grids."""
+    """List the registered datasets, methods, grids or training aids (the regularizer and augment axes)."""
     if what == "datasets":
         from bench.datasets import describe_datasets
 
@@ -69,6 +70,14 @@ def list_cmd(what: str) -> None:
         click.echo(f"{'name':<10} {'backbone':<9} paper row")
         for name in list_methods():
             click.echo(get_method(name).describe())
+    elif what == "aids":
+        from bench.methods.diffaugment import DESCRIPTIONS as AUGMENTS
+        from bench.methods.lecam import DESCRIPTIONS as REGULARIZERS
+
+        click.echo(f"{'axis':<12} {'value':<8} what it does")
+        for axis, table in (("regularizer", REGULARIZERS), ("augment", AUGMENTS)):
+            for value, text in table.items():
+                click.echo(f"{axis:<12} {value:<8} {text}")
     else:
         from bench.grid import describe_grids
 

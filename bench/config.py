@@ -32,6 +32,8 @@ from bench.errors import ConfigError, check, closest
 
 SAMPLINGS = ("none", "balanced")
 G_CONDS = ("scale", "concat", "cbn")  # every backbone's g_cond values (each backbone says which it supports)
+REGULARIZERS = ("none", "lecam")  # D-loss regularisers any method with an adversarial logit takes (bench.methods.lecam)
+AUGMENTS = ("none", "diffaug")  # augmentations of every image D sees, any method (bench.methods.diffaugment)
 PROTOCOLS = ("paper", "standard")
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -39,7 +41,8 @@ DEVICES = ("auto", "cpu", "cuda")
 RUNTIME_KEYS = ("device", "data_root", "grid", "workers_hint", "inception_weights", "tv_inception_weights",
                 "tensorboard")
 # Keys added after runs existed: left out of the hash while at their default, so older runs keep their hash.
-HASH_OMITTED_AT_DEFAULT = {"compile": False, "nproc": 1, "g_cond": None, "bootstrap": 100}
+HASH_OMITTED_AT_DEFAULT = {"compile": False, "nproc": 1, "g_cond": None, "bootstrap": 100, "regularizer": "none",
+                           "augment": "none"}
 
 _C = TypeVar("_C")
 
@@ -70,6 +73,8 @@ class MethodChoice:
     method: str = "ecogan"  # registered method name (bench list methods)
     backbone: str | None = None  # None = the method's default backbone
     g_cond: str | None = None  # how the class enters G: scale | concat | cbn; None = the backbone's paper way
+    regularizer: str = "none"  # D-loss regulariser: none | lecam (LeCam, Tseng et al. 2021)
+    augment: str = "none"  # augmentation of every image D sees: none | diffaug (DiffAugment, Zhao et al. 2020)
     quirks: str = "paper"  # paper = reproduce upstream bugs | fixed = correct them
     method_options: dict[str, Any] = field(default_factory=dict)  # method hyperparameter overrides
 
@@ -78,6 +83,8 @@ class MethodChoice:
         _choice("quirks", self.quirks, ("paper", "fixed"))
         if self.g_cond is not None:
             _choice("g_cond", self.g_cond, G_CONDS)
+        _choice("regularizer", self.regularizer, REGULARIZERS)
+        _choice("augment", self.augment, AUGMENTS)
 
 
 @dataclass(frozen=True)
@@ -317,7 +324,12 @@ def resolve(cell: dict[str, Any], scale: str | None = None, paper_budget: dict[s
     if fair and "steps" not in explicit:
         merged.update(fair_budget(merged.get("method", RunConfig.method), merged.get("method_options") or {},
                                   fair, keep_eval_every="eval_every" in explicit, backbone=merged.get("backbone")))
-    return RunConfig(**merged).check_names()
+    config = RunConfig(**merged).check_names()
+    if (config.regularizer, config.augment) != ("none", "none"):
+        from bench.methods import get_method
+
+        get_method(config.method).check_training_aids(config.regularizer, config.augment)
+    return config
 
 
 def fair_budget(method: str, options: dict[str, Any], fair: dict[str, int], keep_eval_every: bool = False,

@@ -12,12 +12,15 @@ A grid file is declarative TOML. Top-level keys:
   apply (:meth:`Grid.budget_note`). Order, later wins: defaults < ``[budget]`` (paper only) < the scale
   preset < ``[settings]`` (but a preset's network) and the cell's axes < ``--set``.
 - ``[axes]``: a list per axis (``dataset``, ``method``, ``sampling``, ``seed``, ``quirks``, ``backbone``,
-  ``g_cond``, ``method_options``); the cells are their product, dataset varying slowest.
+  ``g_cond``, ``method_options``, ``regularizer``, ``augment``); the cells are their product, dataset varying
+  slowest.
 - ``[[cells]]``: explicit cells, each with axis values (``dataset`` and ``method`` required), an optional
   ``label``, a per-cell ``budget`` (paper scale only, over the grid's) and ``paper`` numbers.
 - ``[[paper]]``: paper numbers for product cells: ``match = {axis = value, ...}`` plus the paper keys.
 - ``[[claims]]``: the paper's claims as testable statements (``id``, ``text``, ``kind`` = less | order | slope |
   tail and its rows; :mod:`bench.report.claims`); ``bench report`` prints a verdict for each.
+- ``[scale_datasets]``: ``<scale> = "<dataset>"``: at that scale every cell runs on that dataset instead (a CIFAR
+  grid's ``cpu`` variant on the embedded ``digits_lt``); the cells' ids then name that dataset.
 
 Paper numbers (``paper = {...}``): ``fid``, ``is``, ``best_step`` and ``step_unit`` as printed
 (``iterations`` | ``batches``: upstream's Lightning steps count 5 D + 1 G batches), ``best_iteration`` (the
@@ -26,11 +29,13 @@ best step in our iterations; required for ``batches``), ``selection`` (``min_fid
 
 Cell ids are ``<dataset>-<method>-<sampling>-s<seed>``, then ``-<backbone>`` when a cell's backbone differs
 from the grid's setting, ``-g_<g_cond>`` when the cell sets how G takes the class (``-g_concat``),
-``-<option><value>`` per method option (``-div4``, ``-pretrained_false``) and ``-quirks_fixed``. A
+``-<option><value>`` per method option (``-div4``, ``-pretrained_false``), ``-reg_lecam`` and ``-aug_diffaug`` when
+a training aid is on, and ``-quirks_fixed``. A
 ``folder:<path>`` dataset appears as ``folder_<name>_<8 hex digits of its absolute path's sha256>``, so that
 folders whose names differ only in characters outside ASCII never collide. Ids are built from the grid file
-alone (and, for a relative folder path, the working directory), so they never change with the scale or the
-code, and name the run folders ``results/<grid key>/<cell id>/``.
+alone (and, for a relative folder path, the working directory), so they never change with the scale (but for
+the dataset a ``[scale_datasets]`` entry swaps in) or the code, and name the run folders
+``results/<grid key>/<cell id>/``.
 """
 
 from __future__ import annotations
@@ -46,16 +51,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.config import BUDGET_KEYS, G_CONDS, PROTOCOLS, SAMPLINGS, SCALES, RunConfig, field_names, resolve
+from bench.config import (
+    AUGMENTS,
+    BUDGET_KEYS,
+    G_CONDS,
+    PROTOCOLS,
+    REGULARIZERS,
+    SAMPLINGS,
+    SCALES,
+    RunConfig,
+    field_names,
+    resolve,
+)
 from bench.errors import ConfigError, check, closest, unknown_name
 
 GRIDS_DIR = Path(__file__).parent / "grids"
 FOLDER_PREFIX = "folder:"  # as bench.datasets.FOLDER_PREFIX (not imported: grids load without torch)
 
-AXES = ("dataset", "method", "sampling", "seed", "quirks", "backbone", "g_cond", "method_options")
+AXES = ("dataset", "method", "sampling", "seed", "quirks", "backbone", "g_cond", "method_options", "regularizer",
+        "augment")
 AXIS_DEFAULTS: dict[str, Any] = {"sampling": "none", "seed": 0, "quirks": "paper", "backbone": None, "g_cond": None,
-                                 "method_options": {}}
-TOP_KEYS = ("description", "scale", "protocols", "settings", "budget", "axes", "cells", "paper", "claims")
+                                 "method_options": {}, "regularizer": "none", "augment": "none"}
+TOP_KEYS = ("description", "scale", "protocols", "settings", "budget", "axes", "cells", "paper", "claims",
+            "scale_datasets")
 CLAIM_KEYS = ("id", "text", "kind", "metric", "better", "worse", "order", "improving", "stalls", "match", "paper")
 CLAIM_KINDS = {"less": ("better", "worse"), "order": ("order",), "slope": ("improving", "stalls"), "tail": ()}
 CELL_KEYS = (*AXES, "label", "budget", "paper")
@@ -65,7 +83,7 @@ SELECTIONS = ("min_fid", "last")
 # Keys ``[settings]`` may not hold: they have their own place in the file or are set by bench.
 _NOT_SETTINGS = ("grid", "scale", "protocols", *BUDGET_KEYS, *(a for a in AXES if a not in ("backbone", "g_cond")))
 # ``only`` filter keys: the scalar axes and the cell id.
-FILTER_KEYS = ("dataset", "method", "sampling", "seed", "quirks", "backbone", "g_cond", "id")
+FILTER_KEYS = ("dataset", "method", "sampling", "seed", "quirks", "backbone", "g_cond", "regularizer", "augment", "id")
 
 
 @dataclass(frozen=True)
@@ -110,6 +128,7 @@ class Grid:
     budget: dict[str, Any]
     specs: list[_Spec]
     claims: list[dict[str, Any]] = field(default_factory=list)
+    scale_datasets: dict[str, str] = field(default_factory=dict)  # scale -> the dataset every cell uses there
 
     def key(self, scale: str | None = None) -> str:
         """The results folder name: the grid name at its default scale, else ``<name>-<scale>``."""
@@ -145,6 +164,8 @@ class Grid:
         for spec in self._filtered(only):
             for seed in seeds:  # --seeds N: every cell once per seed
                 axes = _apply_axis_overrides(spec.axes, axis_over if seed is None else {**axis_over, "seed": seed})
+                if scale in self.scale_datasets:  # e.g. the cpu variant of a CIFAR grid runs on digits_lt
+                    axes["dataset"] = self.scale_datasets[scale]
                 cell_id = make_cell_id(axes, self.settings.get("backbone"))
                 if cell_id in seen:
                     continue
@@ -310,6 +331,10 @@ def make_cell_id(axes: Mapping[str, Any], default_backbone: str | None = None) -
         parts.append(f"g_{_token(axes['g_cond'])}")
     options = axes.get("method_options") or {}
     parts += [_option_token(k, options[k]) for k in sorted(options)]
+    if axes.get("regularizer", "none") != "none":
+        parts.append(f"reg_{_token(axes['regularizer'])}")
+    if axes.get("augment", "none") != "none":
+        parts.append(f"aug_{_token(axes['augment'])}")
     if axes.get("quirks", "paper") != "paper":
         parts.append(f"quirks_{_token(axes['quirks'])}")
     return "-".join(parts)
@@ -327,6 +352,10 @@ def make_label(axes: Mapping[str, Any], settings: Mapping[str, Any] | None = Non
         parts.append(f"G {axes['g_cond']}")
     options = axes.get("method_options") or {}
     parts += [f"{k}={_token(options[k])}" for k in sorted(options)]
+    if axes.get("regularizer", "none") != "none":
+        parts.append(str(axes["regularizer"]))
+    if axes.get("augment", "none") != "none":
+        parts.append(str(axes["augment"]))
     if axes.get("quirks", "paper") != "paper":
         parts.append(f"quirks {axes['quirks']}")
     if axes.get("seed", 0) != 0:
@@ -442,8 +471,14 @@ def _parse(name: str, path: Path, data: dict[str, Any]) -> Grid:
         check(cell_id not in ids, f"{_where(path, '')}: two cells have the id {cell_id!r}")
         ids[cell_id] = i
     claims = [_claim(raw, path, f"[[claims]] #{i + 1}") for i, raw in enumerate(_array(data, "claims", path))]
+    scale_datasets = _table(data, "scale_datasets", path)
+    for key, value in scale_datasets.items():
+        check(key in SCALES, f"{_where(path, '[scale_datasets]')}: {key!r} is not a scale; scales: "
+                             f"{', '.join(SCALES)}{closest(key, SCALES)}")
+        check(isinstance(value, str) and value != "", f"{_where(path, '[scale_datasets]')}: {key} must name a "
+                                                      f"dataset, got {value!r}")
     return Grid(name=name, path=path, description=description.strip(), scale=scale, protocols=protocols,
-                settings=settings, budget=budget, specs=specs, claims=claims)
+                settings=settings, budget=budget, specs=specs, claims=claims, scale_datasets=scale_datasets)
 
 
 def _claim(raw: dict[str, Any], path: Path, section: str) -> dict[str, Any]:
@@ -510,6 +545,10 @@ def _check_axes(axes: Mapping[str, Any], where: str) -> None:
                                                f"{closest(str(g_cond), G_CONDS)}")
     check(isinstance(axes["method_options"], dict), f"{where}: method_options must be a table, "
                                                     f"got {axes['method_options']!r}")
+    for key, choices in (("regularizer", REGULARIZERS), ("augment", AUGMENTS)):
+        value = axes.get(key, "none")
+        check(value in choices, f"{where}: {key} = {value!r} is not one of {', '.join(choices)}"
+                                f"{closest(str(value), choices)}")
 
 
 def _product(axes: dict[str, Any], path: Path) -> list[_Spec]:

@@ -31,7 +31,8 @@ METRICS = ("fid", "is_mean", "is_std", "kid_mean", "kid_std", "precision", "reca
            "fid_tail", "cond_acc", "judge_acc", "d_acc_real", "d_acc_fake", "label_sens", "n_real", "n_fake",
            "fid_lo", "fid_hi", "fid_head_lo", "fid_head_hi", "fid_tail_lo", "fid_tail_hi", "fid_half_a", "fid_half_b")
 COLUMNS = ("grid", "cell", "label", "dataset", "method", "sampling", "seed", "quirks", "scale", "backbone",
-           "g_cond", "options", "step", "source", "protocol", "extractor", "reference", "label_mix", "metric", "value")
+           "g_cond", "regularizer", "augment", "options", "step", "source", "protocol", "extractor", "reference",
+           "label_mix", "metric", "value")
 
 
 def grid_dir(results_root: Path | str, key: str) -> Path:
@@ -177,10 +178,12 @@ def gather(grid: Grid | str | Path, results_root: Path | str = "results", scale:
         config = read_json(run_dir / "config.json").get("config", {})
         axes = {k: config.get(k) for k in ("dataset", "method", "sampling", "seed", "quirks", "backbone", "g_cond")}
         axes["method_options"] = config.get("method_options") or {}
+        aids = {k: config.get(k) or "none" for k in ("regularizer", "augment")}  # runs from before the aids: none
+        axes.update(aids)
         base = {"grid": key, "cell": run_dir.name, "label": labels.get(run_dir.name) or make_label(axes),
                 **{k: axes[k] for k in ("dataset", "method", "sampling", "seed", "quirks")},
                 "scale": config.get("scale"), "backbone": config.get("backbone") or "",
-                "g_cond": config.get("g_cond") or "",
+                "g_cond": config.get("g_cond") or "", **aids,
                 "options": json.dumps(axes["method_options"], sort_keys=True)}
         for metric_row in read_rows(RunDir(run_dir).metrics):
             info = {k: metric_row.get(k, "") for k in ("step", "source", "protocol", "extractor", "reference",

@@ -41,6 +41,7 @@ def build_method(cfg: RunConfig, data: dict[str, Any], device: torch.device, wor
     on one of ``world`` data-parallel ranks its G steps take ``batch_size / world`` fakes."""
     config = MethodConfig(num_classes=data["num_classes"], image_size=data["image_size"], channels=data["channels"],
                           backbone=cfg.backbone, g_cond=cfg.g_cond, quirks=cfg.quirks,
+                          regularizer=cfg.regularizer, augment=cfg.augment,
                           batch_size=cfg.batch_size // world,
                           class_counts=list(data["class_counts"]), options=dict(cfg.method_options))
     return get_method(cfg.method)(config, device)

@@ -6,7 +6,8 @@ profile to the train split (``bench.datasets.longtail``), keeps the first ``max_
 if asked, and returns an :class:`ImageSet` of uint8 images resized bilinearly to ``image_size`` (decoding and
 resizing only the images it keeps). ``split="test"`` is always the balanced reference split.
 
-Registered: ``cifar10_lt``, ``fashion_mnist_lt``, ``places_lt``, ``digits_lt``, ``cifar10``, and any
+Registered: ``cifar10_lt``, ``cifar10_lt_r100`` (the literature's exponential ρ = 100), ``fashion_mnist_lt``,
+``places_lt``, ``digits_lt``, ``cifar10``, and any
 ``folder:<path>`` (an ImageFolder-style tree, see ``bench.datasets.sources.folder``).
 """
 
@@ -80,6 +81,11 @@ _CIFAR_GET = "automatic (torchvision) into <data_root>/cifar-10-batches-py/; off
 register_dataset(DatasetSpec(
     "cifar10_lt", "cifar10", "ecogan", num_classes=10, native_channels=3, native_size=32, paper_size=64,
     description="CIFAR10_LT of the ECOGAN paper: class 0 whole, class c its first 100c ([5000,100,...,900])",
+    download=_CIFAR_GET, reference="CIFAR-10 test, 1,000 per class"))
+register_dataset(DatasetSpec(
+    "cifar10_lt_r100", "cifar10", "exponential", ratio=100.0, num_classes=10, native_channels=3, native_size=32,
+    description="CIFAR10-LT of the long-tail literature (Cao et al. 2019; gSR, NoisyTwins): exponential, ratio 100 "
+                "([5000,2997,...,50])",
     download=_CIFAR_GET, reference="CIFAR-10 test, 1,000 per class"))
 register_dataset(DatasetSpec(
     "fashion_mnist_lt", "fashion_mnist", "ecogan", num_classes=10, native_channels=1, native_size=28, paper_size=64,

@@ -170,6 +170,7 @@ class BAGAN(Method):
     display_name: ClassVar[str] = "BAGAN"
     pretrains: ClassVar[bool] = True
     paper_order: ClassVar[int] = 1
+    d_has_adversarial_logit: ClassVar[bool] = False  # the "fake" class is one of C + 1 softmax outputs
     quirks_doc: ClassVar[tuple[str, ...]] = (
         "autoencoder optimiser holds the decoder only (duplicated 'params' key): the encoder, hence the class "
         "Gaussians and D's init, stay at random init (fixed: encoder and decoder trained)",

@@ -34,8 +34,12 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from bench.config import AUGMENTS, REGULARIZERS
 from bench.errors import ConfigError, check, closest
 from bench.methods import hyper as hyper_options
+from bench.methods.diffaugment import POLICY as DIFFAUG_POLICY
+from bench.methods.diffaugment import diff_augment
+from bench.methods.lecam import LeCam
 from bench.registry import Registry
 
 QUIRKS = ("paper", "fixed")
@@ -57,6 +61,8 @@ class MethodConfig:
         g_cond: how the class enters a conditional generator (a backbone's ``g_conds``); None = the backbone's
             paper way. Methods whose G takes the class another way (BAGAN's latent Gaussians) accept None only.
         quirks: ``"paper"`` reproduces the upstream code's bugs, ``"fixed"`` corrects them.
+        regularizer: a D-loss regulariser the base adds through :meth:`Method.d_regularizer` (``none`` | ``lecam``).
+        augment: an augmentation of every image D sees, applied by the base (``none`` | ``diffaug``).
         batch_size: batch size of G steps (D steps take the size of the real batch they get).
         class_counts: per-class training counts (used by BAGAN's class Gaussians and for reports).
         options: method hyperparameter overrides, keys of the method's ``Hyper`` dataclass.
@@ -68,6 +74,8 @@ class MethodConfig:
     backbone: str | None = None
     g_cond: str | None = None
     quirks: str = "paper"
+    regularizer: str = "none"
+    augment: str = "none"
     batch_size: int = 128
     class_counts: list[int] | None = None
     options: dict[str, Any] = field(default_factory=dict)
@@ -99,6 +107,13 @@ class Method:
         paper_order: its position in the paper's tables (1 = first); None for a method the paper lacks, listed
             after the paper's, alphabetically. ``display_name`` and ``paper_order`` are read from the class itself,
             never inherited (:meth:`paper_name`, :meth:`paper_position`); ``pretrains`` is inherited.
+        d_has_adversarial_logit: whether D has a real/fake logit, which the ``lecam`` regulariser needs (BAGAN's
+            (C + 1)-way D has none).
+
+    Training aids (``config.regularizer``, ``config.augment``) come from the base, so every method gets them
+    without code of its own: ``diffaug`` augments the input of every call of D's trunk (or of D, when it has no
+    ``trunk``) — reals and fakes, D and G steps, gradient penalties — installed when ``self.D`` is assigned;
+    ``lecam`` is the term :meth:`d_regularizer` returns, which a method adds to its D loss.
     """
 
     name: ClassVar[str] = ""
@@ -110,10 +125,10 @@ class Method:
     pretrains: ClassVar[bool] = False
     paper_order: ClassVar[int | None] = None
     adversarial_loss: ClassVar[str] = "bce"  # in words, for the report when the Hyper has no adv_loss option
+    d_has_adversarial_logit: ClassVar[bool] = True  # D has a real/fake logit (what lecam regularises)
 
     # set by subclasses' __init__
     G: nn.Module
-    D: nn.Module
     G_ema: nn.Module | None = None
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer
@@ -131,10 +146,14 @@ class Method:
               f"known: {', '.join(QUIRKS)}")
         check(config.channels in (1, 3), f"channels must be 1 or 3, got {config.channels}")
         check(config.num_classes >= 1, f"num_classes must be >= 1, got {config.num_classes}")
+        self.check_training_aids(config.regularizer, config.augment)
         self.config = config
         self.device = torch.device(device)
         self.backbone = config.backbone or self.default_backbone
         self.hp = self.resolve_hyper(config.options, self.backbone)
+        self.lecam = LeCam().to(self.device) if config.regularizer == "lecam" else None
+        self.augment_policy = DIFFAUG_POLICY if config.augment == "diffaug" else None
+        self._augmenting = True  # off while d_class_scores looks at images as they are
 
     # -- configuration ---------------------------------------------------------------------------
     @classmethod
@@ -151,6 +170,17 @@ class Method:
         recipe < ``options``. An unknown option or a bad value is a ConfigError naming the method and the key."""
         return hyper_options.resolve(cls.name, cls.Hyper, cls.backbone_recipe(backbone or cls.default_backbone),
                                      options)
+
+    @classmethod
+    def check_training_aids(cls, regularizer: str, augment: str) -> None:
+        """ConfigError (one line) unless ``regularizer`` and ``augment`` are known and apply to this method."""
+        check(regularizer in REGULARIZERS, f"regularizer = {regularizer!r} is not one of {', '.join(REGULARIZERS)}"
+                                           f"{closest(regularizer, REGULARIZERS)}")
+        check(augment in AUGMENTS, f"augment = {augment!r} is not one of {', '.join(AUGMENTS)}"
+                                   f"{closest(augment, AUGMENTS)}")
+        check(regularizer == "none" or cls.d_has_adversarial_logit,
+              f"regularizer = {regularizer!r} needs a D with an adversarial (real/fake) logit; {cls.name}'s D has "
+              f"none ({cls.adversarial_loss}): use regularizer = 'none' for {cls.name}")
 
     @classmethod
     def parse_hyper(cls, options: dict[str, Any]) -> Any:
@@ -174,7 +204,7 @@ class Method:
         hyper = hyper_options.to_json(self.hp)
         return {"backbone": self.backbone, "g_cond": self.g_cond, "n_dis": self.n_dis,
                 "adv_loss": hyper.get("adv_loss") or self.adversarial_loss, "gp_weight": hyper.get("gp_weight", 0.0),
-                "hyper": hyper}
+                "regularizer": self.config.regularizer, "augment": self.config.augment, "hyper": hyper}
 
     @classmethod
     def d_steps_per_iteration(cls, options: dict[str, Any], backbone: str | None = None) -> int:
@@ -211,6 +241,39 @@ class Method:
     def g_step(self) -> LossDict:
         """One generator update on ``config.batch_size`` fakes with labels uniform over all classes."""
         raise NotImplementedError
+
+    # -- training aids -----------------------------------------------------------------------------
+    @property
+    def D(self) -> nn.Module:
+        """The discriminator. Assigning it installs the ``augment`` hook on its trunk (or on it)."""
+        return self._D
+
+    @D.setter
+    def D(self, net: nn.Module) -> None:
+        self._D = net
+        if self.augment_policy is not None:
+            getattr(net, "trunk", net).register_forward_pre_hook(self._augment_d_input)
+
+    def _augment_d_input(self, _module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        if not self._augmenting:
+            return None
+        x = args[0]
+
+        def draw(shape: tuple[int, ...]) -> torch.Tensor:  # through draw_rows: ranks of a data-parallel run agree
+            return self.draw_rows(shape[0], lambda n: torch.rand((n, *shape[1:]), device=x.device))
+
+        return (diff_augment(x, self.augment_policy, draw), *args[1:])
+
+    def d_regularizer(self, real_logits: torch.Tensor, fake_logits: torch.Tensor
+                      ) -> tuple[torch.Tensor | float, LossDict]:
+        """The configured regulariser's weighted term for the D loss of this D step, from D's adversarial logits on
+        the real batch (B,) and the fakes (B',), and its named scalar: (λ·R_LC, {"loss/d_lecam": R_LC}) under
+        ``lecam`` (``bench.methods.lecam``), (0.0, {}) under ``none``. Call it once per D step (it moves the
+        LeCam anchors) and add the term to the loss."""
+        if self.lecam is None:
+            return 0.0, {}
+        penalty = self.lecam(real_logits, fake_logits)
+        return self.lecam.weight * penalty, {"loss/d_lecam": penalty.detach()}
 
     def update_ema(self, step: int) -> None:
         """Update G_ema after G step ``step`` (1-based); before ``ema_start`` it copies G."""
@@ -288,7 +351,13 @@ class Method:
         proxy, class head or best-matching label), or None when D has no class view. A diagnostic: it tells
         whether D has learnt the classes that G is asked to follow."""
         scores = getattr(self.D, "class_scores", None)
-        return None if scores is None else scores(x.to(self.device))
+        if scores is None:
+            return None
+        self._augmenting = False
+        try:
+            return scores(x.to(self.device))
+        finally:
+            self._augmenting = True
 
     # -- state -----------------------------------------------------------------------------------
     def modules(self) -> dict[str, nn.Module]:
@@ -296,6 +365,8 @@ class Method:
         mods = {"G": self.G, "D": self.D}
         if self.G_ema is not None:
             mods["G_ema"] = self.G_ema
+        if self.lecam is not None:
+            mods["lecam"] = self.lecam  # the anchors
         return mods
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:

@@ -35,6 +35,7 @@ inside ``eco_loss`` and ``gradient_penalty``.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -86,6 +87,17 @@ class ContrastiveHyper:
     div: int = option(1, int_range(1, 5))  # biggan32 width divisor 1..5 (g/d_conv_dim 96//div, g_shared_dim 128//div)
 
 
+def shared_recipe(hyper: type, backbone: str) -> dict[str, Any]:
+    """The contrastive recipe's values on ``backbone`` (ContrastiveHyper's defaults, biggan32's StudioGAN recipe over
+    them, the backbone's latent size) for the options of ``hyper`` whose default is None: how the baselines that
+    share these nets (ACGAN, ProjGAN) take the recipe while keeping their own non-None defaults."""
+    from bench.methods.backbones import get_backbone
+
+    recipe = {f.name: f.default for f in dataclasses.fields(ContrastiveHyper)}
+    recipe |= {**ContrastiveGAN.recipes.get(backbone, {}), "latent_dim": get_backbone(backbone).default_latent_dim}
+    return {f.name: recipe[f.name] for f in dataclasses.fields(hyper) if f.default is None and f.name in recipe}
+
+
 class ContrastiveGAN(Method):
     """Base of the three contrastive methods; a subclass sets ``cond_name``, ``Hyper`` and :meth:`cond_loss`."""
 
@@ -132,8 +144,9 @@ class ContrastiveGAN(Method):
             adv_fake, _, _ = self.D(fake, y_score)
             loss_adv = self.d_loss_fn(adv_real, adv_fake)
             loss_cond = self.cond_loss(e_real, p_real, real_y)
-            loss = loss_adv + self.hp.cond_lambda * loss_cond
-            out = {"loss/d_adv": loss_adv.detach(), f"loss/d_{self.cond_name}": loss_cond.detach()}
+            loss_reg, out_reg = self.d_regularizer(adv_real, adv_fake)  # the configured regulariser (base)
+            loss = loss_adv + self.hp.cond_lambda * loss_cond + loss_reg
+            out = {"loss/d_adv": loss_adv.detach(), f"loss/d_{self.cond_name}": loss_cond.detach(), **out_reg}
             if self.hp.gp_weight > 0:
                 alpha = self.draw_rows(batch, lambda n: gp_mix_weights(n, real_x, self.config.quirks))
                 loss_gp = gradient_penalty(self.D.logit, real_x, fake, quirks=self.config.quirks, alpha=alpha)

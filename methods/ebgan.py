@@ -143,16 +143,18 @@ class EBGAN(Method):
             y_d = self.sample_labels(batch) if self.config.quirks == "paper" else real_y
             y_wrong = self._wrong_labels(real_y)
             real_features = self.D.trunk.flattened(real_x)  # one trunk pass for the real and wrong-label terms
-            loss_adv = bce_d_loss(self.D.head(real_features, real_y), self.D(fake, y_d))
+            adv_real, adv_fake = self.D.head(real_features, real_y), self.D(fake, y_d)
+            loss_adv = bce_d_loss(adv_real, adv_fake)
+            loss_reg, out_reg = self.d_regularizer(adv_real, adv_fake)  # the configured regulariser (base)
             wrong = self.D.head(real_features, y_wrong)
             loss_wrong = F.binary_cross_entropy_with_logits(wrong, torch.zeros_like(wrong))
             alpha = self.draw_rows(batch, lambda n: gp_mix_weights(n, real_x, self.config.quirks))
             loss_gp = gradient_penalty(lambda x: self.D(x, real_y), real_x, fake, quirks=self.config.quirks,
                                        alpha=alpha)
-            loss = loss_adv + loss_wrong + self.hp.gp_weight * loss_gp
+            loss = loss_adv + loss_wrong + self.hp.gp_weight * loss_gp + loss_reg
         self.optimizer_step(self.opt_d, loss)
         return {"loss/d": loss.detach(), "loss/d_adv": loss_adv.detach(), "loss/d_wrong": loss_wrong.detach(),
-                "loss/d_gp": loss_gp.detach()}
+                "loss/d_gp": loss_gp.detach(), **out_reg}
 
     def g_step(self) -> LossDict:
         """One G update: BCE(D(G(z, y_g), y_g), 1) with y_g uniform over all classes."""

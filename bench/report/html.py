@@ -64,8 +64,8 @@ def cell_summary(data: ReportData) -> str:
     return f"{len(data.cells)} cells: {parts}"
 
 
-RECIPE_COLUMNS = ("cell", "backbone", "G conditioning", "adversarial loss", "GP weight", "D steps per G step",
-                  "lr G / D", "iterations", "D updates")
+RECIPE_COLUMNS = ("cell", "backbone", "G conditioning", "adversarial loss", "GP weight", "regulariser", "augment",
+                  "D steps per G step", "lr G / D", "iterations", "D updates")
 JUDGE_FLOOR = 0.8  # below this the judge compresses conditional accuracy and FID; the page says so
 
 
@@ -79,7 +79,9 @@ def recipe_rows(data: ReportData) -> list[tuple[str, ...]]:
             continue
         hyper = recipe.get("hyper") or {}
         rows.append((cell, str(recipe.get("backbone")), str(recipe.get("g_cond") or "latent class Gaussians"),
-                     str(recipe.get("adv_loss")), f"{recipe.get('gp_weight', 0.0):g}", str(recipe.get("n_dis")),
+                     str(recipe.get("adv_loss")), f"{recipe.get('gp_weight', 0.0):g}",
+                     str(recipe.get("regularizer", "none")), str(recipe.get("augment", "none")),
+                     str(recipe.get("n_dis")),
                      f"{hyper.get('lr_g', 0):g} / {hyper.get('lr_d', 0):g}",
                      str(recipe.get("steps")), str(recipe.get("d_updates"))))
     return rows

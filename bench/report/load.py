@@ -23,11 +23,12 @@ import pandas as pd
 from bench.errors import ConfigError, DataNotFoundError
 
 TIDY_COLUMNS = ("grid", "cell", "label", "dataset", "method", "sampling", "seed", "quirks", "scale", "backbone",
-                "g_cond", "options", "step",
+                "g_cond", "regularizer", "augment", "options", "step",
                 "source", "protocol", "extractor", "reference", "label_mix", "metric", "value")
 PER_CLASS_COLUMNS = ("step", "source", "protocol", "extractor", "class", "class_name", "train_count", "n_real",
                      "n_fake", "fid", "cond_acc")
-AXES = ("dataset", "method", "sampling", "seed", "quirks", "backbone", "g_cond", "options")
+AXES = ("dataset", "method", "sampling", "seed", "quirks", "backbone", "g_cond", "regularizer", "augment", "options")
+AIDS = ("regularizer", "augment")  # axes added later: a CSV gathered before them reads "none"
 PAPER_KEYS = ("fid", "is", "best_step", "step_unit", "best_iteration", "selection", "note")
 SAMPLE_NAME = re.compile(r"step-(\d+)\.png$")
 
@@ -174,6 +175,9 @@ def read_tidy(path: Path) -> pd.DataFrame:
         raise ConfigError(f"{path}: empty file; rebuild it with `bench gather`") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path}: not a CSV file ({err})") from None
+    for col in AIDS:
+        if col not in frame.columns:
+            frame[col] = "none"
     absent = [c for c in TIDY_COLUMNS if c not in frame.columns]
     if absent:
         raise ConfigError(f"{path}: missing column(s) {', '.join(absent)}; rebuild it with `bench gather`")
@@ -211,6 +215,8 @@ def cells_frame(grid_json: dict[str, Any], tidy: pd.DataFrame, source: Path) -> 
         cells[col] = pd.to_numeric(cells[col], errors="coerce")
     for col in ("dataset", "method", "sampling", "quirks", "backbone", "g_cond"):
         cells[col] = cells[col].fillna("").astype(str)
+    for col in AIDS:
+        cells[col] = cells[col].fillna("none").replace("", "none").astype(str)
     cells["state"], cells["step"], cells["steps"], cells["error"] = "", None, None, ""
     return cells
 

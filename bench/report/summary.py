@@ -23,7 +23,7 @@ from bench.report.stats import t_halfwidth
 
 EVAL_KEYS = ["cell", "protocol", "extractor"]
 POINT_INDEX = [*EVAL_KEYS, "reference", "label_mix", "source", "step"]
-GROUP_AXES = ["dataset", "method", "sampling", "quirks", "backbone", "g_cond", "options"]
+GROUP_AXES = ["dataset", "method", "sampling", "quirks", "backbone", "g_cond", "regularizer", "augment", "options"]
 DETAIL_METRICS = ("kid_mean", "precision", "recall", "ifid_mean", "fid_head", "fid_tail", "cond_acc", "judge_acc",
                   "d_acc_real", "d_acc_fake", "label_sens")
 INTERVAL_METRICS = ("fid_lo", "fid_hi", "fid_head_lo", "fid_head_hi", "fid_tail_lo", "fid_tail_hi")
@@ -31,6 +31,7 @@ HELDOUT_METRICS = ("heldout_step", "fid_heldout", "fid_half_b_min", "optimism")
 SUMMARY_METRICS = ("best_step", "fid_best", "is_best", "last_step", "fid_last", "is_last", *DETAIL_METRICS,
                    *INTERVAL_METRICS, *HELDOUT_METRICS)
 
+AID_NAMES = {"lecam": "LeCam", "diffaug": "DiffAugment", "none": "none"}
 DATASET_NAMES = {"cifar10_lt": "CIFAR10_LT", "fashion_mnist_lt": "FashionMNIST_LT", "places_lt": "Places_LT",
                  "digits_lt": "Digits_LT", "cifar10": "CIFAR10", "fashion_mnist": "FashionMNIST"}
 
@@ -41,6 +42,11 @@ def method_name(method: str) -> str:
     from bench.methods import METHODS
 
     return METHODS.entries[method].paper_name() if method in METHODS else method.upper()
+
+
+def aid_name(value: str) -> str:
+    """A training aid's name in the literature (LeCam, DiffAugment), else the value."""
+    return AID_NAMES.get(value, value)
 
 
 def dataset_name(dataset: str) -> str:
@@ -120,6 +126,9 @@ def group_label(row: pd.Series, axes: list[str]) -> str:
         parts.append(row["backbone"])
     if "g_cond" in axes:
         parts.append(f"G {row['g_cond'] or 'paper'}")
+    for aid in ("regularizer", "augment"):
+        if aid in axes and row[aid] not in ("", "none"):
+            parts.append(aid_name(row[aid]))
     if "options" in axes and row["options"] != "{}":
         parts.append(", ".join(f"{k}={json.dumps(v)}" for k, v in json.loads(row["options"]).items()))
     return " · ".join(parts)

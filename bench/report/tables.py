@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.report.load import ReportData
-from bench.report.summary import DETAIL_METRICS, GROUP_AXES, dataset_name, method_name
+from bench.report.summary import DETAIL_METRICS, GROUP_AXES, aid_name, dataset_name, method_name
 
 DASH = "–"
 DETAIL_NAMES = {"kid_mean": ("KID↓", 4), "precision": ("Precision↑", 3), "recall": ("Recall↑", 3),
@@ -198,13 +198,16 @@ def layout_table3(data: ReportData, g: pd.DataFrame) -> tuple[list[tuple[str, st
 
 def layout_generic(data: ReportData, g: pd.DataFrame) -> tuple[list[tuple[str, str]], list[list[str]], pd.DataFrame]:
     """One row per cell (seeds pooled): its name, best step, FID, IS, last-step values; paper columns when the
-    grid gives paper numbers."""
+    grid gives paper numbers; Regulariser and Augment columns when a cell uses a training aid."""
     with_paper = has_paper(g)
+    with_aids = bool(len(g)) and bool((g[["regularizer", "augment"]] != "none").to_numpy().any())
     g = with_differences(g)
     columns = [("Cell", "l"), ("Dataset", "l"), ("Best step", "r"), ("FID↓", "r"), ("IS↑", "r"),
                ("FID↓ last", "r"), ("IS↑ last", "r"), ("Last step", "r"), ("Seeds", "r")]
     if with_paper:
         columns[5:5] = [("FID↓ paper", "r"), ("ΔFID", "r"), ("IS↑ paper", "r"), ("ΔIS", "r")]
+    if with_aids:
+        columns[2:2] = [("Regulariser", "l"), ("Augment", "l")]
     rows = []
     for _, row in g.iterrows():
         cells = [row["group_label"], dataset_name(row["dataset"]), measured(row, "best_step"),
@@ -213,6 +216,8 @@ def layout_generic(data: ReportData, g: pd.DataFrame) -> tuple[list[tuple[str, s
         if with_paper:
             cells[5:5] = [fmt(row["paper_fid"]), fmt_diff(row["fid_diff"]), fmt(row["paper_is"]),
                           fmt_diff(row["is_diff"])]
+        if with_aids:
+            cells[2:2] = [aid_name(row["regularizer"]), aid_name(row["augment"])]
         rows.append(cells)
     return columns, rows, numeric_frame(g, [r[:1] for r in rows], ["Cell"])
 

@@ -17,7 +17,7 @@ from bench.datasets import (
 )
 from bench.errors import ConfigError, DataNotFoundError
 
-REGISTERED = ["cifar10_lt", "fashion_mnist_lt", "places_lt", "digits_lt", "cifar10"]
+REGISTERED = ["cifar10_lt", "cifar10_lt_r100", "fashion_mnist_lt", "places_lt", "digits_lt", "cifar10"]
 
 
 def test_registered_names():

@@ -1,0 +1,175 @@
+"""ACGAN (Odena, Olah & Shlens, "Conditional Image Synthesis with Auxiliary Classifier GANs", ICML 2017).
+
+D has an adversarial logit and an auxiliary C-way classifier on one trunk; both D and G are trained to make the
+classifier right on real images and on fakes (the classic conditional baseline of the long-tail GAN papers,
+peers.md §4).
+
+    L_D = L_adv(D(x), D(G(z, y_g))) + λ·[CE(cls(x), y) + CE(cls(G(z, y_g)), y_g)] + gp_weight·GP
+    L_G = L_adv_G(D(G(z, y_g))) + λ·CE(cls(G(z, y_g)), y_g),   y_g uniform over all C classes (G step)
+
+The D step's fakes take the labels of the backbone's recipe (``d_fake_labels``: the real batch's, or uniform).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from bench.errors import check
+from bench.methods.backbones import Trunk, get_backbone
+from bench.methods.backbones.biggan32 import snlinear
+from bench.methods.base import LossDict, Method, MethodConfig, OptimizerSettings, register_method
+from bench.methods.contrastive_gan import ADV_LOSSES, shared_recipe
+from bench.methods.heads import check_real_batch
+from bench.methods.losses import gp_mix_weights, gradient_penalty
+
+
+def acgan_d_class_loss(real_class_logits: Tensor, real_labels: Tensor, fake_class_logits: Tensor,
+                       fake_labels: Tensor) -> Tensor:
+    """ACGAN's auxiliary-classifier term of L_D (Odena et al. 2017, Eq. 2, L_C):
+    mean_i −log softmax(cls(x_i))[y_i] + mean_j −log softmax(cls(G(z_j)))[y_j].
+
+    Args:
+        real_class_logits: (B, C) class logits of real images; real_labels (B,) their classes.
+        fake_class_logits: (B', C) class logits of fakes; fake_labels (B',) the classes they were generated for.
+    """
+    check(real_class_logits.dim() == 2 and fake_class_logits.dim() == 2
+          and real_class_logits.shape[1] == fake_class_logits.shape[1],
+          f"acgan_d_class_loss: class logits must be (B, C) with one C, got {tuple(real_class_logits.shape)} and "
+          f"{tuple(fake_class_logits.shape)}")
+    return F.cross_entropy(real_class_logits, real_labels) + F.cross_entropy(fake_class_logits, fake_labels)
+
+
+def acgan_g_class_loss(fake_class_logits: Tensor, fake_labels: Tensor) -> Tensor:
+    """ACGAN's auxiliary-classifier term of L_G: mean_j −log softmax(cls(G(z_j)))[y_j]."""
+    check(fake_class_logits.dim() == 2, f"acgan_g_class_loss: class logits must be (B, C), got "
+                                        f"{tuple(fake_class_logits.shape)}")
+    return F.cross_entropy(fake_class_logits, fake_labels)
+
+
+class AuxClassifierDiscriminator(nn.Module):
+    """D(x) → (adversarial logit (B,), class logits (B, C)): two linear heads on the sum-pooled trunk features
+    (spectrally normalised on an SN backbone). ACGAN's D; IDA-GAN's "one output divided into two"."""
+
+    def __init__(self, trunk: Trunk, num_classes: int, sn: bool) -> None:
+        super().__init__()
+        self.trunk = trunk
+        self.adv = snlinear(trunk.out_channels, 1) if sn else nn.Linear(trunk.out_channels, 1)
+        self.cls = snlinear(trunk.out_channels, num_classes) if sn else nn.Linear(trunk.out_channels, num_classes)
+
+    def logit(self, x: Tensor) -> Tensor:
+        """The adversarial logit alone, (B,) (what the gradient penalty differentiates)."""
+        return self.adv(self.trunk.pooled(x)).squeeze(1)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        h = self.trunk.pooled(x)
+        return self.adv(h).squeeze(1), self.cls(h)
+
+    def class_scores(self, x: Tensor) -> Tensor:
+        """(B, C) the class head's logits."""
+        return self.cls(self.trunk.pooled(x))
+
+
+@dataclass
+class ACGANHyper:
+    """ACGAN's options; None = the backbone's recipe value (``bench.methods.contrastive_gan``'s table)."""
+
+    lr_g: float | None = None  # G Adam learning rate
+    lr_d: float | None = None  # D Adam learning rate
+    betas: tuple[float, float] | None = None  # Adam betas of G and D
+    adam_eps: float | None = None  # Adam eps of G and D
+    n_dis: int = 5  # D steps per G step
+    adv_loss: str | None = None  # bce | hinge
+    gp_weight: float | None = None  # weight of the gradient penalty (0 = none)
+    cond_lambda: float = 1.0  # λ, weight of the auxiliary-classifier terms in L_D and L_G
+    ema_decay: float | None = None  # G EMA decay (0 = no EMA)
+    ema_start: int | None = None  # G step from which the EMA averages (before: copies G)
+    d_fake_labels: str | None = None  # labels of the D step's fakes: real (the real batch's) | uniform
+    latent_dim: int | None = None  # z size (None = the backbone's: dcgan64 128, biggan32 80, tiny 16)
+    div: int = 1  # biggan32 width divisor 1..5
+
+
+@register_method("acgan")
+class ACGAN(Method):
+    """ACGAN (Odena et al. 2017): adversarial logit + auxiliary classifier, CE on reals and fakes in L_D, on fakes
+    in L_G (module docstring). Not a row of the ECOGAN tables: the long-tail literature's baseline.
+
+    Nets and recipe as the contrastive methods on the same backbone, so that only the conditional loss differs:
+    G(z, y) from the backbone (``g_cond``), D = trunk → sum pool → adversarial logit and C class logits; the
+    dcgan64 recipe (BCE + 10·GP, Adam 2e-4 β (0.5, 0.9)) or biggan32's StudioGAN recipe (hinge, no GP, G EMA).
+    """
+
+    paper_row: ClassVar[str] = "baseline: Odena et al. 2017 (long-tail GAN papers' ACGAN)"
+    default_backbone: ClassVar[str] = "biggan32"
+    Hyper: ClassVar[type] = ACGANHyper
+    display_name: ClassVar[str] = "ACGAN"
+
+    @classmethod
+    def backbone_recipe(cls, backbone: str) -> dict[str, Any]:
+        """The contrastive methods' recipe on ``backbone`` for every option left at None."""
+        return {**super().backbone_recipe(backbone), **shared_recipe(cls.Hyper, backbone)}
+
+    def __init__(self, config: MethodConfig, device: torch.device | str = "cpu") -> None:
+        super().__init__(config, device)
+        self.arch = get_backbone(self.backbone)
+        hp = self.hp
+        c, size, classes = config.channels, config.image_size, config.num_classes
+        self.latent_dim, self.n_dis = hp.latent_dim, hp.n_dis
+        self.g_cond = self.arch.check_g_cond(config.g_cond)
+        self.G = self.arch.conditional_generator(hp.latent_dim, classes, c, size, div=hp.div,
+                                                 g_cond=self.g_cond).to(self.device)
+        trunk = self.arch.trunk(c, size, div=hp.div)
+        self.D = AuxClassifierDiscriminator(trunk, classes, sn=self.arch.spectral_norm).to(self.device)
+        self.opt_g = self.adam(self.G.parameters(), OptimizerSettings(hp.lr_g, hp.betas, hp.adam_eps))
+        self.opt_d = self.adam(self.D.parameters(), OptimizerSettings(hp.lr_d, hp.betas, hp.adam_eps))
+        self.d_loss_fn, self.g_loss_fn = ADV_LOSSES[hp.adv_loss]
+        if hp.ema_decay > 0:
+            self.ema_decay, self.ema_start = hp.ema_decay, hp.ema_start
+            self.make_ema()
+
+    def d_step(self, real_x: torch.Tensor, real_y: torch.Tensor) -> LossDict:
+        """One D update: adversarial loss, λ·(CE on reals + CE on fakes), GP, the configured regulariser."""
+        check_real_batch(real_x, real_y, self.config.num_classes)
+        batch = real_x.shape[0]
+        y_gen = real_y if self.hp.d_fake_labels == "real" else self.sample_labels(batch)
+        with self.forward_context():
+            with torch.no_grad():
+                fake = self.G(self.sample_z(batch), y_gen)
+            adv_real, cls_real = self.D(real_x)
+            adv_fake, cls_fake = self.D(fake)
+            loss_adv = self.d_loss_fn(adv_real, adv_fake)
+            loss_cls = acgan_d_class_loss(cls_real, real_y, cls_fake, y_gen)
+            loss_reg, out_reg = self.d_regularizer(adv_real, adv_fake)
+            loss = loss_adv + self.hp.cond_lambda * loss_cls + loss_reg
+            out = {"loss/d_adv": loss_adv.detach(), "loss/d_cls": loss_cls.detach(), **out_reg}
+            if self.hp.gp_weight > 0:
+                alpha = self.draw_rows(batch, lambda n: gp_mix_weights(n, real_x, self.config.quirks))
+                loss_gp = gradient_penalty(self.D.logit, real_x, fake, quirks=self.config.quirks, alpha=alpha)
+                loss = loss + self.hp.gp_weight * loss_gp
+                out["loss/d_gp"] = loss_gp.detach()
+        self.opt_d.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_d.step()
+        return {"loss/d": loss.detach(), **out}
+
+    def g_step(self) -> LossDict:
+        """One G update: adversarial loss + λ·CE(cls(G(z, y_g)), y_g), y_g uniform over all classes."""
+        batch = self.config.batch_size
+        y = self.sample_labels(batch)
+        self.D.requires_grad_(False)
+        try:
+            with self.forward_context():
+                adv, cls = self.D(self.G(self.sample_z(batch), y))
+                loss_adv = self.g_loss_fn(adv)
+                loss_cls = acgan_g_class_loss(cls, y)
+                loss = loss_adv + self.hp.cond_lambda * loss_cls
+            self.opt_g.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt_g.step()
+        finally:
+            self.D.requires_grad_(True)
+        return {"loss/g": loss.detach(), "loss/g_adv": loss_adv.detach(), "loss/g_cls": loss_cls.detach()}

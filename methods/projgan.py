@@ -1,0 +1,164 @@
+"""ProjGAN (Miyato & Koyama, "cGANs with Projection Discriminator", ICLR 2018), with the hinge loss.
+
+D's logit is an unconditional term plus the projection of the features on a class embedding (Eq. 3):
+
+    D(x, y) = ψ(φ(x)) + ⟨E_D[y], φ(x)⟩
+
+φ = the trunk's sum-pooled features, ψ = a linear layer, E_D = Embedding(C, F) (spectrally normalised on an SN
+backbone, as StudioGAN's ``ProjGAN``). The loss is the hinge loss on that label-dependent logit:
+
+    L_D = mean relu(1 − D(x, y)) + mean relu(1 + D(G(z, y_g), y_g)) + gp_weight·GP(D(·, y))
+    L_G = −mean D(G(z, y_g), y_g)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from bench.errors import check
+from bench.methods.backbones import Trunk, get_backbone
+from bench.methods.backbones.biggan32 import snembedding, snlinear
+from bench.methods.base import LossDict, Method, MethodConfig, OptimizerSettings, register_method
+from bench.methods.contrastive_gan import ADV_LOSSES, shared_recipe
+from bench.methods.heads import check_real_batch
+from bench.methods.losses import gp_mix_weights, gradient_penalty
+
+
+def projection_logits(unconditional: Tensor, features: Tensor, class_embeddings: Tensor, labels: Tensor) -> Tensor:
+    """D(x_i, y_i) = ψ(φ(x_i)) + ⟨E[y_i], φ(x_i)⟩ (Miyato & Koyama 2018, Eq. 3), vectorised.
+
+    Args:
+        unconditional: (B,) ψ(φ(x)).
+        features: (B, F) φ(x).
+        class_embeddings: (C, F) the rows E[c].
+        labels: (B,) integer classes.
+
+    Returns:
+        (B,) the logits.
+    """
+    check(features.dim() == 2 and class_embeddings.dim() == 2 and features.shape[1] == class_embeddings.shape[1],
+          f"projection_logits: features (B, F) and class embeddings (C, F) needed, got {tuple(features.shape)} and "
+          f"{tuple(class_embeddings.shape)}")
+    return unconditional + (class_embeddings[labels] * features).sum(dim=1)
+
+
+class ProjectionDiscriminator(nn.Module):
+    """D(x, y) → (B,) logits ψ(φ(x)) + ⟨E[y], φ(x)⟩ on the sum-pooled trunk features."""
+
+    def __init__(self, trunk: Trunk, num_classes: int, sn: bool) -> None:
+        super().__init__()
+        self.trunk = trunk
+        self.psi = snlinear(trunk.out_channels, 1) if sn else nn.Linear(trunk.out_channels, 1)
+        self.embedding = snembedding(num_classes, trunk.out_channels) if sn else nn.Embedding(num_classes,
+                                                                                               trunk.out_channels)
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        h = self.trunk.pooled(x)
+        return projection_logits(self.psi(h).squeeze(1), h, self.embedding.weight, y)
+
+    def class_scores(self, x: Tensor) -> Tensor:
+        """(B, C) D(x, c) for every class c at once: ψ(φ) + φ E^T (the best-matching label = D's class)."""
+        h = self.trunk.pooled(x)
+        return self.psi(h) + h @ self.embedding.weight.T
+
+
+@dataclass
+class ProjGANHyper:
+    """ProjGAN's options; None = the backbone's recipe value (``bench.methods.contrastive_gan``'s table), but the
+    adversarial loss is the hinge loss on every backbone (the paper's)."""
+
+    lr_g: float | None = None  # G Adam learning rate
+    lr_d: float | None = None  # D Adam learning rate
+    betas: tuple[float, float] | None = None  # Adam betas of G and D
+    adam_eps: float | None = None  # Adam eps of G and D
+    n_dis: int = 5  # D steps per G step
+    adv_loss: str | None = "hinge"  # bce | hinge
+    gp_weight: float | None = None  # weight of the gradient penalty on D(·, y) (0 = none)
+    ema_decay: float | None = None  # G EMA decay (0 = no EMA)
+    ema_start: int | None = None  # G step from which the EMA averages (before: copies G)
+    d_fake_labels: str | None = None  # labels of the D step's fakes: real (the real batch's) | uniform
+    latent_dim: int | None = None  # z size (None = the backbone's: dcgan64 128, biggan32 80, tiny 16)
+    div: int = 1  # biggan32 width divisor 1..5
+
+
+@register_method("projgan")
+class ProjGAN(Method):
+    """ProjGAN (Miyato & Koyama 2018): the projection discriminator with the hinge loss (module docstring). Not a
+    row of the ECOGAN tables: the long-tail literature's baseline.
+
+    G(z, y) from the backbone (``g_cond``); the backbone's recipe for everything but the loss (dcgan64: 10·GP on
+    D(·, y), Adam 2e-4 β (0.5, 0.9); biggan32: StudioGAN's, no GP, G EMA). Fakes are scored with the labels they
+    were generated with.
+    """
+
+    paper_row: ClassVar[str] = "baseline: Miyato & Koyama 2018 (long-tail GAN papers' ProjGAN)"
+    default_backbone: ClassVar[str] = "biggan32"
+    Hyper: ClassVar[type] = ProjGANHyper
+    display_name: ClassVar[str] = "ProjGAN"
+
+    @classmethod
+    def backbone_recipe(cls, backbone: str) -> dict[str, Any]:
+        """The contrastive methods' recipe on ``backbone`` for every option left at None."""
+        return {**super().backbone_recipe(backbone), **shared_recipe(cls.Hyper, backbone)}
+    adversarial_loss: ClassVar[str] = "hinge"
+
+    def __init__(self, config: MethodConfig, device: torch.device | str = "cpu") -> None:
+        super().__init__(config, device)
+        self.arch = get_backbone(self.backbone)
+        hp = self.hp
+        c, size, classes = config.channels, config.image_size, config.num_classes
+        self.latent_dim, self.n_dis = hp.latent_dim, hp.n_dis
+        self.g_cond = self.arch.check_g_cond(config.g_cond)
+        self.G = self.arch.conditional_generator(hp.latent_dim, classes, c, size, div=hp.div,
+                                                 g_cond=self.g_cond).to(self.device)
+        trunk = self.arch.trunk(c, size, div=hp.div)
+        self.D = ProjectionDiscriminator(trunk, classes, sn=self.arch.spectral_norm).to(self.device)
+        self.opt_g = self.adam(self.G.parameters(), OptimizerSettings(hp.lr_g, hp.betas, hp.adam_eps))
+        self.opt_d = self.adam(self.D.parameters(), OptimizerSettings(hp.lr_d, hp.betas, hp.adam_eps))
+        self.d_loss_fn, self.g_loss_fn = ADV_LOSSES[hp.adv_loss]
+        if hp.ema_decay > 0:
+            self.ema_decay, self.ema_start = hp.ema_decay, hp.ema_start
+            self.make_ema()
+
+    def d_step(self, real_x: torch.Tensor, real_y: torch.Tensor) -> LossDict:
+        """One D update: hinge loss on D(x, y) and D(G(z, y_gen), y_gen), GP, the configured regulariser."""
+        check_real_batch(real_x, real_y, self.config.num_classes)
+        batch = real_x.shape[0]
+        y_gen = real_y if self.hp.d_fake_labels == "real" else self.sample_labels(batch)
+        with self.forward_context():
+            with torch.no_grad():
+                fake = self.G(self.sample_z(batch), y_gen)
+            adv_real, adv_fake = self.D(real_x, real_y), self.D(fake, y_gen)
+            loss_adv = self.d_loss_fn(adv_real, adv_fake)
+            loss_reg, out_reg = self.d_regularizer(adv_real, adv_fake)
+            loss = loss_adv + loss_reg
+            out = {"loss/d_adv": loss_adv.detach(), **out_reg}
+            if self.hp.gp_weight > 0:
+                alpha = self.draw_rows(batch, lambda n: gp_mix_weights(n, real_x, self.config.quirks))
+                loss_gp = gradient_penalty(lambda x: self.D(x, real_y), real_x, fake, quirks=self.config.quirks,
+                                           alpha=alpha)
+                loss = loss + self.hp.gp_weight * loss_gp
+                out["loss/d_gp"] = loss_gp.detach()
+        self.opt_d.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_d.step()
+        return {"loss/d": loss.detach(), **out}
+
+    def g_step(self) -> LossDict:
+        """One G update: the G-side adversarial loss on D(G(z, y_g), y_g), y_g uniform over all classes."""
+        batch = self.config.batch_size
+        y = self.sample_labels(batch)
+        self.D.requires_grad_(False)
+        try:
+            with self.forward_context():
+                loss = self.g_loss_fn(self.D(self.G(self.sample_z(batch), y), y))
+            self.opt_g.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt_g.step()
+        finally:
+            self.D.requires_grad_(True)
+        return {"loss/g": loss.detach()}
