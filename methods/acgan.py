@@ -127,9 +127,7 @@ class ACGAN(Method):
         self.opt_g = self.adam(self.G.parameters(), OptimizerSettings(hp.lr_g, hp.betas, hp.adam_eps))
         self.opt_d = self.adam(self.D.parameters(), OptimizerSettings(hp.lr_d, hp.betas, hp.adam_eps))
         self.d_loss_fn, self.g_loss_fn = ADV_LOSSES[hp.adv_loss]
-        if hp.ema_decay > 0:
-            self.ema_decay, self.ema_start = hp.ema_decay, hp.ema_start
-            self.make_ema()
+        self.setup_ema()
 
     def d_step(self, real_x: torch.Tensor, real_y: torch.Tensor) -> LossDict:
         """One D update: adversarial loss, λ·(CE on reals + CE on fakes), GP, the configured regulariser."""
@@ -151,9 +149,7 @@ class ACGAN(Method):
                 loss_gp = gradient_penalty(self.D.logit, real_x, fake, quirks=self.config.quirks, alpha=alpha)
                 loss = loss + self.hp.gp_weight * loss_gp
                 out["loss/d_gp"] = loss_gp.detach()
-        self.opt_d.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_d.step()
+        self.optimizer_step(self.opt_d, loss)
         return {"loss/d": loss.detach(), **out}
 
     def g_step(self) -> LossDict:
@@ -167,9 +163,7 @@ class ACGAN(Method):
                 loss_adv = self.g_loss_fn(adv)
                 loss_cls = acgan_g_class_loss(cls, y)
                 loss = loss_adv + self.hp.cond_lambda * loss_cls
-            self.opt_g.zero_grad(set_to_none=True)
-            loss.backward()
-            self.opt_g.step()
+            self.optimizer_step(self.opt_g, loss)
         finally:
             self.D.requires_grad_(True)
         return {"loss/g": loss.detach(), "loss/g_adv": loss_adv.detach(), "loss/g_cls": loss_cls.detach()}

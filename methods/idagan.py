@@ -143,9 +143,7 @@ class IDAGAN(Method):
         self.opt_g = self.adam(self.G.parameters(), OptimizerSettings(hp.lr_g, hp.betas))
         self.opt_d = self.adam(self.D.parameters(), OptimizerSettings(hp.lr_d, hp.betas))
         self.d_loss_fn, self.g_loss_fn = ADV_LOSSES[hp.adv_loss]
-        if hp.ema_decay > 0:
-            self.ema_decay, self.ema_start = hp.ema_decay, hp.ema_start
-            self.make_ema()
+        self.setup_ema()
         self.pretrained_done = False
 
     @property
@@ -172,9 +170,7 @@ class IDAGAN(Method):
                 mu, logvar = self.encode(x)
                 z = mu + (0.5 * logvar).exp() * torch.randn_like(mu)
                 loss, rec, kl = vae_loss(self.G(z), x, mu, logvar, self.hp.beta)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+                self.optimizer_step(opt, loss)
                 totals += torch.stack([loss, rec, kl]).detach() * x.shape[0]
                 count += x.shape[0]
             if count:
@@ -222,9 +218,7 @@ class IDAGAN(Method):
                 loss_gp = gradient_penalty(self.D.logit, real_x, fake, quirks=self.config.quirks, alpha=alpha)
                 loss = loss + self.hp.gp_weight * loss_gp
                 out["loss/d_gp"] = loss_gp.detach()
-        self.opt_d.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_d.step()
+        self.optimizer_step(self.opt_d, loss)
         return {"loss/d": loss.detach(), **out}
 
     def g_step(self) -> LossDict:
@@ -237,9 +231,7 @@ class IDAGAN(Method):
                 loss_adv = self.g_loss_fn(adv)
                 loss_cls = idagan_g_class_loss(cls, y)
                 loss = loss_adv + self.hp.cond_lambda * loss_cls
-            self.opt_g.zero_grad(set_to_none=True)
-            loss.backward()
-            self.opt_g.step()
+            self.optimizer_step(self.opt_g, loss)
         finally:
             self.D.requires_grad_(True)
         return {"loss/g": loss.detach(), "loss/g_adv": loss_adv.detach(), "loss/g_cls": loss_cls.detach()}

@@ -120,9 +120,7 @@ class ProjGAN(Method):
         self.opt_g = self.adam(self.G.parameters(), OptimizerSettings(hp.lr_g, hp.betas, hp.adam_eps))
         self.opt_d = self.adam(self.D.parameters(), OptimizerSettings(hp.lr_d, hp.betas, hp.adam_eps))
         self.d_loss_fn, self.g_loss_fn = ADV_LOSSES[hp.adv_loss]
-        if hp.ema_decay > 0:
-            self.ema_decay, self.ema_start = hp.ema_decay, hp.ema_start
-            self.make_ema()
+        self.setup_ema()
 
     def d_step(self, real_x: torch.Tensor, real_y: torch.Tensor) -> LossDict:
         """One D update: hinge loss on D(x, y) and D(G(z, y_gen), y_gen), GP, the configured regulariser."""
@@ -143,9 +141,7 @@ class ProjGAN(Method):
                                            alpha=alpha)
                 loss = loss + self.hp.gp_weight * loss_gp
                 out["loss/d_gp"] = loss_gp.detach()
-        self.opt_d.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_d.step()
+        self.optimizer_step(self.opt_d, loss)
         return {"loss/d": loss.detach(), **out}
 
     def g_step(self) -> LossDict:
@@ -156,9 +152,7 @@ class ProjGAN(Method):
         try:
             with self.forward_context():
                 loss = self.g_loss_fn(self.D(self.G(self.sample_z(batch), y), y))
-            self.opt_g.zero_grad(set_to_none=True)
-            loss.backward()
-            self.opt_g.step()
+            self.optimizer_step(self.opt_g, loss)
         finally:
             self.D.requires_grad_(True)
         return {"loss/g": loss.detach()}
