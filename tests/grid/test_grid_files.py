@@ -139,11 +139,14 @@ def test_smoke_and_demo_grids():
     assert all(c.config.scale == "cpu" and c.config.extractor == "classifier" for c in demo)
     # the options that differ from the paper's are named in the cell ids
     assert [c.config.method_options for c in demo] == [
-        {"lr_g": 2e-4, "lr_d": 2e-4}, {}, {"temperature": 0.25}, {"cond_lambda": 2.0}, {"cond_lambda": 2.0},
-        {"cond_lambda": 2.0}, {"cond_lambda": 2.0}]
-    assert all(("cond_lambda2" in c.id) == (c.config.method_options.get("cond_lambda") == 2.0) for c in demo)
-    # fair budget: every cell gets the same number of D updates
-    assert {c.config.steps * get_method(c.config.method).d_steps_per_iteration({}) for c in demo} == {
+        {"lr_g": 3e-4, "lr_d": 3e-4, "pretrain_lr": 2e-4}, {}, {"n_dis": 1, "cond_lambda": 5.0}, {"n_dis": 2},
+        {"n_dis": 2}, {"n_dis": 2}, {"n_dis": 2}]
+    assert [c.config.quirks for c in demo] == ["fixed"] + ["paper"] * 6
+    assert all(("n_dis2" in c.id) == (c.config.method_options.get("n_dis") == 2) for c in demo)
+    assert "quirks_fixed" in demo[0].id
+    # fair budget: every cell gets the same number of D updates, whatever its n_dis
+    assert {c.config.steps * get_method(c.config.method).d_steps_per_iteration(c.config.method_options)
+            for c in demo} == {
         SCALES["cpu"]["d_updates"]}
 
 
