@@ -20,12 +20,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from bench.errors import check
-from bench.methods.backbones import Trunk, get_backbone
+from bench.methods.backbones import Trunk
 from bench.methods.backbones.biggan32 import snlinear
-from bench.methods.base import LossDict, Method, MethodConfig, OptimizerSettings, register_method
-from bench.methods.contrastive_gan import ADV_LOSSES, shared_recipe
-from bench.methods.heads import check_real_batch
-from bench.methods.losses import gp_mix_weights, gradient_penalty
+from bench.methods.base import LossDict, register_method
+from bench.methods.contrastive_gan import SharedNetsGAN, shared_recipe
+from bench.methods.hyper import BETAS, COUNT, EMA_DECAY, NON_NEGATIVE, POSITIVE, STEP, choice, int_range, option
 
 
 def acgan_d_class_loss(real_class_logits: Tensor, real_labels: Tensor, fake_class_logits: Tensor,
@@ -78,23 +77,23 @@ class AuxClassifierDiscriminator(nn.Module):
 class ACGANHyper:
     """ACGAN's options; None = the backbone's recipe value (``bench.methods.contrastive_gan``'s table)."""
 
-    lr_g: float | None = None  # G Adam learning rate
-    lr_d: float | None = None  # D Adam learning rate
-    betas: tuple[float, float] | None = None  # Adam betas of G and D
-    adam_eps: float | None = None  # Adam eps of G and D
-    n_dis: int = 5  # D steps per G step
-    adv_loss: str | None = None  # bce | hinge
-    gp_weight: float | None = None  # weight of the gradient penalty (0 = none)
-    cond_lambda: float = 1.0  # λ, weight of the auxiliary-classifier terms in L_D and L_G
-    ema_decay: float | None = None  # G EMA decay (0 = no EMA)
-    ema_start: int | None = None  # G step from which the EMA averages (before: copies G)
-    d_fake_labels: str | None = None  # labels of the D step's fakes: real (the real batch's) | uniform
-    latent_dim: int | None = None  # z size (None = the backbone's: dcgan64 128, biggan32 80, tiny 16)
-    div: int = 1  # biggan32 width divisor 1..5
+    lr_g: float | None = option(None, POSITIVE)  # G Adam learning rate
+    lr_d: float | None = option(None, POSITIVE)  # D Adam learning rate
+    betas: tuple[float, float] | None = option(None, BETAS)  # Adam betas of G and D
+    adam_eps: float | None = option(None, POSITIVE)  # Adam eps of G and D
+    n_dis: int = option(5, COUNT)  # D steps per G step
+    adv_loss: str | None = option(None, choice("bce", "hinge"))  # bce | hinge
+    gp_weight: float | None = option(None, NON_NEGATIVE)  # weight of the gradient penalty (0 = none)
+    cond_lambda: float = option(1.0, NON_NEGATIVE)  # λ, weight of the auxiliary-classifier terms in L_D and L_G
+    ema_decay: float | None = option(None, EMA_DECAY)  # G EMA decay (0 = no EMA)
+    ema_start: int | None = option(None, STEP)  # G step from which the EMA averages (before: copies G)
+    d_fake_labels: str | None = option(None, choice("real", "uniform"))  # D-step fakes' labels: real | uniform
+    latent_dim: int | None = option(None, COUNT)  # z size (None = the backbone's: dcgan64 128, biggan32 80, tiny 16)
+    div: int = option(1, int_range(1, 5))  # biggan32 width divisor 1..5
 
 
 @register_method("acgan")
-class ACGAN(Method):
+class ACGAN(SharedNetsGAN):
     """ACGAN (Odena et al. 2017): adversarial logit + auxiliary classifier, CE on reals and fakes in L_D, on fakes
     in L_G (module docstring). Not a row of the ECOGAN tables: the long-tail literature's baseline.
 
@@ -113,30 +112,13 @@ class ACGAN(Method):
         """The contrastive methods' recipe on ``backbone`` for every option left at None."""
         return {**super().backbone_recipe(backbone), **shared_recipe(cls.Hyper, backbone)}
 
-    def __init__(self, config: MethodConfig, device: torch.device | str = "cpu") -> None:
-        super().__init__(config, device)
-        self.arch = get_backbone(self.backbone)
-        hp = self.hp
-        c, size, classes = config.channels, config.image_size, config.num_classes
-        self.latent_dim, self.n_dis = hp.latent_dim, hp.n_dis
-        self.g_cond = self.arch.check_g_cond(config.g_cond)
-        self.G = self.arch.conditional_generator(hp.latent_dim, classes, c, size, div=hp.div,
-                                                 g_cond=self.g_cond).to(self.device)
-        trunk = self.arch.trunk(c, size, div=hp.div)
-        self.D = AuxClassifierDiscriminator(trunk, classes, sn=self.arch.spectral_norm).to(self.device)
-        self.opt_g = self.adam(self.G.parameters(), OptimizerSettings(hp.lr_g, hp.betas, hp.adam_eps))
-        self.opt_d = self.adam(self.D.parameters(), OptimizerSettings(hp.lr_d, hp.betas, hp.adam_eps))
-        self.d_loss_fn, self.g_loss_fn = ADV_LOSSES[hp.adv_loss]
-        self.setup_ema()
+    def make_discriminator(self, trunk: Trunk, num_classes: int, sn: bool) -> nn.Module:
+        return AuxClassifierDiscriminator(trunk, num_classes, sn=sn)
 
-    def d_step(self, real_x: torch.Tensor, real_y: torch.Tensor) -> LossDict:
+    def discriminator_step(self, real_x: torch.Tensor, real_y: torch.Tensor) -> LossDict:
         """One D update: adversarial loss, λ·(CE on reals + CE on fakes), GP, the configured regulariser."""
-        check_real_batch(real_x, real_y, self.config.num_classes)
-        batch = real_x.shape[0]
-        y_gen = real_y if self.hp.d_fake_labels == "real" else self.sample_labels(batch)
+        fake, y_gen = self.fakes_for_d(real_y)
         with self.forward_context():
-            with torch.no_grad():
-                fake = self.G(self.sample_z(batch), y_gen)
             adv_real, cls_real = self.D(real_x)
             adv_fake, cls_fake = self.D(fake)
             loss_adv = self.d_loss_fn(adv_real, adv_fake)
@@ -144,11 +126,7 @@ class ACGAN(Method):
             loss_reg, out_reg = self.d_regularizer(adv_real, adv_fake)
             loss = loss_adv + self.hp.cond_lambda * loss_cls + loss_reg
             out = {"loss/d_adv": loss_adv.detach(), "loss/d_cls": loss_cls.detach(), **out_reg}
-            if self.hp.gp_weight > 0:
-                alpha = self.draw_rows(batch, lambda n: gp_mix_weights(n, real_x, self.config.quirks))
-                loss_gp = gradient_penalty(self.D.logit, real_x, fake, quirks=self.config.quirks, alpha=alpha)
-                loss = loss + self.hp.gp_weight * loss_gp
-                out["loss/d_gp"] = loss_gp.detach()
+            loss = self.add_gradient_penalty(loss, out, self.D.logit, real_x, fake)
         self.optimizer_step(self.opt_d, loss)
         return {"loss/d": loss.detach(), **out}
 
@@ -156,14 +134,11 @@ class ACGAN(Method):
         """One G update: adversarial loss + λ·CE(cls(G(z, y_g)), y_g), y_g uniform over all classes."""
         batch = self.config.batch_size
         y = self.sample_labels(batch)
-        self.D.requires_grad_(False)
-        try:
+        with self.frozen(self.D):
             with self.forward_context():
                 adv, cls = self.D(self.G(self.sample_z(batch), y))
                 loss_adv = self.g_loss_fn(adv)
                 loss_cls = acgan_g_class_loss(cls, y)
                 loss = loss_adv + self.hp.cond_lambda * loss_cls
             self.optimizer_step(self.opt_g, loss)
-        finally:
-            self.D.requires_grad_(True)
         return {"loss/g": loss.detach(), "loss/g_adv": loss_adv.detach(), "loss/g_cls": loss_cls.detach()}

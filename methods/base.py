@@ -275,6 +275,21 @@ class Method:
         penalty = self.lecam(real_logits, fake_logits)
         return self.lecam.weight * penalty, {"loss/d_lecam": penalty.detach()}
 
+    def add_gradient_penalty(self, loss: torch.Tensor, out: LossDict, d_fn: Callable[[torch.Tensor], torch.Tensor],
+                             real_x: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        """``loss + gp_weight·GP(d_fn)`` (``bench.methods.losses.gradient_penalty`` between ``real_x`` and ``fake``,
+        the interpolation weights drawn through :meth:`draw_rows` under the run's quirks), recording the penalty as
+        ``out["loss/d_gp"]``, when the Hyper's ``gp_weight`` is > 0; ``loss`` unchanged otherwise. Call it inside
+        :meth:`forward_context` after the step's other draws (it draws α last)."""
+        from bench.methods.losses import gp_mix_weights, gradient_penalty  # losses imports this module
+
+        if not self.hp.gp_weight > 0:
+            return loss
+        alpha = self.draw_rows(real_x.shape[0], lambda n: gp_mix_weights(n, real_x, self.config.quirks))
+        penalty = gradient_penalty(d_fn, real_x, fake, quirks=self.config.quirks, alpha=alpha)
+        out["loss/d_gp"] = penalty.detach()
+        return loss + self.hp.gp_weight * penalty
+
     def update_ema(self, step: int) -> None:
         """Update G_ema after G step ``step`` (1-based); before ``ema_start`` it copies G."""
         if self.G_ema is None or self.ema_decay is None:

@@ -40,19 +40,13 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
+from torch import nn
 
-from bench.methods.backbones import get_backbone
+from bench.methods.backbones import Trunk, get_backbone
 from bench.methods.base import LossDict, Method, MethodConfig, OptimizerSettings
 from bench.methods.heads import ContrastiveDiscriminator
 from bench.methods.hyper import BETAS, COUNT, EMA_DECAY, NON_NEGATIVE, POSITIVE, STEP, choice, int_range, option
-from bench.methods.losses import (
-    bce_d_loss,
-    bce_g_loss,
-    gp_mix_weights,
-    gradient_penalty,
-    hinge_d_loss,
-    hinge_g_loss,
-)
+from bench.methods.losses import bce_d_loss, bce_g_loss, hinge_d_loss, hinge_g_loss
 
 STUDIOGAN_RECIPE: dict[str, Any] = {
     "lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "adam_eps": 1e-6, "adv_loss": "hinge", "gp_weight": 0.0,
@@ -98,14 +92,14 @@ def shared_recipe(hyper: type, backbone: str) -> dict[str, Any]:
     return {f.name: recipe[f.name] for f in dataclasses.fields(hyper) if f.default is None and f.name in recipe}
 
 
-class ContrastiveGAN(Method):
-    """Base of the three contrastive methods; a subclass sets ``cond_name``, ``Hyper`` and :meth:`cond_loss`."""
+class SharedNetsGAN(Method):
+    """The nets and optimisers the contrastive methods share with the baselines ACGAN and ProjGAN, so that on one
+    backbone only the conditional loss differs: G(z, y) from the backbone (``g_cond``), D = the subclass's
+    :meth:`make_discriminator` on the backbone's trunk, Adam for both from the Hyper, the adversarial loss pair
+    (``adv_loss``) and the G EMA. The Hyper must have the options of ``ContrastiveHyper``'s optimiser block (lr_g,
+    lr_d, betas, adam_eps, n_dis, adv_loss, gp_weight, latent_dim, div, d_fake_labels)."""
 
     default_backbone: ClassVar[str] = "dcgan64"
-    Hyper: ClassVar[type] = ContrastiveHyper
-    cond_name: ClassVar[str] = "cond"
-    recipes: ClassVar[dict[str, dict[str, Any]]] = {"biggan32": STUDIOGAN_RECIPE}
-    quirks_doc: ClassVar[tuple[str, ...]] = (QUIRK_GP_ALPHA, QUIRK_FAKE_LABELS)
 
     def __init__(self, config: MethodConfig, device: torch.device | str = "cpu") -> None:
         super().__init__(config, device)
@@ -117,11 +111,34 @@ class ContrastiveGAN(Method):
         self.G = self.arch.conditional_generator(hp.latent_dim, classes, c, size, div=hp.div,
                                                  g_cond=self.g_cond).to(self.device)
         trunk = self.arch.trunk(c, size, div=hp.div)
-        self.D = ContrastiveDiscriminator(trunk, classes, sn=self.arch.spectral_norm).to(self.device)
+        self.D = self.make_discriminator(trunk, classes, sn=self.arch.spectral_norm).to(self.device)
         self.opt_g = self.adam(self.G.parameters(), OptimizerSettings(hp.lr_g, hp.betas, hp.adam_eps))
         self.opt_d = self.adam(self.D.parameters(), OptimizerSettings(hp.lr_d, hp.betas, hp.adam_eps))
         self.d_loss_fn, self.g_loss_fn = ADV_LOSSES[hp.adv_loss]
         self.setup_ema()
+
+    def make_discriminator(self, trunk: Trunk, num_classes: int, sn: bool) -> nn.Module:
+        """The method's D on ``trunk`` (``sn``: the backbone applies spectral norm to its heads)."""
+        raise NotImplementedError
+
+    def fakes_for_d(self, real_y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(G(z, y_gen) without gradient, y_gen) for a D step on a real batch labelled ``real_y``: y_gen is
+        ``real_y`` under ``d_fake_labels = "real"``, uniform labels under ``"uniform"``."""
+        y_gen = real_y if self.hp.d_fake_labels == "real" else self.sample_labels(real_y.shape[0])
+        with self.forward_context(), torch.no_grad():
+            return self.G(self.sample_z(real_y.shape[0]), y_gen), y_gen
+
+
+class ContrastiveGAN(SharedNetsGAN):
+    """Base of the three contrastive methods; a subclass sets ``cond_name``, ``Hyper`` and :meth:`cond_loss`."""
+
+    Hyper: ClassVar[type] = ContrastiveHyper
+    cond_name: ClassVar[str] = "cond"
+    recipes: ClassVar[dict[str, dict[str, Any]]] = {"biggan32": STUDIOGAN_RECIPE}
+    quirks_doc: ClassVar[tuple[str, ...]] = (QUIRK_GP_ALPHA, QUIRK_FAKE_LABELS)
+
+    def make_discriminator(self, trunk: Trunk, num_classes: int, sn: bool) -> nn.Module:
+        return ContrastiveDiscriminator(trunk, num_classes, sn=sn)
 
     @classmethod
     def backbone_recipe(cls, backbone: str) -> dict[str, Any]:
@@ -134,12 +151,9 @@ class ContrastiveGAN(Method):
 
     def discriminator_step(self, real_x: torch.Tensor, real_y: torch.Tensor) -> LossDict:
         """One D update: adversarial loss on reals and fakes, GP, and λ·L_cond on the reals."""
-        batch = real_x.shape[0]
-        y_gen = real_y if self.hp.d_fake_labels == "real" else self.sample_labels(batch)
+        fake, y_gen = self.fakes_for_d(real_y)
         with self.forward_context():
-            with torch.no_grad():
-                fake = self.G(self.sample_z(batch), y_gen)
-            y_score = self.sample_labels(batch) if self.config.quirks == "paper" else y_gen
+            y_score = self.sample_labels(real_x.shape[0]) if self.config.quirks == "paper" else y_gen
             adv_real, e_real, p_real = self.D(real_x, real_y)
             adv_fake, _, _ = self.D(fake, y_score)
             loss_adv = self.d_loss_fn(adv_real, adv_fake)
@@ -147,11 +161,7 @@ class ContrastiveGAN(Method):
             loss_reg, out_reg = self.d_regularizer(adv_real, adv_fake)  # the configured regulariser (base)
             loss = loss_adv + self.hp.cond_lambda * loss_cond + loss_reg
             out = {"loss/d_adv": loss_adv.detach(), f"loss/d_{self.cond_name}": loss_cond.detach(), **out_reg}
-            if self.hp.gp_weight > 0:
-                alpha = self.draw_rows(batch, lambda n: gp_mix_weights(n, real_x, self.config.quirks))
-                loss_gp = gradient_penalty(self.D.logit, real_x, fake, quirks=self.config.quirks, alpha=alpha)
-                loss = loss + self.hp.gp_weight * loss_gp
-                out["loss/d_gp"] = loss_gp.detach()
+            loss = self.add_gradient_penalty(loss, out, self.D.logit, real_x, fake)
         self.optimizer_step(self.opt_d, loss)
         return {"loss/d": loss.detach(), **out}
 

@@ -41,8 +41,7 @@ from bench.methods.backbones import Trunk, get_backbone
 from bench.methods.bagan import ClassGaussians, class_code_moments
 from bench.methods.base import LossDict, Method, MethodConfig, OptimizerSettings, register_method
 from bench.methods.contrastive_gan import ADV_LOSSES
-from bench.methods.heads import check_real_batch
-from bench.methods.losses import gp_mix_weights, gradient_penalty
+from bench.methods.hyper import BETAS, COUNT, EMA_DECAY, FLAG, NON_NEGATIVE, POSITIVE, STEP, choice, option
 
 LOGVAR_RANGE = (-30.0, 20.0)  # keeps exp(log σ²) finite while the encoder is untrained
 LATENT_CODES = ("mean", "sample")
@@ -89,23 +88,24 @@ def idagan_g_class_loss(fake_class_logits: Tensor, fake_labels: Tensor) -> Tenso
 class IDAGANHyper:
     """IDA-GAN's options (module docstring); optimiser values as BAGAN's."""
 
-    lr_g: float = 5e-5  # G Adam learning rate
-    lr_d: float = 5e-5  # D Adam learning rate
-    betas: tuple[float, float] = (0.5, 0.999)  # Adam betas of G and D
-    n_dis: int = 1  # D steps per G step
-    adv_loss: str = "bce"  # bce | hinge, on the real/fake head
-    gp_weight: float = 0.0  # weight of a gradient penalty on the real/fake logit (0 = none)
-    cond_lambda: float = 1.0  # λ, weight of the class-head terms in L_D and L_G
-    beta: float = 1.0  # weight of the VAE's KL term
-    latent_codes: str = "mean"  # codes the class Gaussians are fitted to: mean (μ(x)) | sample (z)
-    d_from_encoder: bool = True  # initialise D's trunk from the VAE encoder
-    latent_dim: int | None = None  # code size (None = the backbone's: dcgan64 128, tiny 16)
-    ema_decay: float = 0.0  # G EMA decay (0 = no EMA)
-    ema_start: int = 0  # G step from which the EMA averages (before: copies G)
-    pretrain_epochs: int = 150  # VAE epochs
-    pretrain_lr: float = 5e-5  # VAE Adam learning rate
-    pretrain_betas: tuple[float, float] = (0.5, 0.999)  # VAE Adam betas
-    jitter: float = 1e-6  # first ε, relative to the class's mean variance, added before Cholesky (as BAGAN)
+    lr_g: float = option(5e-5, POSITIVE)  # G Adam learning rate
+    lr_d: float = option(5e-5, POSITIVE)  # D Adam learning rate
+    betas: tuple[float, float] = option((0.5, 0.999), BETAS)  # Adam betas of G and D
+    n_dis: int = option(1, COUNT)  # D steps per G step
+    adv_loss: str = option("bce", choice("bce", "hinge"))  # bce | hinge, on the real/fake head
+    gp_weight: float = option(0.0, NON_NEGATIVE)  # weight of a gradient penalty on the real/fake logit (0 = none)
+    cond_lambda: float = option(1.0, NON_NEGATIVE)  # λ, weight of the class-head terms in L_D and L_G
+    beta: float = option(1.0, NON_NEGATIVE)  # weight of the VAE's KL term
+    latent_codes: str = option("mean", choice("mean", "sample"))  # codes the Gaussians fit: mean (μ(x)) | sample (z)
+    d_from_encoder: bool = option(True, FLAG)  # initialise D's trunk from the VAE encoder
+    latent_dim: int | None = option(None, COUNT)  # code size (None = the backbone's: dcgan64 128, tiny 16)
+    ema_decay: float = option(0.0, EMA_DECAY)  # G EMA decay (0 = no EMA)
+    ema_start: int = option(0, STEP)  # G step from which the EMA averages (before: copies G)
+    pretrain_epochs: int = option(150, COUNT)  # VAE epochs
+    pretrain_lr: float = option(5e-5, POSITIVE)  # VAE Adam learning rate
+    pretrain_betas: tuple[float, float] = option((0.5, 0.999), BETAS)  # VAE Adam betas
+    # first ε, relative to the class's mean variance, added before Cholesky (as BAGAN)
+    jitter: float = option(1e-6, NON_NEGATIVE)
 
 
 @register_method("idagan")
@@ -198,14 +198,12 @@ class IDAGAN(Method):
         y = self.sample_labels(n)
         return self.G(self.gaussians(self.sample_z(n), y)), y
 
-    def d_step(self, real_x: Tensor, real_y: Tensor) -> LossDict:
+    def discriminator_step(self, real_x: Tensor, real_y: Tensor) -> LossDict:
         """One D update: adversarial loss on reals and fakes of uniform classes, λ·CE of the class head on reals,
         GP (when weighted), the configured regulariser."""
-        check_real_batch(real_x, real_y, self.config.num_classes)
-        batch = real_x.shape[0]
         with self.forward_context():
             with torch.no_grad():
-                fake, _ = self._fakes(batch)
+                fake, _ = self._fakes(real_x.shape[0])
             adv_real, cls_real = self.D(real_x)
             adv_fake, _ = self.D(fake)
             loss_adv = self.d_loss_fn(adv_real, adv_fake)
@@ -213,18 +211,13 @@ class IDAGAN(Method):
             loss_reg, out_reg = self.d_regularizer(adv_real, adv_fake)
             loss = loss_adv + self.hp.cond_lambda * loss_cls + loss_reg
             out = {"loss/d_adv": loss_adv.detach(), "loss/d_cls": loss_cls.detach(), **out_reg}
-            if self.hp.gp_weight > 0:
-                alpha = self.draw_rows(batch, lambda n: gp_mix_weights(n, real_x, self.config.quirks))
-                loss_gp = gradient_penalty(self.D.logit, real_x, fake, quirks=self.config.quirks, alpha=alpha)
-                loss = loss + self.hp.gp_weight * loss_gp
-                out["loss/d_gp"] = loss_gp.detach()
+            loss = self.add_gradient_penalty(loss, out, self.D.logit, real_x, fake)
         self.optimizer_step(self.opt_d, loss)
         return {"loss/d": loss.detach(), **out}
 
     def g_step(self) -> LossDict:
         """One G update: adversarial loss + λ·CE(cls(G(z_c)), c), c uniform over all classes."""
-        self.D.requires_grad_(False)
-        try:
+        with self.frozen(self.D):
             with self.forward_context():
                 fake, y = self._fakes(self.config.batch_size)
                 adv, cls = self.D(fake)
@@ -232,8 +225,6 @@ class IDAGAN(Method):
                 loss_cls = idagan_g_class_loss(cls, y)
                 loss = loss_adv + self.hp.cond_lambda * loss_cls
             self.optimizer_step(self.opt_g, loss)
-        finally:
-            self.D.requires_grad_(True)
         return {"loss/g": loss.detach(), "loss/g_adv": loss_adv.detach(), "loss/g_cls": loss_cls.detach()}
 
     def extra_state(self) -> dict[str, Any]:

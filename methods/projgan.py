@@ -20,12 +20,11 @@ import torch
 from torch import Tensor, nn
 
 from bench.errors import check
-from bench.methods.backbones import Trunk, get_backbone
+from bench.methods.backbones import Trunk
 from bench.methods.backbones.biggan32 import snembedding, snlinear
-from bench.methods.base import LossDict, Method, MethodConfig, OptimizerSettings, register_method
-from bench.methods.contrastive_gan import ADV_LOSSES, shared_recipe
-from bench.methods.heads import check_real_batch
-from bench.methods.losses import gp_mix_weights, gradient_penalty
+from bench.methods.base import LossDict, register_method
+from bench.methods.contrastive_gan import SharedNetsGAN, shared_recipe
+from bench.methods.hyper import BETAS, COUNT, EMA_DECAY, NON_NEGATIVE, POSITIVE, STEP, choice, int_range, option
 
 
 def projection_logits(unconditional: Tensor, features: Tensor, class_embeddings: Tensor, labels: Tensor) -> Tensor:
@@ -71,22 +70,22 @@ class ProjGANHyper:
     """ProjGAN's options; None = the backbone's recipe value (``bench.methods.contrastive_gan``'s table), but the
     adversarial loss is the hinge loss on every backbone (the paper's)."""
 
-    lr_g: float | None = None  # G Adam learning rate
-    lr_d: float | None = None  # D Adam learning rate
-    betas: tuple[float, float] | None = None  # Adam betas of G and D
-    adam_eps: float | None = None  # Adam eps of G and D
-    n_dis: int = 5  # D steps per G step
-    adv_loss: str | None = "hinge"  # bce | hinge
-    gp_weight: float | None = None  # weight of the gradient penalty on D(·, y) (0 = none)
-    ema_decay: float | None = None  # G EMA decay (0 = no EMA)
-    ema_start: int | None = None  # G step from which the EMA averages (before: copies G)
-    d_fake_labels: str | None = None  # labels of the D step's fakes: real (the real batch's) | uniform
-    latent_dim: int | None = None  # z size (None = the backbone's: dcgan64 128, biggan32 80, tiny 16)
-    div: int = 1  # biggan32 width divisor 1..5
+    lr_g: float | None = option(None, POSITIVE)  # G Adam learning rate
+    lr_d: float | None = option(None, POSITIVE)  # D Adam learning rate
+    betas: tuple[float, float] | None = option(None, BETAS)  # Adam betas of G and D
+    adam_eps: float | None = option(None, POSITIVE)  # Adam eps of G and D
+    n_dis: int = option(5, COUNT)  # D steps per G step
+    adv_loss: str | None = option("hinge", choice("bce", "hinge"))  # bce | hinge
+    gp_weight: float | None = option(None, NON_NEGATIVE)  # weight of the gradient penalty on D(·, y) (0 = none)
+    ema_decay: float | None = option(None, EMA_DECAY)  # G EMA decay (0 = no EMA)
+    ema_start: int | None = option(None, STEP)  # G step from which the EMA averages (before: copies G)
+    d_fake_labels: str | None = option(None, choice("real", "uniform"))  # D-step fakes' labels: real | uniform
+    latent_dim: int | None = option(None, COUNT)  # z size (None = the backbone's: dcgan64 128, biggan32 80, tiny 16)
+    div: int = option(1, int_range(1, 5))  # biggan32 width divisor 1..5
 
 
 @register_method("projgan")
-class ProjGAN(Method):
+class ProjGAN(SharedNetsGAN):
     """ProjGAN (Miyato & Koyama 2018): the projection discriminator with the hinge loss (module docstring). Not a
     row of the ECOGAN tables: the long-tail literature's baseline.
 
@@ -99,48 +98,26 @@ class ProjGAN(Method):
     default_backbone: ClassVar[str] = "biggan32"
     Hyper: ClassVar[type] = ProjGANHyper
     display_name: ClassVar[str] = "ProjGAN"
+    adversarial_loss: ClassVar[str] = "hinge"
 
     @classmethod
     def backbone_recipe(cls, backbone: str) -> dict[str, Any]:
         """The contrastive methods' recipe on ``backbone`` for every option left at None."""
         return {**super().backbone_recipe(backbone), **shared_recipe(cls.Hyper, backbone)}
-    adversarial_loss: ClassVar[str] = "hinge"
 
-    def __init__(self, config: MethodConfig, device: torch.device | str = "cpu") -> None:
-        super().__init__(config, device)
-        self.arch = get_backbone(self.backbone)
-        hp = self.hp
-        c, size, classes = config.channels, config.image_size, config.num_classes
-        self.latent_dim, self.n_dis = hp.latent_dim, hp.n_dis
-        self.g_cond = self.arch.check_g_cond(config.g_cond)
-        self.G = self.arch.conditional_generator(hp.latent_dim, classes, c, size, div=hp.div,
-                                                 g_cond=self.g_cond).to(self.device)
-        trunk = self.arch.trunk(c, size, div=hp.div)
-        self.D = ProjectionDiscriminator(trunk, classes, sn=self.arch.spectral_norm).to(self.device)
-        self.opt_g = self.adam(self.G.parameters(), OptimizerSettings(hp.lr_g, hp.betas, hp.adam_eps))
-        self.opt_d = self.adam(self.D.parameters(), OptimizerSettings(hp.lr_d, hp.betas, hp.adam_eps))
-        self.d_loss_fn, self.g_loss_fn = ADV_LOSSES[hp.adv_loss]
-        self.setup_ema()
+    def make_discriminator(self, trunk: Trunk, num_classes: int, sn: bool) -> nn.Module:
+        return ProjectionDiscriminator(trunk, num_classes, sn=sn)
 
-    def d_step(self, real_x: torch.Tensor, real_y: torch.Tensor) -> LossDict:
+    def discriminator_step(self, real_x: torch.Tensor, real_y: torch.Tensor) -> LossDict:
         """One D update: hinge loss on D(x, y) and D(G(z, y_gen), y_gen), GP, the configured regulariser."""
-        check_real_batch(real_x, real_y, self.config.num_classes)
-        batch = real_x.shape[0]
-        y_gen = real_y if self.hp.d_fake_labels == "real" else self.sample_labels(batch)
+        fake, y_gen = self.fakes_for_d(real_y)
         with self.forward_context():
-            with torch.no_grad():
-                fake = self.G(self.sample_z(batch), y_gen)
             adv_real, adv_fake = self.D(real_x, real_y), self.D(fake, y_gen)
             loss_adv = self.d_loss_fn(adv_real, adv_fake)
             loss_reg, out_reg = self.d_regularizer(adv_real, adv_fake)
             loss = loss_adv + loss_reg
             out = {"loss/d_adv": loss_adv.detach(), **out_reg}
-            if self.hp.gp_weight > 0:
-                alpha = self.draw_rows(batch, lambda n: gp_mix_weights(n, real_x, self.config.quirks))
-                loss_gp = gradient_penalty(lambda x: self.D(x, real_y), real_x, fake, quirks=self.config.quirks,
-                                           alpha=alpha)
-                loss = loss + self.hp.gp_weight * loss_gp
-                out["loss/d_gp"] = loss_gp.detach()
+            loss = self.add_gradient_penalty(loss, out, lambda x: self.D(x, real_y), real_x, fake)
         self.optimizer_step(self.opt_d, loss)
         return {"loss/d": loss.detach(), **out}
 
@@ -148,11 +125,8 @@ class ProjGAN(Method):
         """One G update: the G-side adversarial loss on D(G(z, y_g), y_g), y_g uniform over all classes."""
         batch = self.config.batch_size
         y = self.sample_labels(batch)
-        self.D.requires_grad_(False)
-        try:
+        with self.frozen(self.D):
             with self.forward_context():
                 loss = self.g_loss_fn(self.D(self.G(self.sample_z(batch), y), y))
             self.optimizer_step(self.opt_g, loss)
-        finally:
-            self.D.requires_grad_(True)
         return {"loss/g": loss.detach()}

@@ -453,6 +453,13 @@ def test_unknown_backbone(name: str) -> None:
     ("reacgan", {"margin": 1.5}, "option margin = 1.5 is invalid"),
     ("ebgan", {"pretrained": "yes"}, "option pretrained = 'yes' is invalid; expected true or false"),
     ("bagan", {"pretrain_epochs": 2.5}, "option pretrain_epochs = 2.5 is invalid"),
+    # the baselines check their options too, the ones left at None (the backbone's recipe) included
+    ("acgan", {"n_dis": 0}, "method 'acgan': option n_dis = 0 is invalid; expected an integer >= 1"),
+    ("acgan", {"lr_d": -1}, "method 'acgan': option lr_d = -1 is invalid; expected a number > 0"),
+    ("projgan", {"adv_loss": "wgan"}, "method 'projgan': option adv_loss = 'wgan' is invalid"),
+    ("projgan", {"d_fake_labels": "random"}, "method 'projgan': option d_fake_labels = 'random' is invalid"),
+    ("idagan", {"latent_codes": "median"}, "method 'idagan': option latent_codes = 'median' is invalid"),
+    ("idagan", {"pretrain_epochs": 0}, "method 'idagan': option pretrain_epochs = 0 is invalid"),
 ])
 def test_bad_option_values(name: str, options: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
