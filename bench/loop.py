@@ -46,6 +46,7 @@ from bench.errors import RunFailed, one_line
 from bench.executors.progress import progress_bar
 from bench.interrupts import DeferredInterrupt
 from bench.methods.base import Method, losses_to_floats
+from bench.metrics.collapse import selection_key
 from bench.monitor import Monitor, make_monitor
 from bench.provenance import environment_versions, git_commit
 from bench.rng import preserved_rng, rng_state, seed_everything, set_rng_state
@@ -54,6 +55,7 @@ from bench.run_dir import (
     append_rows,
     atomic_write_bytes,
     atomic_write_json,
+    check_columns,
     read_json,
     read_status,
     remove_stale_temporaries,
@@ -113,6 +115,8 @@ def train(cfg: RunConfig, run_dir: Path, *, force_restart: bool = False, progres
     if state.done_with(cfg.config_hash()):
         best = state.status.get("best") or {}
         return RunOutcome(run_state.SKIPPED, int(state.status.get("step", cfg.steps)), best.get("fid"), None)
+    for path, columns in zip((run.metrics, run.per_class), metric_columns(), strict=True):
+        check_columns(path, columns)  # a folder an older bench wrote: refused before any work
     if cfg.nproc > 1:
         from bench.launch import train_parallel
 
@@ -163,6 +167,7 @@ class _Trainer:
             for folder in (run.root, run.checkpoints, run.samples):
                 remove_stale_temporaries(folder)
             self.monitor = make_monitor(cfg.tensorboard, run.root)
+        self.metrics_columns, self.per_class_columns = metric_columns()
         self.device = resolve_device(cfg.device, self.ranks.rank)
         if self.ranks.parallel and self.ranks.rank == 0 and self.device.type == "cuda":
             self.device = torch.device("cuda", 0)
@@ -183,7 +188,6 @@ class _Trainer:
         if main:
             with preserved_rng():  # building the evaluator may train and cache a classifier
                 self.evaluator = make_evaluator(cfg, train_set, self.device)
-        self.metrics_columns, self.per_class_columns = metric_columns()
         self.method.amp_dtype = torch.bfloat16 if cfg.bf16 else None
         if cfg.compile:
             for module in (self.method.G, self.method.D):
@@ -310,8 +314,9 @@ class _Trainer:
         return out
 
     def evaluate(self, step: int) -> bool:
-        """Every protocol's rows and the sample grid at ``step``; True when the first protocol's FID is a new
-        best."""
+        """Every protocol's rows and the sample grid at ``step``; True when the first protocol's evaluation is a new
+        best by :func:`bench.metrics.collapse.selection_key` (a healthy evaluation beats any collapsed one, then the
+        lower FID)."""
         cfg, run, method = self.cfg, self.run_dir, self.method
         assert method is not None
         with preserved_rng():
@@ -324,10 +329,14 @@ class _Trainer:
         self.monitor.evaluation(step, [r.row for r in results], grid)
         first = results[0].row
         fid = float(first["fid"]) if first.get("fid") is not None else math.nan
-        self.postfix[f"FID[{first['protocol']}/{first['extractor']}]"] = f"{fid:.2f}"
-        if not math.isfinite(fid) or (self.best is not None and fid >= self.best["fid"]):
+        collapsed = bool(first.get("collapsed"))
+        self.postfix[f"FID[{first['protocol']}/{first['extractor']}]"] = f"{fid:.2f}" + (" collapsed" if collapsed
+                                                                                         else "")
+        if not math.isfinite(fid) or (self.best is not None and selection_key(fid, collapsed) >= selection_key(
+                self.best["fid"], self.best.get("collapsed", False))):
             return False
-        self.best = {"fid": fid, "step": step, "protocol": first["protocol"], "extractor": first["extractor"]}
+        self.best = {"fid": fid, "step": step, "protocol": first["protocol"], "extractor": first["extractor"],
+                     "collapsed": collapsed}
         return True
 
     def save(self, new_best: bool) -> None:
