@@ -87,4 +87,4 @@ def render_report(grid: str, results_root: Path | str = "results", reports_root:
     if missing is not None:
         print(f"note: {len(data.missing)} of {len(data.cells)} cells of grid {data.grid} have no results yet "
               f"(listed in {missing})", file=sys.stderr)
-    return write_page(out / "index.html", data, tables, files, figures, samples) if html else out
+    return write_page(out / "index.html", data, tables, files, figures, samples, per_run) if html else out
