@@ -255,16 +255,20 @@ def status_cmd(grid, scale, results_root) -> None:
 
 
 @main.command("report")
-@click.option("--grid", required=True, help="Grid name or key (table3-cpu, adhoc-smoke), as gathered.")
+@click.option("--grid", required=True,
+              help="Grid name, grid file (path/mine.toml, as given to bench run) or key (table3-cpu, adhoc-smoke), "
+                   "as gathered.")
+@click.option("--scale", type=click.Choice(list(SCALES)), default=None,
+              help="The scale the grid ran at, when its results exist at several (results/<grid>-<scale>/).")
 @click.option("--html", is_flag=True, help="Also render the self-contained HTML page.")
 @RESULTS_ROOT
 @click.option("--reports-root", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"),
               show_default=True)
-def report_cmd(grid, html, results_root, reports_root) -> None:
+def report_cmd(grid, scale, html, results_root, reports_root) -> None:
     """Tables (CSV, Markdown, LaTeX), curves, minority-class views and samples into reports/<grid>/."""
     from bench.report import render_report
 
-    path = render_report(grid, results_root=results_root, reports_root=reports_root, html=html)
+    path = render_report(grid, results_root=results_root, reports_root=reports_root, html=html, scale=scale)
     click.echo(f"wrote {path}")
 
 
