@@ -147,7 +147,9 @@ class Grid:
         Args:
             scale: scale preset; None = the grid's default scale.
             only: ``key=value[,key=value]`` filter on the grid's axes (keys: dataset, method, sampling, seed,
-                quirks, backbone, id); values of one key are alternatives, different keys must all match.
+                quirks, backbone, id); values of one key are alternatives, different keys must all match. A value
+                is matched against the cells as the overrides make them (``--seeds 3 --only seed=2``), and against
+                the grid file's values of the axes no override replaces (:meth:`_filtered`).
             overrides: ``--set`` values. Axis keys (and ``method_options.<key>``) change the cells' axes, and
                 so their ids; ``seed`` may be a list (``--seeds N`` = ``[0, ..., N-1]``): each cell once per seed;
                 cells an override makes identical are kept once, and a changed cell drops its

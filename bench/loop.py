@@ -232,11 +232,12 @@ class _Trainer:
         return RunOutcome("done", self.step, self.best_fid, None)
 
     def restore(self, ckpt: Checkpoint, path: Path) -> None:
-        """Continue from ``ckpt`` (read from ``path``): refused in one line when another run's config wrote it or
-        it does not fit this run's networks."""
+        """Continue from ``ckpt`` (read from ``path``): refused in one line when it was written under another config
+        hash than the run folder's config.json records (another run's file) or does not fit this run's networks."""
         assert self.method is not None
         try:
-            check_checkpoint_config(ckpt, path, self.cfg.config_hash(), f"{self.run_dir.config}")
+            recorded = read_json(self.run_dir.config).get("hash") if self.run_dir.config.exists() else None
+            check_checkpoint_config(ckpt, path, recorded, f"{self.run_dir.config}")
         except ConfigError as err:
             raise ConfigError(f"{err}; refusing to resume from it: use --force-restart to start over (old files "
                               "move to _previous/)") from None
