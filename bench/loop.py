@@ -39,10 +39,16 @@ from tqdm import tqdm
 
 from bench import distributed, run_state
 from bench.batches import ShuffledBatches
-from bench.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from bench.checkpoint import (
+    Checkpoint,
+    check_checkpoint_config,
+    load_checkpoint,
+    restore_method,
+    save_checkpoint,
+)
 from bench.config import RunConfig
 from bench.datasets.base import uint8_to_float
-from bench.errors import RunFailed, one_line
+from bench.errors import ConfigError, RunFailed, one_line
 from bench.executors.progress import progress_bar
 from bench.interrupts import DeferredInterrupt
 from bench.methods.base import Method, losses_to_floats
@@ -206,7 +212,7 @@ class _Trainer:
         self.grid_rows = grid_classes(self.data["num_classes"])
 
         if run.checkpoint("latest").exists():
-            self.restore(load_checkpoint(run.checkpoint("latest")))
+            self.restore(load_checkpoint(run.checkpoint("latest")), run.checkpoint("latest"))
         if main:
             for path in run.csvs():
                 truncate_csv(path, self.step)
@@ -229,9 +235,17 @@ class _Trainer:
             raise KeyboardInterrupt
         return RunOutcome("done", self.step, self.best_fid, None)
 
-    def restore(self, ckpt: Checkpoint) -> None:
+    def restore(self, ckpt: Checkpoint, path: Path) -> None:
+        """Continue from ``ckpt`` (read from ``path``): refused in one line when it was written under another config
+        hash than the run folder's config.json records (another run's file) or does not fit this run's networks."""
         assert self.method is not None
-        self.method.load_state_dict(ckpt.method)
+        try:
+            recorded = read_json(self.run_dir.config).get("hash") if self.run_dir.config.exists() else None
+            check_checkpoint_config(ckpt, path, recorded, f"{self.run_dir.config}")
+        except ConfigError as err:
+            raise ConfigError(f"{err}; refusing to resume from it: use --force-restart to start over (old files "
+                              "move to _previous/)") from None
+        restore_method(self.method, ckpt, path)
         set_rng_state(ckpt.rng)
         self.sampler.load_state_dict(ckpt.rng["sampler"])
         self.step = self.saved_step = ckpt.step
@@ -250,7 +264,7 @@ class _Trainer:
             self.save(new_best=False)
         distributed.barrier()
         if not self.ranks.main:
-            self.restore(load_checkpoint(self.run_dir.checkpoint("latest")))
+            self.restore(load_checkpoint(self.run_dir.checkpoint("latest")), self.run_dir.checkpoint("latest"))
 
     # -- one iteration ---------------------------------------------------------------------------
     def batch_format(self, x: torch.Tensor) -> torch.Tensor:

@@ -229,13 +229,16 @@ def format_table(rows: list[tuple[str, ...]]) -> str:
 
 def grid_status(grid: Grid | str | Path, results_root: Path | str = "results", scale: str | None = None) -> str:
     """A table of each cell of the grid at ``scale``: state, step/steps, best FID (with protocol and
-    extractor) and the error of failed cells, headed by the grid key and a count per state."""
+    extractor) and the error of failed cells, headed by the grid key and a count per state.
+
+    The cells are those of the results folder's ``grid.json`` (every cell a run wrote there, also those that
+    ``--seeds`` or ``--set`` added), then the grid file's cells that no run has written yet."""
     key, loaded = resolve_key(grid, results_root, scale)
     folder = grid_dir(results_root, key)
+    ids = [e["id"] for e in (read_manifest(folder) or {}).get("cells", []) if isinstance(e, dict) and "id" in e]
     if loaded is not None:
-        ids = [c.id for c in loaded.cells(scale or _manifest_scale(folder) or loaded.scale)]
-    else:
-        ids = [e["id"] for e in (read_manifest(folder) or {}).get("cells", [])]
+        ids += [c.id for c in loaded.cells(scale or _manifest_scale(folder) or loaded.scale)]
+    ids = list(dict.fromkeys(ids))
     rows = [("cell", "state", "step", "best FID", "error")]
     counts: dict[str, int] = {}
     for cell_id in ids:

@@ -29,7 +29,8 @@ Metrics (``metrics.csv``; NaN where undefined):
     label_sens          ‖G(z, y) − G(z, y′)‖ / ‖G(z, y) − G(z′, y)‖ (:mod:`bench.metrics.conditioning`).
     fid_lo, fid_hi      95% basic bootstrap interval of fid over ``cfg.bootstrap`` class-stratified resamples of
                         the real and the fake features (:mod:`bench.metrics.bootstrap`); so too
-                        fid_head_lo/_hi, fid_tail_lo/_hi, and per_class.csv's fid_lo/_hi. NaN with bootstrap = 0.
+                        fid_head_lo/_hi, fid_tail_lo/_hi, and per_class.csv's fid_lo/_hi. NaN with bootstrap = 0,
+                        and (with a note) where every class holds one image on both sides.
     fid_half_a, _b      FID of all fakes against half A / half B of the reference (alternate rows within each
                         class): the report picks the best step on A and reports B there (held-out best step).
     density, coverage   Naeem et al. 2020's k = 5 density (fidelity) and coverage (diversity) of the fakes
@@ -49,6 +50,7 @@ extractor has none.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,7 +62,13 @@ from bench.config import RunConfig
 from bench.datasets.base import ImageSet, float_to_uint8
 from bench.errors import ConfigError, check, unknown_name
 from bench.metrics.accuracy import conditional_accuracy
-from bench.metrics.bootstrap import basic_interval, reference_halves, resampled_fids, stratified_counts
+from bench.metrics.bootstrap import (
+    basic_interval,
+    reference_halves,
+    resamplable_groups,
+    resampled_fids,
+    stratified_counts,
+)
 from bench.metrics.cache import default_cache_root
 from bench.metrics.collapse import collapsed_classes, is_collapsed
 from bench.metrics.conditioning import batched_scores, class_mean_accuracy, d_scores_of, label_sensitivity
@@ -148,6 +156,7 @@ class Evaluator:
         self._extractors: dict[str, FeatureExtractor] = {}
         self._references: dict[tuple[str, str, int], ReferenceFeatures] = {}
         self._judge_acc: float | None = None
+        self._noted_fixed: list[str] = []  # the FIDs whose NaN intervals a note explained
 
     # -- building blocks (cached per Evaluator) ---------------------------------------------------------------
     def extractor(self, name: str) -> FeatureExtractor:
@@ -319,10 +328,24 @@ class Evaluator:
         per_class, pooled = resampled_fids(real, real_labels, weights_real, fake, fake_labels, weights_fake,
                                            num_classes, groups)
         lo, hi = basic_interval(pooled_fid, pooled)
+        fixed = ~resamplable_groups(real_labels, fake_labels, groups, num_classes)
+        lo[fixed], hi[fixed] = math.nan, math.nan
+        self._note_fixed_groups(fixed, len(real_labels), len(fake_labels))
         class_lo, class_hi = basic_interval(class_fid.double(), per_class)
         values = [float(v) for pair in zip(lo, hi, strict=True) for v in pair]
         return _Intervals(dict(zip(_INTERVAL_KEYS, values, strict=True)), class_lo, class_hi)
 
+    def _note_fixed_groups(self, fixed: torch.Tensor, n_real: int, n_fake: int) -> None:
+        """Say once per Evaluator which FIDs get no interval because resampling cannot vary them."""
+        names = [name for name, is_fixed in zip(("fid", "fid_head", "fid_tail"), fixed.tolist(), strict=True)
+                 if is_fixed]
+        if names and names != self._noted_fixed:
+            self._noted_fixed = names
+            words = {"fid": "FID", "fid_head": "head FID", "fid_tail": "tail FID"}
+            print(f"note: {self.cfg.dataset}: the classes of the {', '.join(words[n] for n in names)} hold at most "
+                  f"one image each among the {n_real} reference and {n_fake} generated images, so class-stratified "
+                  f"resampling cannot vary them: {', '.join(f'{n}_lo/{n}_hi' for n in names)} are NaN, not a "
+                  f"zero-width interval", file=sys.stderr)
 
 _INTERVAL_KEYS = ("fid_lo", "fid_hi", "fid_head_lo", "fid_head_hi", "fid_tail_lo", "fid_tail_hi")
 
