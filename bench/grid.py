@@ -21,6 +21,8 @@ A grid file is declarative TOML. Top-level keys:
   tail and its rows; :mod:`bench.report.claims`); ``bench report`` prints a verdict for each.
 - ``[scale_datasets]``: ``<scale> = "<dataset>"``: at that scale every cell runs on that dataset instead (a CIFAR
   grid's ``cpu`` variant on the embedded ``digits_lt``); the cells' ids then name that dataset.
+- ``[tune]``: makes the file a *search grid*, whose cells ``bench tune`` tunes (sampler, trials, seeds, objective;
+  :mod:`bench.tune.spec`) instead of ``bench run`` running them.
 
 Paper numbers (``paper = {...}``): ``fid``, ``is``, ``best_step`` and ``step_unit`` as printed
 (``iterations`` | ``batches``: upstream's Lightning steps count 5 D + 1 G batches), ``best_iteration`` (the
@@ -75,7 +77,7 @@ AXES = ("dataset", "method", "sampling", "seed", "quirks", "backbone", "g_cond",
 AXIS_DEFAULTS: dict[str, Any] = {"sampling": "none", "seed": 0, "quirks": "paper", "backbone": None, "g_cond": None,
                                  "method_options": {}, "regularizer": "none", "augment": "none"}
 TOP_KEYS = ("description", "scale", "protocols", "settings", "budget", "axes", "cells", "paper", "claims",
-            "scale_datasets")
+            "scale_datasets", "tune")
 CLAIM_KEYS = ("id", "text", "kind", "metric", "better", "worse", "order", "improving", "stalls", "match", "paper")
 CLAIM_KINDS = {"less": ("better", "worse"), "order": ("order",), "slope": ("improving", "stalls"), "tail": ()}
 CLAIM_OPTIONAL = {"less": ("metric",), "order": ("metric",), "slope": (), "tail": ("match",)}  # per kind
@@ -134,6 +136,7 @@ class Grid:
     specs: list[_Spec]
     claims: list[dict[str, Any]] = field(default_factory=list)
     scale_datasets: dict[str, str] = field(default_factory=dict)  # scale -> the dataset every cell uses there
+    tune: dict[str, Any] = field(default_factory=dict)  # a search grid's [tune] table (bench.tune.spec), checked
 
     def key(self, scale: str | None = None) -> str:
         """The results folder name: the grid name at its default scale, else ``<name>-<scale>``."""
@@ -448,6 +451,10 @@ def load_grid(name_or_path: str | Path) -> Grid:
         raise ConfigError(f"grid file {path}: invalid TOML ({err})") from None
     grid = _parse(path.stem, path, data)
     grid.cells()
+    if grid.tune:  # a search grid: its [tune] keys and variants against its cells' methods
+        from bench.tune.trials import check_search_grid
+
+        check_search_grid(grid)
     return grid
 
 
@@ -512,8 +519,13 @@ def _parse(name: str, path: Path, data: dict[str, Any]) -> Grid:
                              f"{', '.join(SCALES)}{closest(key, SCALES)}")
         check(isinstance(value, str) and value != "", f"{_where(path, '[scale_datasets]')}: {key} must name a "
                                                       f"dataset, got {value!r}")
+    tune = _table(data, "tune", path)
+    if tune:
+        from bench.tune.spec import parse_tune
+
+        parse_tune(tune, _where(path, ""), protocols)
     return Grid(name=name, path=path, description=description.strip(), scale=scale, protocols=protocols,
-                settings=settings, budget=budget, specs=specs, claims=claims, scale_datasets=scale_datasets)
+                settings=settings, budget=budget, specs=specs, claims=claims, scale_datasets=scale_datasets, tune=tune)
 
 
 def _claim(raw: dict[str, Any], path: Path, section: str) -> dict[str, Any]:

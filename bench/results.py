@@ -28,10 +28,13 @@ from bench.run_dir import RunDir, atomic_write_json, atomic_write_text, read_csv
 from bench.run_state import folder_state
 
 MANIFEST = "grid.json"
+HALF_HEALTH_COLUMNS = tuple(f"{metric}_half_{half}" for half in ("a", "b")
+                            for metric in ("density", "coverage", "diversity", "collapsed"))  # as the Evaluator's
 METRICS = ("fid", "is_mean", "is_std", "kid_mean", "kid_std", "precision", "recall", "ifid_mean", "fid_head",
            "fid_tail", "cond_acc", "judge_acc", "d_acc_real", "d_acc_fake", "label_sens", "n_real", "n_fake",
            "fid_lo", "fid_hi", "fid_head_lo", "fid_head_hi", "fid_tail_lo", "fid_tail_hi", "fid_half_a", "fid_half_b",
-           "density", "coverage", "diversity", "diversity_min", "collapsed_classes", "collapsed")
+           "density", "coverage", "diversity", "diversity_min", "collapsed_classes", "collapsed",
+           *HALF_HEALTH_COLUMNS)
 COLUMNS = ("grid", "cell", "label", "dataset", "method", "sampling", "seed", "quirks", "scale", "backbone",
            "g_cond", "regularizer", "augment", "options", "step", "source", "protocol", "extractor", "reference",
            "label_mix", "metric", "value")
@@ -236,7 +239,7 @@ def grid_status(grid: Grid | str | Path, results_root: Path | str = "results", s
     key, loaded = resolve_key(grid, results_root, scale)
     folder = grid_dir(results_root, key)
     ids = [e["id"] for e in (read_manifest(folder) or {}).get("cells", []) if isinstance(e, dict) and "id" in e]
-    if loaded is not None:
+    if loaded is not None and not loaded.tune:  # a search grid's cells are tuned, not run: its trials are in grid.json
         ids += [c.id for c in loaded.cells(scale or _manifest_scale(folder) or loaded.scale)]
     ids = list(dict.fromkeys(ids))
     rows = [("cell", "state", "step", "best FID", "error")]

@@ -16,6 +16,7 @@ from bench.methods.base import LossDict, Method, MethodConfig, OptimizerSettings
 from bench.methods.heads import ClassifierDiscriminator
 from bench.methods.hyper import BETAS, COUNT, EMA_DECAY, NON_NEGATIVE, POSITIVE, STEP, option
 from bench.methods.losses import bagan_d_loss, bagan_g_loss
+from bench.methods.search import LogUniform, SearchSpace
 
 MAX_JITTER_TRIES = 12  # jitter grows 10x per try: 1e-6 ... 1e5 by default
 # Up to this many classes, mapping ε through every class's factor in one GEMM and picking each sample's row beats
@@ -39,6 +40,15 @@ class BAGANHyper:
     pretrain_betas: tuple[float, float] = option((0.5, 0.999), BETAS)  # autoencoder Adam betas
     # first ε, relative to the class's mean variance, added (ε·tr Σ/d·I) before Cholesky
     jitter: float = option(1e-6, NON_NEGATIVE)
+
+
+AUTOENCODER_LR = LogUniform(5e-5, 1e-3, source="the autoencoder's Adam rate: 5e-5 in BAGAN's code (Mariani et al. "
+                                               "2018), 2e-4 in EBGAN's and this demo's hand-picked BAGAN; the range "
+                                               "of the GAN's own rates (bench.methods.search.SHARED lr_g)")
+# What bench tune varies for BAGAN: the shared ranges (bench.methods.search.SHARED) of the optimiser, the update ratio
+# and DiffAugment (not LeCam: its D has no real/fake logit; not g_cond: its class lives in the latent Gaussians), and
+# the autoencoder's learning rate, which sets the class Gaussians its GAN starts from.
+BAGAN_SPACE = SearchSpace(shared=("lr_g", "lr_d", "n_dis", "augment"), own={"pretrain_lr": AUTOENCODER_LR})
 
 
 def class_code_moments(codes: Iterable[tuple[torch.Tensor, torch.Tensor]], num_classes: int,
@@ -166,6 +176,8 @@ class BAGAN(Method):
     paper_row: ClassVar[str] = 'Table 3 "BAGAN"'
     default_backbone: ClassVar[str] = "dcgan64"
     Hyper: ClassVar[type] = BAGANHyper
+    search_space: ClassVar[SearchSpace] = BAGAN_SPACE
+    takes_g_cond: ClassVar[bool] = False  # the class lives in the latent Gaussians
     adversarial_loss: ClassVar[str] = "cross-entropy over C classes + fake"
     display_name: ClassVar[str] = "BAGAN"
     pretrains: ClassVar[bool] = True

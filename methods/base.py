@@ -40,6 +40,7 @@ from bench.methods import hyper as hyper_options
 from bench.methods.diffaugment import POLICY as DIFFAUG_POLICY
 from bench.methods.diffaugment import diff_augment
 from bench.methods.lecam import LeCam
+from bench.methods.search import SearchSpace, check_space
 from bench.registry import Registry
 
 QUIRKS = ("paper", "fixed")
@@ -109,6 +110,10 @@ class Method:
             never inherited (:meth:`paper_name`, :meth:`paper_position`); ``pretrains`` is inherited.
         d_has_adversarial_logit: whether D has a real/fake logit, which the ``lecam`` regulariser needs (BAGAN's
             (C + 1)-way D has none).
+        takes_g_cond: whether G takes the class as the run's ``g_cond`` says (False: BAGAN and IDA-GAN, whose class
+            lives in their latent Gaussians).
+        search_space: the options ``bench tune`` varies and their ranges, each with its source
+            (:class:`bench.methods.search.SearchSpace`), checked when the method registers.
 
     Training aids (``config.regularizer``, ``config.augment``) come from the base, so every method gets them
     without code of its own: ``diffaug`` augments the input of every call of D's trunk (or of D, when it has no
@@ -126,6 +131,8 @@ class Method:
     paper_order: ClassVar[int | None] = None
     adversarial_loss: ClassVar[str] = "bce"  # in words, for the report when the Hyper has no adv_loss option
     d_has_adversarial_logit: ClassVar[bool] = True  # D has a real/fake logit (what lecam regularises)
+    takes_g_cond: ClassVar[bool] = True  # G takes the class as g_cond says (not through latent Gaussians)
+    search_space: ClassVar[SearchSpace] = SearchSpace()  # what bench tune varies (bench.methods.search)
 
     # set by subclasses' __init__
     G: nn.Module
@@ -468,6 +475,7 @@ def register_method(name: str):
         check(isinstance(cls, type) and issubclass(cls, Method),
               f"@register_method({name!r}) decorates {cls!r}, which is not a Method subclass")
         cls.name = name
+        check_space(cls)  # a misspelt or out-of-rule key fails here, at import
         return METHODS.add(name, cls)
 
     return wrap

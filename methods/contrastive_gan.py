@@ -47,6 +47,7 @@ from bench.methods.base import LossDict, Method, MethodConfig, OptimizerSettings
 from bench.methods.heads import ContrastiveDiscriminator
 from bench.methods.hyper import BETAS, COUNT, EMA_DECAY, NON_NEGATIVE, POSITIVE, STEP, choice, int_range, option
 from bench.methods.losses import bce_d_loss, bce_g_loss, hinge_d_loss, hinge_g_loss
+from bench.methods.search import SearchSpace
 
 STUDIOGAN_RECIPE: dict[str, Any] = {
     "lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "adam_eps": 1e-6, "adv_loss": "hinge", "gp_weight": 0.0,
@@ -79,6 +80,13 @@ class ContrastiveHyper:
     d_fake_labels: str = option("real", choice("real", "uniform"))  # labels of the D step's fakes: real | uniform
     latent_dim: int | None = option(None, COUNT)  # z size (None = the backbone's: dcgan64 128, biggan32 80, tiny 16)
     div: int = option(1, int_range(1, 5))  # biggan32 width divisor 1..5 (g/d_conv_dim 96//div, g_shared_dim 128//div)
+
+
+# What bench tune varies for ECOGAN, 2C and D2D-CE: the shared ranges (bench.methods.search.SHARED, each with its
+# source) of the optimiser, the update ratio, the conditional loss's weight and temperature, how the class enters G
+# and the training aids.
+CONTRASTIVE_SPACE = SearchSpace(shared=("lr_g", "lr_d", "n_dis", "cond_lambda", "temperature", "g_cond",
+                                        "regularizer", "augment"))
 
 
 def shared_recipe(hyper: type, backbone: str) -> dict[str, Any]:
@@ -133,6 +141,7 @@ class ContrastiveGAN(SharedNetsGAN):
     """Base of the three contrastive methods; a subclass sets ``cond_name``, ``Hyper`` and :meth:`cond_loss`."""
 
     Hyper: ClassVar[type] = ContrastiveHyper
+    search_space: ClassVar[SearchSpace] = CONTRASTIVE_SPACE
     cond_name: ClassVar[str] = "cond"
     recipes: ClassVar[dict[str, dict[str, Any]]] = {"biggan32": STUDIOGAN_RECIPE}
     quirks_doc: ClassVar[tuple[str, ...]] = (QUIRK_GP_ALPHA, QUIRK_FAKE_LABELS)

@@ -38,10 +38,11 @@ from torch import Tensor, nn
 from bench.errors import check
 from bench.methods.acgan import AuxClassifierDiscriminator
 from bench.methods.backbones import Trunk, get_backbone
-from bench.methods.bagan import ClassGaussians, class_code_moments
+from bench.methods.bagan import AUTOENCODER_LR, ClassGaussians, class_code_moments
 from bench.methods.base import LossDict, Method, MethodConfig, OptimizerSettings, register_method
 from bench.methods.contrastive_gan import ADV_LOSSES
 from bench.methods.hyper import BETAS, COUNT, EMA_DECAY, FLAG, NON_NEGATIVE, POSITIVE, STEP, choice, option
+from bench.methods.search import LogUniform, SearchSpace
 
 LOGVAR_RANGE = (-30.0, 20.0)  # keeps exp(log σ²) finite while the encoder is untrained
 LATENT_CODES = ("mean", "sample")
@@ -108,6 +109,16 @@ class IDAGANHyper:
     jitter: float = option(1e-6, NON_NEGATIVE)
 
 
+# What bench tune varies for IDA-GAN: the shared ranges (bench.methods.search.SHARED) of the optimiser, the update
+# ratio, the class head's weight λ and the training aids (not g_cond: the class lives in the latent Gaussians), the
+# VAE's KL weight β and its learning rate, which set the class Gaussians.
+IDAGAN_SPACE = SearchSpace(
+    shared=("lr_g", "lr_d", "n_dis", "cond_lambda", "regularizer", "augment"),
+    own={"beta": LogUniform(0.25, 4.0, source="the KL weight of a β-VAE (Higgins et al. 2017); IDA-GAN's VAE, as "
+                                              "read here, takes 1; a factor 4 either way"),
+         "pretrain_lr": AUTOENCODER_LR})
+
+
 @register_method("idagan")
 class IDAGAN(Method):
     """IDA-GAN (Yang & Zhou 2020), the ECOGAN paper's Fig. 1 (b): VAE pretraining, class latent Gaussians, D with a
@@ -118,6 +129,8 @@ class IDAGAN(Method):
     pretrains: ClassVar[bool] = True
     default_backbone: ClassVar[str] = "dcgan64"
     Hyper: ClassVar[type] = IDAGANHyper
+    search_space: ClassVar[SearchSpace] = IDAGAN_SPACE
+    takes_g_cond: ClassVar[bool] = False  # the class lives in the latent Gaussians
 
     def __init__(self, config: MethodConfig, device: torch.device | str = "cpu") -> None:
         super().__init__(config, device)

@@ -39,6 +39,11 @@ Metrics (``metrics.csv``; NaN where undefined):
                         (:mod:`bench.metrics.diversity`); diversity_min its minimum over classes.
     collapsed_classes   classes whose own diversity, coverage and density meet the collapse rule
                         (:mod:`bench.metrics.collapse`); collapsed = 1 when the overall numbers meet it, else 0.
+    density_half_a ...  density, coverage, diversity and collapsed of all fakes against half A (``_half_a``) and
+                        half B (``_half_b``) of the reference: ``bench tune`` scores a trial on half A only, and the
+                        held-out report shows half B at the step chosen on half A. A half holds about half of each
+                        class's reference images, so its k = 5 balls are wider and its coverage is higher than the
+                        whole reference's.
 
 Per class (``per_class.csv``) the same: coverage, density, diversity and collapsed of the class's fakes against
 the class's reference images. Diversity, coverage and density are measured in the evaluation's feature space:
@@ -84,11 +89,14 @@ from bench.metrics.reference import ReferenceFeatures, load_or_compute_reference
 from bench.metrics.weights import WEIGHTS_FILES
 from bench.rng import eval_seed, preserved_rng
 
+HALF_HEALTH_COLUMNS = [f"{metric}_half_{half}" for half in ("a", "b")
+                       for metric in ("density", "coverage", "diversity", "collapsed")]
 METRICS_COLUMNS = ["step", "source", "protocol", "extractor", "reference", "label_mix", "n_real", "n_fake", "fid",
                    "is_mean", "is_std", "kid_mean", "kid_std", "precision", "recall", "ifid_mean", "fid_head",
                    "fid_tail", "cond_acc", "judge_acc", "d_acc_real", "d_acc_fake", "label_sens", "fid_lo",
                    "fid_hi", "fid_head_lo", "fid_head_hi", "fid_tail_lo", "fid_tail_hi", "fid_half_a", "fid_half_b",
-                   "density", "coverage", "diversity", "diversity_min", "collapsed_classes", "collapsed"]
+                   "density", "coverage", "diversity", "diversity_min", "collapsed_classes", "collapsed",
+                   *HALF_HEALTH_COLUMNS]
 PER_CLASS_COLUMNS = ["step", "source", "protocol", "extractor", "class", "class_name", "train_count", "n_real",
                      "n_fake", "fid", "cond_acc", "d_acc_fake", "fid_lo", "fid_hi", "coverage", "density", "diversity",
                      "collapsed"]
@@ -288,6 +296,8 @@ class Evaluator:
         class_collapsed = collapsed_classes(class_diversity, spread.class_coverage, spread.class_density)
         diversity = _nanmean(class_diversity)
         half_a = reference_halves(ref.labels).to(self.device)
+        halves = {**_half_health(real[half_a], real_labels[half_a], fake, fake_labels_dev, num_classes, "a"),
+                  **_half_health(real[~half_a], real_labels[~half_a], fake, fake_labels_dev, num_classes, "b")}
         intervals = self._intervals(step, real, ref.labels, fake, labels, is_head,
                                     torch.tensor([fid, fid_head, fid_tail], dtype=torch.float64), class_fid)
         values = {"step": int(step), "source": source, "protocol": protocol, "extractor": extractor_name,
@@ -300,7 +310,7 @@ class Evaluator:
                   "density": spread.density, "coverage": spread.coverage, "diversity": diversity,
                   "diversity_min": _nanmin(class_diversity), "collapsed_classes": int(class_collapsed.sum()),
                   "collapsed": int(is_collapsed(diversity, spread.coverage, spread.density)),
-                  **intervals.row}
+                  **halves, **intervals.row}
         row = {k: values.get(k, math.nan) for k in METRICS_COLUMNS}
         real_counts = torch.bincount(ref.labels, minlength=num_classes).tolist()
         fake_counts = torch.bincount(labels, minlength=num_classes).tolist()
@@ -355,6 +365,18 @@ class _Intervals:
     row: dict[str, float]  # the _INTERVAL_KEYS
     class_lo: torch.Tensor  # (C,)
     class_hi: torch.Tensor
+
+
+def _half_health(real: torch.Tensor, real_labels: torch.Tensor, fake: torch.Tensor, fake_labels: torch.Tensor,
+                 num_classes: int, half: str) -> dict[str, float | int]:
+    """density, coverage, diversity and the collapse verdict of all fakes against one half of the reference (the
+    same functions and rule as the overall columns, on that half's rows), keyed ``<metric>_half_<half>``: what
+    ``bench tune`` scores on half A and the held-out report shows on half B."""
+    spread = density_coverage(real, real_labels, fake, fake_labels, num_classes)
+    diversity = _nanmean(diversity_ratio(real, real_labels, fake, fake_labels, num_classes))
+    values = {"density": spread.density, "coverage": spread.coverage, "diversity": diversity,
+              "collapsed": int(is_collapsed(diversity, spread.coverage, spread.density))}
+    return {f"{k}_half_{half}": v for k, v in values.items()}
 
 
 def _nanmin(values: torch.Tensor) -> float:

@@ -10,11 +10,11 @@ import pytest
 
 from bench.config import SCALES
 from bench.errors import ConfigError
-from bench.grid import describe_grids, list_grids, load_grid, make_cell_id
+from bench.grid import GRIDS_DIR, describe_grids, list_grids, load_grid, make_cell_id
 from bench.methods import get_method
 
-SHIPPED = {"table1": 6, "table3": 14, "width": 5, "quirks": 4, "smoke": 5, "demo": 7, "conditioning": 12,
-           "ltgan": 48}
+SHIPPED = {"table1": 6, "table3": 14, "width": 5, "quirks": 4, "smoke": 5, "demo": 12, "demo-search": 5,
+           "conditioning": 12, "ltgan": 48}
 
 # The paper's third table (upstream README §3), transcribed: method, dataset, pretrained, sampling, best step
 # as printed, FID, IS.
@@ -131,18 +131,28 @@ def test_smoke_and_demo_grids():
     assert [c.config.method for c in smoke] == ["bagan", "ebgan", "contragan", "reacgan", "ecogan"]
     assert all(c.config.scale == "smoke" and c.config.backbone == "tiny" and c.config.dataset == "digits_lt"
                and c.config.method_options == {} for c in smoke)
-    demo = load_grid("demo").cells()
-    assert [(c.config.method, c.config.sampling, c.config.g_cond) for c in demo] == [
-        ("bagan", "none", None), ("ebgan", "none", "concat"), ("contragan", "none", "concat"),
-        ("reacgan", "none", "concat"), ("ecogan", "none", "concat"), ("ecogan", "balanced", "concat"),
-        ("ecogan", "none", None)]  # the last: the paper's conditioning, beside the others
-    assert all(c.config.scale == "cpu" and c.config.extractor == "classifier" for c in demo)
-    # the options that differ from the paper's are named in the cell ids
-    assert [c.config.method_options for c in demo] == [
-        {"lr_g": 3e-4, "lr_d": 3e-4, "pretrain_lr": 2e-4}, {}, {"n_dis": 1, "cond_lambda": 5.0}, {"n_dis": 2},
-        {"n_dis": 2}, {"n_dis": 2}, {"n_dis": 2}]
-    assert [c.config.quirks for c in demo] == ["fixed"] + ["paper"] * 6
-    assert all(("n_dis2" in c.id) == (c.config.method_options.get("n_dis") == 2) for c in demo)
+    # the demo is what `bench tune --grid demo-search --trials 8` wrote: per method its paper's recipe (the search
+    # grid's cell as written) and the chosen recipe, then ECOGAN's tuned recipe with balanced sampling and with the
+    # paper's conditioning
+    from bench.methods.search import AXIS_KEYS
+
+    demo, search = load_grid("demo").cells(), load_grid("demo-search").cells()
+    assert "Written by `bench tune --grid demo-search --trials 8 --seeds 1`" in (GRIDS_DIR / "demo.toml").read_text()
+    methods = ["bagan", "ebgan", "contragan", "reacgan", "ecogan"]
+    assert [c.config.method for c in demo] == [m for m in methods for _ in (0, 1)] + ["ecogan", "ecogan"]
+    assert all(c.config.scale == "cpu" and c.config.extractor == "random-cnn" for c in demo)
+    for paper, tuned, written in zip(demo[0:10:2], demo[1:10:2], search, strict=True):
+        assert paper.id == written.id and paper.config.method_options == {} and paper.config.g_cond is None
+        dims = get_method(tuned.config.method).search_space.dimensions()
+        chosen = {**tuned.config.method_options, **{k: getattr(tuned.config, k) for k in AXIS_KEYS if k in dims}}
+        assert set(chosen) == set(dims) and tuned.config.quirks == paper.config.quirks
+        for key, value in chosen.items():  # every chosen value lies in its range, and the id names the options
+            dim = dims[key]
+            assert value in dim.values if hasattr(dim, "values") else dim.low <= value <= dim.high, key
+        assert all(k in tuned.id for k in tuned.config.method_options)
+    balanced, scale = demo[10], demo[11]
+    assert balanced.config.sampling == "balanced" and scale.config.g_cond == "scale"
+    assert balanced.config.method_options == scale.config.method_options == demo[9].config.method_options
     assert "quirks_fixed" in demo[0].id
     # fair budget: every cell gets the same number of D updates, whatever its n_dis
     assert {c.config.steps * get_method(c.config.method).d_steps_per_iteration(c.config.method_options)

@@ -42,7 +42,7 @@ def test_end_to_end_row_is_finite_and_names_how_it_was_measured(toy_sets, shared
     assert (row["step"], row["source"], row["protocol"], row["extractor"]) == (7, "eval:best", protocol, "classifier")
     assert (row["reference"], row["label_mix"], row["n_real"], row["n_fake"]) == (reference_name, label_mix, n, n)
     no_d = ("d_acc_real", "d_acc_fake")  # a generator without a discriminator: D's class view is NaN
-    counts = ("collapsed_classes", "collapsed")  # a count and a 0/1 verdict
+    counts = ("collapsed_classes", "collapsed", "collapsed_half_a", "collapsed_half_b")  # a count and 0/1 verdicts
     for key in METRICS_COLUMNS[8:]:
         kind = int if key in counts else float
         assert isinstance(row[key], kind) and (math.isnan(row[key]) if key in no_d else math.isfinite(row[key])), key
