@@ -26,6 +26,7 @@ import pandas as pd
 
 from bench.metrics.collapse import selection_key
 from bench.report.load import PAPER_KEYS, ReportData
+from bench.results import HALF_HEALTH_COLUMNS
 from bench.report.stats import t_halfwidth
 
 EVAL_KEYS = ["cell", "protocol", "extractor"]
@@ -37,7 +38,6 @@ DETAIL_METRICS = ("kid_mean", "precision", "recall", *HEALTH_METRICS, "ifid_mean
 INTERVAL_METRICS = ("fid_lo", "fid_hi", "fid_head_lo", "fid_head_hi", "fid_tail_lo", "fid_tail_hi")
 HELDOUT_METRICS = ("heldout_step", "fid_heldout", "fid_half_b_min", "optimism", "coverage_heldout",
                    "diversity_heldout", "collapsed_heldout", "cond_acc_heldout")
-HALF_HEALTH = tuple(f"{m}_half_{h}" for h in ("a", "b") for m in ("density", "coverage", "diversity", "collapsed"))
 SUMMARY_METRICS = ("best_step", "fid_best", "is_best", "last_step", "fid_last", "is_last", *DETAIL_METRICS,
                    *INTERVAL_METRICS, *HELDOUT_METRICS)
 
@@ -71,7 +71,7 @@ def eval_points(tidy: pd.DataFrame) -> pd.DataFrame:
     wide = tidy.groupby([*POINT_INDEX, "metric"], sort=False)["value"].last().unstack("metric")
     wide = wide.reindex(columns=metrics).reset_index()
     wide.columns.name = None
-    for col in ("fid", "is_mean", *DETAIL_METRICS, *INTERVAL_METRICS, "fid_half_a", "fid_half_b", *HALF_HEALTH,
+    for col in ("fid", "is_mean", *DETAIL_METRICS, *INTERVAL_METRICS, "fid_half_a", "fid_half_b", *HALF_HEALTH_COLUMNS,
                 "n_real", "n_fake"):
         if col not in wide.columns:
             wide[col] = float("nan")

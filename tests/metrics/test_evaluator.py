@@ -248,3 +248,14 @@ def test_issue21_item11_one_image_per_class_gives_nan_intervals_with_a_note(shar
     row = Evaluator(toy_config(bootstrap=50), train, two, "cpu", cache_root=shared_cache).evaluate(
         RealImageGenerator(train), step=1, protocol="standard").row
     assert row["fid_lo"] < row["fid_hi"]
+
+
+def test_every_metrics_column_is_gathered():
+    """bench gather's tidy metrics (bench.results, which imports no torch) keep every number the Evaluator writes,
+    the half-reference health columns included."""
+    from bench.metrics.evaluator import HALF_HEALTH_COLUMNS
+    from bench.results import HALF_HEALTH_COLUMNS as GATHERED_HALVES
+    from bench.results import METRICS
+
+    assert tuple(HALF_HEALTH_COLUMNS) == GATHERED_HALVES
+    assert set(METRICS_COLUMNS[8:]) <= set(METRICS)
