@@ -26,8 +26,8 @@ import pandas as pd
 
 from bench.metrics.collapse import selection_key
 from bench.report.load import PAPER_KEYS, ReportData
-from bench.results import HALF_HEALTH_COLUMNS
 from bench.report.stats import t_halfwidth
+from bench.results import HALF_HEALTH_COLUMNS
 
 EVAL_KEYS = ["cell", "protocol", "extractor"]
 POINT_INDEX = [*EVAL_KEYS, "reference", "label_mix", "source", "step"]
