@@ -193,7 +193,7 @@ def run_cmd(grid, dataset, method, sampling, seed, seeds, quirks, scale, sets, o
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 def eval_cmd(run_dir, protocol, checkpoint, extractor, data_root, device) -> None:
     """Re-evaluate a run's checkpoint under a protocol, without training; rows are appended to its CSVs."""
-    from bench.posthoc import evaluate_run
+    from bench.run.posthoc import evaluate_run
 
     result = evaluate_run(run_dir, protocol=protocol, checkpoint=checkpoint, extractor=extractor,
                           data_root=data_root, device=device)
@@ -215,7 +215,7 @@ def eval_cmd(run_dir, protocol, checkpoint, extractor, data_root, device) -> Non
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 def sample_cmd(run_dir, per_class, out, class_index, n, out_dir, checkpoint, seed, device) -> None:
     """Write generated images from a run's checkpoint, without training or data."""
-    from bench.posthoc import sample_run
+    from bench.run.posthoc import sample_run
 
     written = sample_run(run_dir, per_class=per_class, out=out, class_index=class_index, n=n, out_dir=out_dir,
                          checkpoint=checkpoint, seed=seed, device=device)

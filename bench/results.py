@@ -3,8 +3,8 @@
 Layout (``<key>`` is the grid key: the grid's name at its default scale, else ``<name>-<scale>``)::
 
     results/<key>/grid.json            the grid as run: name, scale, description, protocols, cells
-    results/<key>/<cell id>/           one run folder each (bench.run_dir)
-    results/<key>/.locks/<cell>.lock   held while a process runs the cell (bench.locks)
+    results/<key>/<cell id>/           one run folder each (bench.run.folder)
+    results/<key>/.locks/<cell>.lock   held while a process runs the cell (bench.run.locks)
     results/<key>/.logs/<cell>.log     output of local workers (when several run at once)
     results/<key>.csv                  ``bench gather``: one row per run x step x source x protocol x metric
 """
@@ -23,8 +23,8 @@ from typing import Any
 from bench.config import SCALES, RunConfig
 from bench.errors import BenchError, DataNotFoundError
 from bench.grid import Cell, Grid, load_grid, make_label
-from bench.run_dir import RunDir, atomic_write_json, atomic_write_text, read_json, read_rows
-from bench.run_state import folder_state
+from bench.run.folder import RunDir, atomic_write_json, atomic_write_text, read_json, read_rows
+from bench.run.state import folder_state
 
 MANIFEST = "grid.json"
 METRICS = ("fid", "is_mean", "is_std", "kid_mean", "kid_std", "precision", "recall", "ifid_mean", "fid_head",

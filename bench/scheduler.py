@@ -28,9 +28,9 @@ from bench.executors.worker import (
     run_inline,
 )
 from bench.grid import Cell, Grid, load_grid, single_cell_grid
-from bench.locks import CellLock, is_stale, read_lock
 from bench.results import describe_best, format_table, grid_dir, lock_path, write_manifest
-from bench.run_state import FAILED, INTERRUPTED, LOCKED, SKIPPED, read_state, start_attempt
+from bench.run.locks import CellLock, is_stale, read_lock
+from bench.run.state import FAILED, INTERRUPTED, LOCKED, SKIPPED, read_state, start_attempt
 
 __all__ = ["GridSummary", "SlurmOptions", "plan_cell", "run_grid", "run_single"]
 

@@ -192,7 +192,7 @@ def short_run(device: str, tiny: bool) -> Any:
 
 def fid_run(device: str, tiny: bool, root: Path) -> dict[str, Any]:
     """The short ECOGAN run (:func:`short_run`) in ``root/fid``: its FIDs, and whether they fall."""
-    from bench.loop import train
+    from bench.run.launch import train
 
     cfg = short_run(device, tiny)
     start = time.perf_counter()
@@ -213,14 +213,14 @@ def _metrics(run: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-RUNNER = ("import json, sys; from bench.config import RunConfig; from bench.loop import train; "
+RUNNER = ("import json, sys; from bench.config import RunConfig; from bench.run.launch import train; "
           "train(RunConfig(**json.loads(sys.argv[1])), sys.argv[2], progress=False)")
 
 
 def kill_resume(device: str, tiny: bool, root: Path) -> dict[str, Any]:
     """The short run again, SIGKILLed after its first evaluation and resumed: the same metrics as the
     uninterrupted one of :func:`fid_run` in ``root/fid``?"""
-    from bench.loop import train
+    from bench.run.launch import train
 
     cfg = short_run(device, tiny)
     if not (root / "fid" / "metrics.csv").exists():

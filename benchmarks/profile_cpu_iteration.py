@@ -24,7 +24,7 @@ import torch
 
 from bench.config import resolve
 from bench.datasets.base import uint8_to_float
-from bench.run_setup import build_method, data_info, load_train_set, make_evaluator, make_sampler
+from bench.run.setup import build_method, data_info, load_train_set, make_evaluator, make_sampler
 
 
 def main() -> int:

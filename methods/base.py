@@ -1,7 +1,7 @@
 """The contract between a method and the training loop.
 
 A method builds its G and D on a backbone, owns its optimizers and its D and G steps, and may have a
-pretraining stage. The loop (``bench.loop``) only ever calls what is defined here, so it never needs to
+pretraining stage. The loop (``bench.run.loop``) only ever calls what is defined here, so it never needs to
 know a method by name:
 
     method = get_method("ecogan")(config, device)
@@ -137,7 +137,7 @@ class Method:
     ema_decay: float | None = None
     ema_start: int = 0
     g_cond: str | None = None  # how the class enters G (a backbone's g_conds), set by methods with a conditional G
-    # set by the loop (bench.loop); a method reads them through forward_context() and draw_rows()
+    # set by the loop (bench.run.loop); a method reads them through forward_context() and draw_rows()
     amp_dtype: torch.dtype | None = None  # autocast dtype of the steps' forward passes (bf16); None = fp32
     shard: tuple[int, int] | None = None  # (rank, world) while data-parallel training draws noise; None = alone
 

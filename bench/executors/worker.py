@@ -5,7 +5,7 @@ worker subprocess of the local executor (``python -m bench.executors.worker SPEC
 (another scheduler may have finished it meanwhile), appends a line to ``attempts.log`` and calls the
 training loop. Every error of the cell becomes a ``failed`` result with its reason, so that the grid goes on.
 
-The training function is :func:`bench.loop.train`; the environment variable ``BENCH_TRAIN_FN``
+The training function is :func:`bench.run.launch.train`; the environment variable ``BENCH_TRAIN_FN``
 (``module:function``) replaces it, which is how the scheduler's tests run without training anything.
 """
 
@@ -26,9 +26,9 @@ from typing import Any
 
 from bench.config import RunConfig
 from bench.errors import BenchError, one_line
-from bench.locks import CellLock
-from bench.run_dir import RunDir, atomic_write_json, read_status
-from bench.run_state import DONE, FAILED, LOCKED, SKIPPED, read_state, start_attempt
+from bench.run.folder import RunDir, atomic_write_json, read_status
+from bench.run.locks import CellLock
+from bench.run.state import DONE, FAILED, LOCKED, SKIPPED, read_state, start_attempt
 
 TrainFn = Callable[..., Any]
 
@@ -83,10 +83,10 @@ class CellResult:
 
 
 def load_train_fn() -> TrainFn:
-    """``bench.loop.train``, or the function named by ``BENCH_TRAIN_FN`` (``module:function``)."""
+    """``bench.run.launch.train``, or the function named by ``BENCH_TRAIN_FN`` (``module:function``)."""
     target = os.environ.get("BENCH_TRAIN_FN", "").strip()
     if not target:
-        from bench.loop import train
+        from bench.run.launch import train
 
         return train
     module, _, name = target.partition(":")

@@ -23,9 +23,9 @@ from bench.config import parse_set, resolve
 from bench.errors import ConfigError, WriteError
 from bench.executors.progress import ProgressBoard
 from bench.grid import make_cell_id
-from bench.locks import CellLock
 from bench.metrics.cache import atomic_save
-from bench.run_dir import append_rows, atomic_write_bytes, atomic_write_text
+from bench.run.folder import append_rows, atomic_write_bytes, atomic_write_text
+from bench.run.locks import CellLock
 from bench.scheduler import run_grid
 
 SMOKE_RUN = ("run", "--dataset", "digits_lt", "--method", "ecogan", "--scale", "smoke")

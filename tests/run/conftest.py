@@ -10,10 +10,10 @@ import pytest
 import torch
 from PIL import Image
 
-from bench.checkpoint import load_checkpoint
 from bench.config import RunConfig, resolve
-from bench.loop import train
-from bench.run_dir import RunDir
+from bench.run.checkpoint import load_checkpoint
+from bench.run.folder import RunDir
+from bench.run.launch import train
 
 from .loop_methods import LoopECOGAN  # noqa: F401  (registers the test methods)
 

@@ -7,7 +7,7 @@ import math
 import pytest
 from PIL import Image
 
-from bench.monitor import Monitor, make_monitor
+from bench.run.monitor import Monitor, make_monitor
 
 
 def test_off_by_default_writes_nothing(tmp_path):

@@ -26,6 +26,9 @@ from typing import Any
 from bench.errors import ConfigError, write_error
 
 PREVIOUS = "_previous"
+# What status.json says (the vocabulary of states: bench.run.state)
+PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
+FOLDER_STATES = (PENDING, RUNNING, DONE, FAILED)
 
 
 @dataclass(frozen=True)
@@ -274,8 +277,6 @@ def write_status(run: RunDir, state: str, step: int, steps: int, error: str | No
                  best: Mapping[str, Any] | None = None) -> None:
     """Write ``status.json``: state (pending | running | done | failed), step, steps, error (one line),
     best ({"fid", "step", "protocol", "extractor"} or null) and the UTC time of the update."""
-    from bench.run_state import FOLDER_STATES
-
     assert state in FOLDER_STATES, state
     atomic_write_json(run.status, {
         "state": state, "step": step, "steps": steps, "error": error, "best": dict(best) if best else None,

@@ -1,5 +1,6 @@
-"""Start the ranks of a data-parallel run (``nproc`` > 1): one process per device through
-``torch.multiprocessing`` (spawn), each running :func:`bench.loop.train_ranks`; see ``bench.distributed``.
+"""Start a run: :func:`train` checks the run folder (done before? the same config?) and trains in this process,
+or starts the ranks of a data-parallel run (``nproc`` > 1): one process per device through
+``torch.multiprocessing`` (spawn), each running :func:`bench.run.loop.train_ranks`; see ``bench.run.distributed``.
 
 The calling process only waits. Ctrl-C reaches the ranks with it (they share its process group; the local
 executor signals a worker's whole group): they agree to stop after the same iteration, rank 0 checkpoints it,
@@ -17,20 +18,52 @@ from typing import Any
 import torch
 import torch.multiprocessing as mp
 
-from bench import distributed
 from bench.config import RunConfig
 from bench.errors import one_line
-from bench.run_dir import RunDir, read_status, write_status
+from bench.run import distributed
+from bench.run import state as run_state
+from bench.run.folder import RunDir, read_status, write_status
+from bench.run.loop import RunOutcome, train_ranks
+from bench.run.setup import resolve_device
 
 RENDEZVOUS_TIMEOUT = timedelta(hours=2)  # ranks wait this long for rank 0's evaluations and checkpoints
+
+
+def train(cfg: RunConfig, run_dir: Path, *, force_restart: bool = False, progress: bool = True) -> RunOutcome:
+    """Train (or resume, or skip) one run in ``run_dir``.
+
+    Args:
+        cfg: the resolved config (a RunConfig is validated when made).
+        run_dir: the run folder, results/<grid>/<cell-id>/ (created).
+        force_restart: move the folder's contents to ``_previous/<time>/`` and start over.
+        progress: show a tqdm bar on stderr.
+
+    Returns:
+        ``skipped`` when the folder holds a finished run of the same config; ``done`` after training;
+        ``failed`` when the run stopped on an error (non-finite loss, missing data, out of memory...), which
+        ``status.json`` and ``error.log`` then describe.
+
+    Raises:
+        ConfigError: the folder holds a run of a different config (the message lists the keys that differ).
+        KeyboardInterrupt: on Ctrl-C or SIGTERM, after saving a checkpoint at the last whole step and marking the
+            run pending.
+    """
+    run = RunDir(Path(run_dir))
+    run.root.mkdir(parents=True, exist_ok=True)
+    if force_restart:
+        run_state.start_over(run.root)
+    state = run_state.check_resumable(run, cfg)
+    if state.done_with(cfg.config_hash()):
+        best = state.status.get("best") or {}
+        return RunOutcome(run_state.SKIPPED, int(state.status.get("step", cfg.steps)), best.get("fid"), None)
+    if cfg.nproc > 1:
+        return train_parallel(cfg, run, progress)
+    return train_ranks(cfg, run, progress)
 
 
 def _rank_main(rank: int, cfg_dict: dict[str, Any], root: str, progress: bool, port: int, threads: int,
                results: Any) -> None:
     """One rank: join the group, train, report rank 0's outcome through ``results``."""
-    from bench.loop import train_ranks
-    from bench.run_setup import resolve_device
-
     torch.set_num_threads(threads)
     cfg = RunConfig(**cfg_dict)
     device = resolve_device(cfg.device, rank)
@@ -50,10 +83,8 @@ def _rank_main(rank: int, cfg_dict: dict[str, Any], root: str, progress: bool, p
 
 
 def train_parallel(cfg: RunConfig, run: RunDir, progress: bool) -> Any:
-    """Train ``cfg`` on ``cfg.nproc`` ranks in ``run`` (already checked by :func:`bench.loop.train`); returns
+    """Train ``cfg`` on ``cfg.nproc`` ranks in ``run`` (already checked by :func:`bench.run.launch.train`); returns
     rank 0's RunOutcome."""
-    from bench.loop import RunOutcome
-
     context = std_mp.get_context("spawn")
     results = context.SimpleQueue()
     threads = max(1, torch.get_num_threads() // cfg.nproc)

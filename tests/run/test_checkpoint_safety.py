@@ -13,10 +13,10 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from bench.checkpoint import FORMAT, Checkpoint, load_checkpoint, save_checkpoint
 from bench.cli import main
 from bench.errors import ConfigError
-from bench.rng import rng_state, seed_everything, set_rng_state
+from bench.run.checkpoint import FORMAT, Checkpoint, load_checkpoint, save_checkpoint
+from bench.run.rng import rng_state, seed_everything, set_rng_state
 
 
 class _RunsCode:

@@ -10,13 +10,13 @@ import sys
 import time
 from pathlib import Path
 
-from bench.loop import train
-from bench.run_dir import RunDir
+from bench.run.folder import RunDir
+from bench.run.launch import train
 
 from .conftest import assert_same_run
 
 TESTS_DIR = Path(__file__).resolve().parent.parent
-RUNNER = ("import json, sys; from bench.config import RunConfig; from bench.loop import train; "
+RUNNER = ("import json, sys; from bench.config import RunConfig; from bench.run.launch import train; "
           "train(RunConfig(**json.loads(sys.argv[1])), sys.argv[2], progress=False)")
 
 
@@ -34,7 +34,7 @@ def wait_for_checkpoint(run: RunDir, proc: subprocess.Popen, step: int, timeout:
 def test_sigkilled_run_resumes_to_identical_results(reference_run, tmp_path):
     cfg, reference, _ = reference_run
     run = RunDir(tmp_path / "cell")
-    env = os.environ | {"BENCH_METHODS": "loop.loop_methods", "LOOP_TEST_DELAY": "0.3",
+    env = os.environ | {"BENCH_METHODS": "run.loop_methods", "LOOP_TEST_DELAY": "0.3",
                         "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS_DIR), os.environ.get("PYTHONPATH")]))}
     proc = subprocess.Popen([sys.executable, "-c", RUNNER, json.dumps(cfg.to_dict()), str(run.root)], env=env)
     try:

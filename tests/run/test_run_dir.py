@@ -1,4 +1,4 @@
-"""bench.run_dir: atomic writes, CSV rows (header, formatting, widening, truncation), status, _previous."""
+"""bench.run.folder: atomic writes, CSV rows (header, formatting, widening, truncation), status, _previous."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from bench.errors import ConfigError, WriteError
-from bench.run_dir import (
+from bench.run.folder import (
     RunDir,
     append_rows,
     atomic_write_bytes,

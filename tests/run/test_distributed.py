@@ -7,8 +7,8 @@ import csv
 
 import pytest
 
-from bench.loop import train
-from bench.run_dir import RunDir
+from bench.run.folder import RunDir
+from bench.run.launch import train
 
 from .conftest import assert_same_run
 
@@ -30,7 +30,7 @@ def rank_methods():
     """The ranks are fresh processes: they import the test methods through BENCH_METHODS (tests/ is on their
     sys.path, copied from this process by the spawn start method)."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("BENCH_METHODS", "loop.loop_methods")
+        patch.setenv("BENCH_METHODS", "run.loop_methods")
         yield
 
 

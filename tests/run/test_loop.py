@@ -1,4 +1,4 @@
-"""bench.loop.train on a generated folder dataset: the run folder, exact resume, refusals, failures."""
+"""bench.run.launch.train on a generated folder dataset: the run folder, exact resume, refusals, failures."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ import pytest
 import torch
 from PIL import Image
 
-from bench.batches import ShuffledBatches
-from bench.checkpoint import load_checkpoint
 from bench.errors import ConfigError
-from bench.loop import train
 from bench.methods import get_method
 from bench.methods.hyper import POSITIVE, option
 from bench.metrics import METRICS_COLUMNS, PER_CLASS_COLUMNS
-from bench.run_dir import RunDir, read_rows
+from bench.run.batches import ShuffledBatches
+from bench.run.checkpoint import load_checkpoint
+from bench.run.folder import RunDir, read_rows
+from bench.run.launch import train
 
 from .conftest import TRAIN_COUNTS, assert_same_run, assert_same_state
 from .loop_methods import Died

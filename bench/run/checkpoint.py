@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from bench.errors import ConfigError, one_line
-from bench.run_dir import atomic_write_bytes
+from bench.run.folder import atomic_write_bytes
 
 FORMAT = 1
 # what numpy arrays unpickle through; allowed so that checkpoints of older bench versions still load (an array

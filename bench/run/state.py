@@ -25,13 +25,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.config import diff_configs
 from bench.errors import ConfigError, write_error
-from bench.locks import current_job, is_stale, read_lock
-from bench.run_dir import RunDir, move_to_previous, read_json, read_status
+from bench.run.folder import (
+    DONE,
+    FAILED,
+    PENDING,
+    RUNNING,
+    RunDir,
+    move_to_previous,
+    read_json,
+    read_status,
+)
+from bench.run.locks import current_job, is_stale, read_lock
 
-PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
 SKIPPED, LOCKED, INTERRUPTED, NOT_STARTED = "skipped", "locked", "interrupted", "not started"
-FOLDER_STATES = (PENDING, RUNNING, DONE, FAILED)  # status.json
 CELL_STATES = (DONE, FAILED, SKIPPED, LOCKED, INTERRUPTED)  # one invocation's outcome of a cell
 ATTEMPTS_LOG = "attempts.log"
 
@@ -68,8 +76,6 @@ def read_state(run_dir: Path | str) -> RunState:
 def check_resumable(run: RunDir, cfg: Any) -> RunState:
     """The state of ``run`` for training ``cfg`` (a RunConfig) in it; a ConfigError when the folder holds a run of
     another config, listing the keys that differ (the resolved hyperparameters option by option)."""
-    from bench.config import diff_configs
-
     state = read_state(run.root)
     if run.config.exists() and state.config_hash != cfg.config_hash():
         saved = read_json(run.config)

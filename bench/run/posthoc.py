@@ -9,12 +9,13 @@ from typing import Any
 
 import torch
 
-from bench.checkpoint import Checkpoint, load_checkpoint
 from bench.config import RunConfig
 from bench.errors import ConfigError, check
 from bench.methods.base import Method
-from bench.run_dir import RunDir, append_rows, atomic_write_bytes, read_json
-from bench.run_setup import (
+from bench.run.checkpoint import Checkpoint, load_checkpoint
+from bench.run.folder import RunDir, append_rows, atomic_write_bytes, read_json
+from bench.run.samples import class_grid, generate_uint8, png_bytes, to_pil
+from bench.run.setup import (
     build_method,
     data_info,
     load_train_set,
@@ -22,7 +23,6 @@ from bench.run_setup import (
     metric_columns,
     resolve_device,
 )
-from bench.samples import class_grid, generate_uint8, png_bytes, to_pil
 
 CHECKPOINTS = ("best", "latest")
 
@@ -64,7 +64,7 @@ def evaluate_run(run_dir: Path, protocol: str, checkpoint: str = "best", extract
     its metrics.csv and per_class.csv.
 
     Args:
-        run_dir: a run folder written by ``bench.loop.train``.
+        run_dir: a run folder written by ``bench.run.launch.train``.
         protocol: ``paper`` or ``standard``.
         checkpoint: ``best`` or ``latest``.
         extractor: feature extractor; None = the one the run was evaluated with during training (its config's

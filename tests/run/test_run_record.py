@@ -7,8 +7,8 @@ import json
 
 import torch
 
-from bench.loop import train
-from bench.run_dir import RunDir
+from bench.run.folder import RunDir
+from bench.run.launch import train
 
 
 def test_config_json_records_the_thread_count(reference_run):

@@ -24,7 +24,7 @@ So the losses of an N-rank run track those of a one-process run of the same glob
 for bit. Ranks synchronise gradients through an optimizer step pre-hook instead of wrapping G and D in
 ``DistributedDataParallel``: a method's D step runs D three times (reals, fakes, GP mixes) and takes a double
 backward for the GP, which DDP's reducer does not support, and methods reach sub-modules (``D.logit``) that a
-DDP wrapper would hide. Only rank 0 writes to the run folder; the loop (``bench.loop``) does that.
+DDP wrapper would hide. Only rank 0 writes to the run folder; the loop (``bench.run.loop``) does that.
 """
 
 from __future__ import annotations

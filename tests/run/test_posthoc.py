@@ -1,4 +1,4 @@
-"""bench.posthoc: re-evaluating a checkpoint (rows appended) and sampling without data; their errors."""
+"""bench.run.posthoc: re-evaluating a checkpoint (rows appended) and sampling without data; their errors."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pytest
 from PIL import Image
 
 from bench.errors import ConfigError
-from bench.posthoc import evaluate_run, sample_run
-from bench.run_dir import RunDir, read_rows
-from bench.samples import MIN_TILE
+from bench.run.folder import RunDir, read_rows
+from bench.run.posthoc import evaluate_run, sample_run
+from bench.run.samples import MIN_TILE
 
 
 @pytest.fixture

@@ -11,17 +11,18 @@ branches on a method's name):
         every eval_every steps and at the end: each protocol's metrics and per-class rows, a sample grid
         every ckpt_every steps and at each evaluation: checkpoints/latest.pt (and best.pt on a new best)
 
-With ``nproc`` > 1 the run trains data-parallel on that many processes (``bench.distributed`` says what that
+With ``nproc`` > 1 the run trains data-parallel on that many processes (``bench.run.distributed`` says what that
 means for the batch); only rank 0 writes the run folder.
 
 CSV rows are written before the checkpoint that covers them, and a restart drops training rows newer than
 its checkpoint, so a run killed at any instant and started again writes the same bytes as one that never
-stopped (on CPU). Evaluation and sample grids run under :func:`bench.rng.preserved_rng`, so
+stopped (on CPU). Evaluation and sample grids run under :func:`bench.run.rng.preserved_rng`, so
 ``eval_every`` never changes the training trajectory.
 
-The loop only loops. What it builds a run from is ``bench.run_setup`` (shared with ``bench eval``), what it records
-about the code is ``bench.provenance``, the pretraining batches are ``bench.batches``, Ctrl-C/SIGTERM handling is
-``bench.interrupts`` and whether a folder may resume is ``bench.run_state``.
+The loop only loops. What it builds a run from is ``bench.run.setup`` (shared with ``bench eval``), what it
+records about the code is ``bench.run.provenance``, the pretraining batches are ``bench.run.batches``, Ctrl-C/SIGTERM
+handling is ``bench.run.interrupts``, and ``bench.run.launch.train`` decides whether a folder may resume
+(``bench.run.state``) before the loop starts.
 """
 
 from __future__ import annotations
@@ -31,25 +32,19 @@ import sys
 import traceback
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Literal
 
 import torch
 from tqdm import tqdm
 
-from bench import distributed, run_state
-from bench.batches import ShuffledBatches
-from bench.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from bench.config import RunConfig
 from bench.datasets.base import uint8_to_float
 from bench.errors import RunFailed, one_line
-from bench.executors.progress import progress_bar
-from bench.interrupts import DeferredInterrupt
 from bench.methods.base import Method, losses_to_floats
-from bench.monitor import Monitor, make_monitor
-from bench.provenance import environment_versions, git_commit
-from bench.rng import preserved_rng, rng_state, seed_everything, set_rng_state
-from bench.run_dir import (
+from bench.run import distributed
+from bench.run.batches import ShuffledBatches
+from bench.run.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from bench.run.folder import (
     RunDir,
     append_rows,
     atomic_write_bytes,
@@ -60,7 +55,13 @@ from bench.run_dir import (
     truncate_csv,
     write_status,
 )
-from bench.run_setup import (
+from bench.run.interrupts import DeferredInterrupt
+from bench.run.monitor import Monitor, make_monitor
+from bench.run.progress import progress_bar
+from bench.run.provenance import environment_versions, git_commit
+from bench.run.rng import preserved_rng, rng_state, seed_everything, set_rng_state
+from bench.run.samples import class_grid, grid_classes, png_bytes
+from bench.run.setup import (
     build_method,
     data_info,
     load_train_set,
@@ -69,7 +70,6 @@ from bench.run_setup import (
     metric_columns,
     resolve_device,
 )
-from bench.samples import class_grid, grid_classes, png_bytes
 
 Status = Literal["done", "skipped", "failed"]
 
@@ -85,44 +85,10 @@ class RunOutcome:
     error: str | None = None
 
 
-# -- the loop ------------------------------------------------------------------------------------
-def train(cfg: RunConfig, run_dir: Path, *, force_restart: bool = False, progress: bool = True) -> RunOutcome:
-    """Train (or resume, or skip) one run in ``run_dir``.
-
-    Args:
-        cfg: the resolved config (a RunConfig is validated when made).
-        run_dir: the run folder, results/<grid>/<cell-id>/ (created).
-        force_restart: move the folder's contents to ``_previous/<time>/`` and start over.
-        progress: show a tqdm bar on stderr.
-
-    Returns:
-        ``skipped`` when the folder holds a finished run of the same config; ``done`` after training;
-        ``failed`` when the run stopped on an error (non-finite loss, missing data, out of memory...), which
-        ``status.json`` and ``error.log`` then describe.
-
-    Raises:
-        ConfigError: the folder holds a run of a different config (the message lists the keys that differ).
-        KeyboardInterrupt: on Ctrl-C or SIGTERM, after saving a checkpoint at the last whole step and marking the
-            run pending.
-    """
-    run = RunDir(Path(run_dir))
-    run.root.mkdir(parents=True, exist_ok=True)
-    if force_restart:
-        run_state.start_over(run.root)
-    state = run_state.check_resumable(run, cfg)
-    if state.done_with(cfg.config_hash()):
-        best = state.status.get("best") or {}
-        return RunOutcome(run_state.SKIPPED, int(state.status.get("step", cfg.steps)), best.get("fid"), None)
-    if cfg.nproc > 1:
-        from bench.launch import train_parallel
-
-        return train_parallel(cfg, run, progress)
-    return train_ranks(cfg, run, progress)
-
-
+# -- the loop ---------------------------------------------------------------------------------------
 def train_ranks(cfg: RunConfig, run: RunDir, progress: bool, ranks: distributed.Ranks | None = None) -> RunOutcome:
-    """Train one rank of a run (the only one unless ``ranks`` says otherwise); :func:`train` has checked the
-    folder. Only rank 0 writes files and records a failure."""
+    """Train one rank of a run (the only one unless ``ranks`` says otherwise); ``bench.run.launch.train`` has
+    checked the folder. Only rank 0 writes files and records a failure."""
     trainer = _Trainer(cfg, run, progress, ranks or distributed.Ranks())
     try:
         return trainer.run()
@@ -154,7 +120,7 @@ class _Trainer:
         self.bar: tqdm | None = None
         self.postfix: dict[str, str] = {}
         self.stop_requested = False  # data-parallel: some rank got Ctrl-C / SIGTERM (agreed on by all ranks)
-        self.monitor: Monitor = Monitor()  # --set tensorboard=true: an event file (bench.monitor), from run()
+        self.monitor: Monitor = Monitor()  # --set tensorboard=true: an event file (bench.run.monitor), from run()
 
     # -- setup -----------------------------------------------------------------------------------
     def run(self) -> RunOutcome:

@@ -1,11 +1,11 @@
-"""bench.samples: which classes a grid shows, the tiling and labels, fixed latents."""
+"""bench.run.samples: which classes a grid shows, the tiling and labels, fixed latents."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from bench.samples import MAX_GRID_ROWS, class_grid, generate_uint8, grid_classes, latents, render_grid, to_pil
+from bench.run.samples import MAX_GRID_ROWS, class_grid, generate_uint8, grid_classes, latents, render_grid, to_pil
 
 
 class LabelPainter:

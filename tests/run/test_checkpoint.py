@@ -1,4 +1,4 @@
-"""bench.checkpoint: save/load round trip, RNG states, the RNG shield, unreadable files."""
+"""bench.run.checkpoint: save/load round trip, RNG states, the RNG shield, unreadable files."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from bench.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from bench.errors import ConfigError
-from bench.rng import preserved_rng, rng_state, seed_everything, set_rng_state
+from bench.run.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from bench.run.rng import preserved_rng, rng_state, seed_everything, set_rng_state
 
 
 def draws() -> tuple[float, float, list[float]]:

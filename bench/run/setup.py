@@ -1,5 +1,5 @@
-"""What a run is built from, shared by the training loop (``bench.loop``) and ``bench eval`` / ``bench sample``
-(``bench.posthoc``): the device, the training data and its facts, the method, the evaluator, the real-batch
+"""What a run is built from, shared by the training loop (``bench.run.loop``) and ``bench eval`` / ``bench sample``
+(``bench.run.posthoc``): the device, the training data and its facts, the method, the evaluator, the real-batch
 sampler."""
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Registered on import as ``loop_ecogan``, ``loop_ebgan`` and ``loop_ecogan_nobn``
 BatchNorm, so that a data-parallel run can match a one-process run to float tolerance). The math is the real
 methods'; the faults only happen at a given step (the one ``update_ema`` receives), so the same class serves
 the uninterrupted reference run, a killed run and its resumption. Subprocesses import this module through
-``BENCH_METHODS=loop.loop_methods`` with ``tests/`` on ``PYTHONPATH``.
+``BENCH_METHODS=run.loop_methods`` with ``tests/`` on ``PYTHONPATH``.
 
 Environment:
     LOOP_TEST_DELAY        seconds to sleep after each G step (so a subprocess can be killed mid-run)
