@@ -20,9 +20,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from bench.config import SCALES, RunConfig
+from bench.config import GATHERED, OPTIONS, SCALES
 from bench.errors import BenchError, DataNotFoundError
-from bench.grid import Cell, Grid, load_grid, make_label
+from bench.grid import AXES, Cell, Grid, list_grids, load_grid, make_label
 from bench.run.folder import RunDir, atomic_write_json, atomic_write_text, read_json, read_rows
 from bench.run.state import folder_state
 
@@ -30,9 +30,10 @@ MANIFEST = "grid.json"
 METRICS = ("fid", "is_mean", "is_std", "kid_mean", "kid_std", "precision", "recall", "ifid_mean", "fid_head",
            "fid_tail", "cond_acc", "judge_acc", "d_acc_real", "d_acc_fake", "label_sens", "n_real", "n_fake",
            "fid_lo", "fid_hi", "fid_head_lo", "fid_head_hi", "fid_tail_lo", "fid_tail_hi", "fid_half_a", "fid_half_b")
-COLUMNS = ("grid", "cell", "label", "dataset", "method", "sampling", "seed", "quirks", "scale", "backbone",
-           "g_cond", "regularizer", "augment", "options", "step", "source", "protocol", "extractor", "reference",
-           "label_mix", "metric", "value")
+# the option table's gathered columns (bench.config: dataset, method, sampling, seed, quirks, scale, backbone,
+# g_cond, regularizer, augment, options) between the run's names and the measurement's
+COLUMNS = ("grid", "cell", "label", *(column for _, column in GATHERED), "step", "source", "protocol", "extractor",
+           "reference", "label_mix", "metric", "value")
 
 
 def grid_dir(results_root: Path | str, key: str) -> Path:
@@ -49,8 +50,7 @@ def log_path(results_root: Path | str, key: str, cell_id: str) -> Path:
 
 def cell_entry(cell: Cell) -> dict[str, Any]:
     """A cell as the manifest records it."""
-    return {"id": cell.id, "axes": cell.axes, "label": cell.label, "paper": cell.paper,
-            "hash": cell.config.config_hash()}
+    return {"id": cell.id, "axes": cell.axes, "label": cell.label, "paper": cell.paper, "hash": cell.plan.hash}
 
 
 def write_manifest(grid: Grid, scale: str, cells: list[Cell], results_root: Path | str) -> Path:
@@ -95,7 +95,7 @@ def resolve_key(grid: Grid | str | Path, results_root: Path | str, scale: str | 
     name, _, suffix = str(grid).rpartition("-")
     if grid == ADHOC or (name == ADHOC and suffix in SCALES):  # ad-hoc runs: no grid file, the key is enough
         scale = scale or (suffix if name == ADHOC else None)
-        return (ADHOC if scale in (None, RunConfig.scale) else f"{ADHOC}-{scale}"), None
+        return (ADHOC if scale in (None, OPTIONS["scale"].default) else f"{ADHOC}-{scale}"), None
     if scale is None and suffix in SCALES and name and (Path(name).suffix or name in _shipped()):
         loaded = load_grid(name)
         return loaded.key(suffix), loaded
@@ -104,8 +104,6 @@ def resolve_key(grid: Grid | str | Path, results_root: Path | str, scale: str | 
 
 
 def _shipped() -> list[str]:
-    from bench.grid import list_grids
-
     return list_grids()
 
 
@@ -163,8 +161,9 @@ def gather(grid: Grid | str | Path, results_root: Path | str = "results", scale:
 
     Returns:
         The CSV path. It is tidy: one row per run x step x source x protocol x metric, with the columns
-        :data:`COLUMNS` (axes from each run's ``config.json``, ``options`` the JSON of its method options,
-        ``value`` exactly as ``metrics.csv`` holds it; empty metrics are left out). Rows are sorted by cell,
+        :data:`COLUMNS` (the gathered options from each run's ``config.json``, as the option table says: ``options``
+        the sorted JSON of its method options, an unset backbone or g_cond empty, an option a run predates at its
+        default; ``value`` exactly as ``metrics.csv`` holds it; empty metrics are left out). Rows are sorted by cell,
         step, source, protocol and metric, and the file is written atomically.
     """
     key, _ = resolve_key(grid, results_root, scale)
@@ -176,15 +175,10 @@ def gather(grid: Grid | str | Path, results_root: Path | str = "results", scale:
     rows: list[dict[str, Any]] = []
     for run_dir in _run_dirs(folder):
         config = read_json(run_dir / "config.json").get("config", {})
-        axes = {k: config.get(k) for k in ("dataset", "method", "sampling", "seed", "quirks", "backbone", "g_cond")}
-        axes["method_options"] = config.get("method_options") or {}
-        aids = {k: config.get(k) or "none" for k in ("regularizer", "augment")}  # runs from before the aids: none
-        axes.update(aids)
+        values = {name: config.get(name, OPTIONS[name].default) for name, _ in GATHERED}  # an older run: defaults
+        axes = {name: values[name] for name in AXES}
         base = {"grid": key, "cell": run_dir.name, "label": labels.get(run_dir.name) or make_label(axes),
-                **{k: axes[k] for k in ("dataset", "method", "sampling", "seed", "quirks")},
-                "scale": config.get("scale"), "backbone": config.get("backbone") or "",
-                "g_cond": config.get("g_cond") or "", **aids,
-                "options": json.dumps(axes["method_options"], sort_keys=True)}
+                **{column: OPTIONS[name].gathered(values[name]) for name, column in GATHERED}}
         for metric_row in read_rows(RunDir(run_dir).metrics):
             info = {k: metric_row.get(k, "") for k in ("step", "source", "protocol", "extractor", "reference",
                                                        "label_mix")}

@@ -29,7 +29,7 @@ from typing import IO
 
 from bench.executors.packing import Slot, worker_slots
 from bench.executors.progress import PROGRESS_FILE_ENV, ProgressBoard
-from bench.executors.worker import CellResult, CellSpec
+from bench.executors.worker import CellResult, CellSpec, result_from_status
 
 POLL_S = 0.1
 STOP_WAIT_S = 60.0  # a checkpoint of a big model may take a while
@@ -163,8 +163,6 @@ def _collect(run: _Running) -> CellResult:
         return result
     where = f"see {run.log}" if run.log else "its output is above"
     last = _last_line(run.log) if run.log else ""
-    from bench.executors.worker import result_from_status
-
     return result_from_status(run.spec.cell, "failed", Path(run.spec.run_dir), seconds=seconds,
                               error=f"worker exited with code {run.proc.returncode} ({where}){last}")
 

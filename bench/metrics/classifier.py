@@ -7,7 +7,7 @@ It makes FID-like numbers meaningful on offline machines and on data far from Im
 Training is part of the measurement instrument, so it is fixed: seed 0 (not the run's seed, so every run of a
 dataset shares one classifier), Adam(2e-3), batch 64, cross-entropy, no augmentation, and
 ``clamp(round(20000 / N), 5, 20)`` epochs (20 epochs for 500 digits, 5 for a 10k-image reference). It
-runs under :func:`bench.run.rng.preserved_rng` with a private generator for shuffling, so the global RNG
+runs under :func:`bench.rng.preserved_rng` with a private generator for shuffling, so the global RNG
 stream is untouched, and it is bit-for-bit deterministic on CPU.
 """
 
@@ -22,7 +22,7 @@ from torch import nn
 
 from bench.datasets.base import ImageSet, uint8_to_float
 from bench.metrics.cache import atomic_save, digest, environment_key, load_cached, slug
-from bench.run.rng import preserved_rng
+from bench.rng import preserved_rng
 
 SEED = 0
 BATCH_SIZE = 64

@@ -12,7 +12,7 @@ extractor (``cfg.extractor`` overrides it); a deterministic, histogram-keeping s
 (:mod:`bench.metrics.reference`). Then n_fake = n_real fakes are generated in memory with z drawn from a
 private ``torch.Generator`` seeded by (cfg.seed, step), quantised to uint8 as the paper does, and passed
 once through the extractor (and the reference classifier, for conditional accuracy). Every metric comes from
-that one pass. The whole call runs under :func:`bench.run.rng.preserved_rng`: the global RNG state after
+that one pass. The whole call runs under :func:`bench.rng.preserved_rng`: the global RNG state after
 evaluation equals the state before, so training never depends on evaluation.
 
 Metrics (``metrics.csv``; NaN where undefined):
@@ -59,7 +59,7 @@ from bench.metrics.prc import precision_recall
 from bench.metrics.protocols import PROTOCOLS, fake_labels, get_protocol, head_classes, subset_indices
 from bench.metrics.reference import ReferenceFeatures, load_or_compute_reference
 from bench.metrics.weights import WEIGHTS_FILES
-from bench.run.rng import eval_seed, preserved_rng
+from bench.rng import eval_seed, preserved_rng
 
 METRICS_COLUMNS = ["step", "source", "protocol", "extractor", "reference", "label_mix", "n_real", "n_fake", "fid",
                    "is_mean", "is_std", "kid_mean", "kid_std", "precision", "recall", "ifid_mean", "fid_head",

@@ -39,7 +39,7 @@ class Checkpoint:
         method: ``method.state_dict()`` (G, D, G_ema, optimizers, extra).
         best: the best evaluation so far, {"fid", "step", "protocol", "extractor"}, or None.
         rng: :func:`rng_state` with the sampler's ``state_dict()`` under ``"sampler"``.
-        config_hash: the run's ``cfg.config_hash()``.
+        config_hash: the run plan's hash (``RunPlan.hash``).
     """
 
     step: int

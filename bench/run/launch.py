@@ -18,8 +18,8 @@ from typing import Any
 import torch
 import torch.multiprocessing as mp
 
-from bench.config import RunConfig
 from bench.errors import one_line
+from bench.plan import RunPlan
 from bench.run import distributed
 from bench.run import state as run_state
 from bench.run.folder import RunDir, read_status, write_status
@@ -29,11 +29,11 @@ from bench.run.setup import resolve_device
 RENDEZVOUS_TIMEOUT = timedelta(hours=2)  # ranks wait this long for rank 0's evaluations and checkpoints
 
 
-def train(cfg: RunConfig, run_dir: Path, *, force_restart: bool = False, progress: bool = True) -> RunOutcome:
+def train(plan: RunPlan, run_dir: Path, *, force_restart: bool = False, progress: bool = True) -> RunOutcome:
     """Train (or resume, or skip) one run in ``run_dir``.
 
     Args:
-        cfg: the resolved config (a RunConfig is validated when made).
+        plan: the run plan (``bench.plan``), resolved and checked.
         run_dir: the run folder, results/<grid>/<cell-id>/ (created).
         force_restart: move the folder's contents to ``_previous/<time>/`` and start over.
         progress: show a tqdm bar on stderr.
@@ -52,27 +52,28 @@ def train(cfg: RunConfig, run_dir: Path, *, force_restart: bool = False, progres
     run.root.mkdir(parents=True, exist_ok=True)
     if force_restart:
         run_state.start_over(run.root)
-    state = run_state.check_resumable(run, cfg)
-    if state.done_with(cfg.config_hash()):
+    state = run_state.check_resumable(run, plan)
+    if state.done_with(plan.hash):
         best = state.status.get("best") or {}
-        return RunOutcome(run_state.SKIPPED, int(state.status.get("step", cfg.steps)), best.get("fid"), None)
-    if cfg.nproc > 1:
-        return train_parallel(cfg, run, progress)
-    return train_ranks(cfg, run, progress)
+        return RunOutcome(run_state.SKIPPED, int(state.status.get("step", plan.budget.steps)), best.get("fid"), None)
+    if plan.config.nproc > 1:
+        return train_parallel(plan, run, progress)
+    return train_ranks(plan, run, progress)
 
 
-def _rank_main(rank: int, cfg_dict: dict[str, Any], root: str, progress: bool, port: int, threads: int,
+def _rank_main(rank: int, saved_plan: dict[str, Any], root: str, progress: bool, port: int, threads: int,
                results: Any) -> None:
     """One rank: join the group, train, report rank 0's outcome through ``results``."""
     torch.set_num_threads(threads)
-    cfg = RunConfig(**cfg_dict)
+    plan = RunPlan.from_json(saved_plan)
+    cfg = plan.config
     device = resolve_device(cfg.device, rank)
     if device.type == "cuda":
         device = torch.device("cuda", rank)
         torch.cuda.set_device(device)
     ranks = distributed.init_ranks(rank, cfg.nproc, port, device, timeout=RENDEZVOUS_TIMEOUT)
     try:
-        outcome = train_ranks(cfg, RunDir(Path(root)), progress, ranks)
+        outcome = train_ranks(plan, RunDir(Path(root)), progress, ranks)
         report = (outcome.status, outcome.step, outcome.best_fid, outcome.error)
     except KeyboardInterrupt:  # every rank stopped at the same iteration; rank 0 checkpointed it
         report = ("interrupted", 0, None, None)
@@ -82,13 +83,14 @@ def _rank_main(rank: int, cfg_dict: dict[str, Any], root: str, progress: bool, p
         results.put(report)
 
 
-def train_parallel(cfg: RunConfig, run: RunDir, progress: bool) -> Any:
-    """Train ``cfg`` on ``cfg.nproc`` ranks in ``run`` (already checked by :func:`bench.run.launch.train`); returns
-    rank 0's RunOutcome."""
+def train_parallel(plan: RunPlan, run: RunDir, progress: bool) -> Any:
+    """Train ``plan`` on its ``nproc`` ranks in ``run`` (already checked by :func:`train`); returns rank 0's
+    RunOutcome."""
+    cfg = plan.config
     context = std_mp.get_context("spawn")
     results = context.SimpleQueue()
     threads = max(1, torch.get_num_threads() // cfg.nproc)
-    args = (cfg.to_dict(), str(run.root), progress, distributed.free_port(), threads, results)
+    args = (plan.to_json(), str(run.root), progress, distributed.free_port(), threads, results)
     processes = mp.start_processes(_rank_main, args=args, nprocs=cfg.nproc, join=False, start_method="spawn")
     interrupted, report = False, None
     while True:

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.atomic import write_all
 from bench.errors import BenchError, WriteError, write_error
-from bench.run.folder import write_all
 
 HEARTBEAT_S = float(os.environ.get("BENCH_LOCK_HEARTBEAT_S", "30"))
 TIMEOUT_S = float(os.environ.get("BENCH_LOCK_TIMEOUT_S", "300"))

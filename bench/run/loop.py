@@ -1,6 +1,7 @@
 """The one training loop: any registered method, one run folder, exact resume.
 
-``train(cfg, run_dir)`` drives a method only through the contract of ``bench.methods.base.Method`` (it never
+``bench.run.launch.train(plan, run_dir)`` checks the run folder and calls :func:`train_ranks`, which drives a method
+only through the contract of ``bench.methods.base.Method`` (it never
 branches on a method's name):
 
     pretrain once (if the method has a pretraining stage), checkpoint at step 0
@@ -16,7 +17,7 @@ means for the batch); only rank 0 writes the run folder.
 
 CSV rows are written before the checkpoint that covers them, and a restart drops training rows newer than
 its checkpoint, so a run killed at any instant and started again writes the same bytes as one that never
-stopped (on CPU). Evaluation and sample grids run under :func:`bench.run.rng.preserved_rng`, so
+stopped (on CPU). Evaluation and sample grids run under :func:`bench.rng.preserved_rng`, so
 ``eval_every`` never changes the training trajectory.
 
 The loop only loops. What it builds a run from is ``bench.run.setup`` (shared with ``bench eval``), what it
@@ -37,10 +38,11 @@ from typing import Any, Literal
 import torch
 from tqdm import tqdm
 
-from bench.config import RunConfig
 from bench.datasets.base import uint8_to_float
 from bench.errors import RunFailed, one_line
 from bench.methods.base import Method, losses_to_floats
+from bench.plan import RunPlan
+from bench.rng import preserved_rng, rng_state, seed_everything, set_rng_state
 from bench.run import distributed
 from bench.run.batches import ShuffledBatches
 from bench.run.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
@@ -59,7 +61,6 @@ from bench.run.interrupts import DeferredInterrupt
 from bench.run.monitor import Monitor, make_monitor
 from bench.run.progress import progress_bar
 from bench.run.provenance import environment_versions, git_commit
-from bench.run.rng import preserved_rng, rng_state, seed_everything, set_rng_state
 from bench.run.samples import class_grid, grid_classes, png_bytes
 from bench.run.setup import (
     build_method,
@@ -86,10 +87,10 @@ class RunOutcome:
 
 
 # -- the loop ---------------------------------------------------------------------------------------
-def train_ranks(cfg: RunConfig, run: RunDir, progress: bool, ranks: distributed.Ranks | None = None) -> RunOutcome:
+def train_ranks(plan: RunPlan, run: RunDir, progress: bool, ranks: distributed.Ranks | None = None) -> RunOutcome:
     """Train one rank of a run (the only one unless ``ranks`` says otherwise); ``bench.run.launch.train`` has
     checked the folder. Only rank 0 writes files and records a failure."""
-    trainer = _Trainer(cfg, run, progress, ranks or distributed.Ranks())
+    trainer = _Trainer(plan, run, progress, ranks or distributed.Ranks())
     try:
         return trainer.run()
     except KeyboardInterrupt:
@@ -104,9 +105,10 @@ def train_ranks(cfg: RunConfig, run: RunDir, progress: bool, ranks: distributed.
 class _Trainer:
     """The state of one run while it trains; :func:`train` is its only user."""
 
-    def __init__(self, cfg: RunConfig, run: RunDir, progress: bool, ranks: distributed.Ranks) -> None:
+    def __init__(self, plan: RunPlan, run: RunDir, progress: bool, ranks: distributed.Ranks) -> None:
         self.ranks = ranks
-        self.cfg, self.run_dir, self.progress = cfg, run, progress and ranks.main
+        self.plan, self.cfg = plan, plan.config
+        self.run_dir, self.progress = run, progress and ranks.main
         # what status.json said before this attempt: reported if it stops before a checkpoint is restored
         previous = read_status(run) or {}
         self.previous_step = int(previous.get("step") or 0)
@@ -136,13 +138,10 @@ class _Trainer:
         self.data = data_info(train_set)
         threads = torch.get_num_threads()  # moves float sums on CPU: recorded, not hashed (see the README)
         seed_everything(cfg.seed)
-        self.method = build_method(cfg, self.data, self.device, self.ranks.world)
-        if main and not run.config.exists():
-            recipe = self.method.recipe() | {"steps": cfg.steps, "d_updates": cfg.steps * self.method.n_dis}
-            atomic_write_json(run.config, {"config": cfg.to_dict(), "hyper": cfg.method_hyper(),
-                                           "hash": cfg.config_hash(),
-                                           "versions": environment_versions(), "git_commit": git_commit(),
-                                           "data": self.data, "recipe": recipe, "threads": threads})
+        self.method = build_method(self.plan, self.data, self.device, self.ranks.world)
+        if main and not run.config.exists():  # the plan, written once, with the facts of this run's data and code
+            atomic_write_json(run.config, self.plan.to_json() | {
+                "versions": environment_versions(), "git_commit": git_commit(), "data": self.data, "threads": threads})
         elif main and read_json(run.config).get("threads", threads) != threads:
             print(f"note: {run.root} started with {read_json(run.config)['threads']} CPU threads and resumes with "
                   f"{threads}: its numbers will not be bit for bit those of an uninterrupted run", file=sys.stderr)
@@ -301,7 +300,7 @@ class _Trainer:
         assert self.method is not None
         run = self.run_dir
         ckpt = Checkpoint(step=self.step, method=self.method.state_dict(), best=self.best,
-                          rng=rng_state() | {"sampler": self.sampler.state_dict()}, config_hash=self.cfg.config_hash())
+                          rng=rng_state() | {"sampler": self.sampler.state_dict()}, config_hash=self.plan.hash)
         paths = [run.checkpoint("best")] if new_best else []
         save_checkpoint(ckpt, *paths, run.checkpoint("latest"))
         self.saved_step = self.step

@@ -1,5 +1,7 @@
 """After training: ``bench eval`` (re-measure a checkpoint under any protocol) and ``bench sample`` (images
-from a checkpoint). Sampling needs no dataset: the run folder's ``config.json`` describes the data."""
+from a checkpoint). Both rebuild the method from the run plan the folder's ``config.json`` holds, as it trained
+(``RunPlan.from_json``: nothing is resolved again, so a default changed since does not change the rebuilt nets).
+Sampling needs no dataset: ``config.json`` describes the data."""
 
 from __future__ import annotations
 
@@ -9,9 +11,9 @@ from typing import Any
 
 import torch
 
-from bench.config import RunConfig
 from bench.errors import ConfigError, check
 from bench.methods.base import Method
+from bench.plan import RunPlan
 from bench.run.checkpoint import Checkpoint, load_checkpoint
 from bench.run.folder import RunDir, append_rows, atomic_write_bytes, read_json
 from bench.run.samples import class_grid, generate_uint8, png_bytes, to_pil
@@ -27,25 +29,26 @@ from bench.run.setup import (
 CHECKPOINTS = ("best", "latest")
 
 
-def open_run(run_dir: Path) -> tuple[RunConfig, dict[str, Any]]:
-    """The resolved config and the data description (``num_classes``, ``class_names``, ``class_counts``,
-    ``channels``, ``image_size``) saved in a run folder's config.json."""
+def open_run(run_dir: Path) -> tuple[RunPlan, dict[str, Any]]:
+    """The run plan and the data description (``num_classes``, ``class_names``, ``class_counts``, ``channels``,
+    ``image_size``) saved in a run folder's config.json."""
     run = RunDir(Path(run_dir))
     check(run.config.exists(), f"{run.root} is not a run folder (it has no config.json)")
     saved = read_json(run.config)
     check("config" in saved and "data" in saved, f"{run.config} lacks the 'config' or 'data' entry")
     try:
-        cfg = RunConfig(**saved["config"])
-    except TypeError as err:
-        raise ConfigError(f"{run.config}: the saved config does not fit this version of bench ({err})") from None
-    return cfg, saved["data"]
+        return RunPlan.from_json(saved, where=str(run.config)), saved["data"]
+    except ConfigError as err:
+        message = str(err)
+        raise ConfigError(message if str(run.config) in message else f"{run.config}: {message}") from None
 
 
 def load_run_method(run_dir: Path, checkpoint: str = "best", device: str = "auto"
-                    ) -> tuple[RunConfig, dict[str, Any], Method, Checkpoint]:
-    """Rebuild a run's method from ``checkpoints/<checkpoint>.pt``; returns (config, data, method, checkpoint)."""
+                    ) -> tuple[RunPlan, dict[str, Any], Method, Checkpoint]:
+    """Rebuild a run's method from its plan and ``checkpoints/<checkpoint>.pt``; returns (plan, data, method,
+    checkpoint)."""
     check(checkpoint in CHECKPOINTS, f"checkpoint must be one of {', '.join(CHECKPOINTS)}, got {checkpoint!r}")
-    cfg, data = open_run(run_dir)
+    plan, data = open_run(run_dir)
     run = RunDir(Path(run_dir))
     path = run.checkpoint(checkpoint)
     hint = ("the run has not evaluated yet; try --checkpoint latest" if run.checkpoint("latest").exists()
@@ -53,9 +56,9 @@ def load_run_method(run_dir: Path, checkpoint: str = "best", device: str = "auto
     check(path.exists(), f"{run.root} has no {checkpoint} checkpoint ({path} is missing: {hint})")
     torch_device = resolve_device(device)
     ckpt = load_checkpoint(path)
-    method = build_method(cfg, data, torch_device)
+    method = build_method(plan, data, torch_device)
     method.load_state_dict(ckpt.method)
-    return cfg, data, method, ckpt
+    return plan, data, method, ckpt
 
 
 def evaluate_run(run_dir: Path, protocol: str, checkpoint: str = "best", extractor: str | None = None,
@@ -75,9 +78,10 @@ def evaluate_run(run_dir: Path, protocol: str, checkpoint: str = "best", extract
     Returns:
         The ``bench.metrics.EvalResult`` (``row``, ``per_class``).
     """
-    cfg, data, method, ckpt = load_run_method(run_dir, checkpoint, device)
-    cfg = dataclasses.replace(cfg, protocols=[protocol], extractor=extractor or cfg.extractor, device=device,
-                              data_root=data_root if data_root is not None else cfg.data_root)
+    plan, data, method, ckpt = load_run_method(run_dir, checkpoint, device)
+    saved = plan.config  # measured as the plan says, but for what this command names
+    cfg = dataclasses.replace(saved, protocols=[protocol], extractor=extractor or saved.extractor, device=device,
+                              data_root=data_root if data_root is not None else saved.data_root)
     train_set = load_train_set(cfg)
     check(data_info(train_set)["class_counts"] == list(data["class_counts"]),
           f"the training data of {cfg.dataset!r} found now differ from those the run in {run_dir} was trained on "

@@ -1,6 +1,6 @@
-"""What a run is built from, shared by the training loop (``bench.run.loop``) and ``bench eval`` / ``bench sample``
-(``bench.run.posthoc``): the device, the training data and its facts, the method, the evaluator, the real-batch
-sampler."""
+"""What a run is built from its plan, shared by the training loop (``bench.run.loop``) and ``bench eval`` /
+``bench sample`` (``bench.run.posthoc``): the device, the training data and its facts, the method, the evaluator, the
+real-batch sampler."""
 
 from __future__ import annotations
 
@@ -9,10 +9,13 @@ from typing import Any
 import torch
 
 from bench.config import RunConfig
+from bench.datasets import load_dataset
 from bench.datasets.base import ImageSet
+from bench.datasets.samplers import make_sampler as make_index_sampler
 from bench.errors import ConfigError
-from bench.methods import get_method
-from bench.methods.base import Method, MethodConfig
+from bench.methods.base import Method
+from bench.metrics import METRICS_COLUMNS, PER_CLASS_COLUMNS, Evaluator
+from bench.plan import RunPlan
 
 
 def resolve_device(name: str, rank: int = 0) -> torch.device:
@@ -36,30 +39,21 @@ def data_info(train_set: ImageSet) -> dict[str, Any]:
             "image_size": train_set.image_size}
 
 
-def build_method(cfg: RunConfig, data: dict[str, Any], device: torch.device, world: int = 1) -> Method:
-    """The registered method ``cfg.method`` built for the data described by ``data`` (see :func:`data_info`);
-    on one of ``world`` data-parallel ranks its G steps take ``batch_size / world`` fakes."""
-    config = MethodConfig(num_classes=data["num_classes"], image_size=data["image_size"], channels=data["channels"],
-                          backbone=cfg.backbone, g_cond=cfg.g_cond, quirks=cfg.quirks,
-                          regularizer=cfg.regularizer, augment=cfg.augment,
-                          batch_size=cfg.batch_size // world,
-                          class_counts=list(data["class_counts"]), options=dict(cfg.method_options))
-    return get_method(cfg.method)(config, device)
+def build_method(plan: RunPlan, data: dict[str, Any], device: torch.device, world: int = 1) -> Method:
+    """The plan's method built for the data described by ``data`` (see :func:`data_info`), from the plan's resolved
+    Hyper, backbone and g_cond (``RunPlan.method_config``); on one of ``world`` data-parallel ranks its G steps take
+    ``batch_size / world`` fakes."""
+    return plan.method_class()(plan.method_config(data, world), device)
 
 
 def load_train_set(cfg: RunConfig) -> ImageSet:
     """The run's training split, resized and capped as the config says."""
-    from bench.datasets import load_dataset
-
     return load_dataset(cfg.dataset, split="train", image_size=cfg.image_size, channels=cfg.channels,
                         data_root=cfg.data_root, max_per_class=cfg.max_per_class)
 
 
 def make_evaluator(cfg: RunConfig, train_set: ImageSet, device: torch.device) -> Any:
     """The metrics evaluator of a run (``bench.metrics.Evaluator``), with the dataset's balanced reference split."""
-    from bench.datasets import load_dataset
-    from bench.metrics import Evaluator
-
     reference_set = load_dataset(cfg.dataset, split="test", image_size=cfg.image_size, channels=cfg.channels,
                                  data_root=cfg.data_root)
     return Evaluator(cfg, train_set, reference_set, device)
@@ -67,13 +61,9 @@ def make_evaluator(cfg: RunConfig, train_set: ImageSet, device: torch.device) ->
 
 def metric_columns() -> tuple[list[str], list[str]]:
     """The column orders of metrics.csv and per_class.csv."""
-    from bench.metrics import METRICS_COLUMNS, PER_CLASS_COLUMNS
-
     return list(METRICS_COLUMNS), list(PER_CLASS_COLUMNS)
 
 
 def make_sampler(kind: str, labels: torch.Tensor, seed: int) -> Any:
     """The real-batch index sampler (``bench.datasets.samplers``)."""
-    from bench.datasets.samplers import make_sampler as make
-
-    return make(kind, labels, seed)
+    return make_index_sampler(kind, labels, seed)

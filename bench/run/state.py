@@ -73,17 +73,33 @@ def read_state(run_dir: Path | str) -> RunState:
     return RunState(status, read_json(run.config).get("hash") if run.config.exists() else None)
 
 
-def check_resumable(run: RunDir, cfg: Any) -> RunState:
-    """The state of ``run`` for training ``cfg`` (a RunConfig) in it; a ConfigError when the folder holds a run of
-    another config, listing the keys that differ (the resolved hyperparameters option by option)."""
+def check_resumable(run: RunDir, plan: Any) -> RunState:
+    """The state of ``run`` for training ``plan`` (a RunPlan) in it; a ConfigError when the folder holds a run of
+    another config, saying what differs (:func:`describe_changes`)."""
     state = read_state(run.root)
-    if run.config.exists() and state.config_hash != cfg.config_hash():
-        saved = read_json(run.config)
-        changes = diff_configs({**saved.get("config", {}), "hyper": saved.get("hyper")},
-                               {**cfg.to_dict(), "hyper": cfg.method_hyper()}) or ["(config hash only)"]
-        raise ConfigError(f"{run.root} holds a run of another config ({'; '.join(changes)}); refusing to "
+    if run.config.exists() and state.config_hash != plan.hash:
+        raise ConfigError(f"{run.root} holds a run of another config ({describe_changes(run, plan)}); refusing to "
                           "resume: use --force-restart to start over (old files move to _previous/)")
     return state
+
+
+def config_changes(run: RunDir, plan: Any) -> list[str]:
+    """The hashed options whose values differ between the run in ``run`` and ``plan`` ('key: old -> new'; the
+    resolved hyperparameters option by option; an option hashed only away from its default counts as its default
+    where the folder predates it); [] when the options are the same (a hash written by another version of bench)."""
+    saved = read_json(run.config)
+    if "hyper" not in saved:  # a bench that did not record the resolved hyperparameters: compare the options
+        return diff_configs(saved.get("config", {}), plan.config.to_dict())
+    return diff_configs({**saved.get("config", {}), "hyper": saved.get("hyper")},
+                        {**plan.config.to_dict(), "hyper": plan.hyper_json()})
+
+
+def describe_changes(run: RunDir, plan: Any) -> str:
+    """:func:`config_changes` in one line, or what else makes the hashes differ."""
+    changes = config_changes(run, plan)
+    if "hyper" not in read_json(run.config):
+        changes.append("written by an older bench, which did not record the method's hyperparameters")
+    return "; ".join(changes) or "the same options, hashed by another version of bench"
 
 
 def start_over(run_dir: Path | str) -> Path | None:

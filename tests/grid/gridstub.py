@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.config import RunConfig
+from bench.plan import RunPlan
 from bench.run.folder import RunDir, append_rows, atomic_write_json, atomic_write_text, read_status, write_status
 from bench.run.progress import progress_bar
 
@@ -60,7 +61,8 @@ def stub_row(cfg: RunConfig, step: int, protocol: str) -> dict:
     return row
 
 
-def train(cfg: RunConfig, run_dir: Path, *, force_restart: bool = False, progress: bool = True) -> Outcome:
+def train(plan: RunPlan, run_dir: Path, *, force_restart: bool = False, progress: bool = True) -> Outcome:
+    cfg = plan.config
     run = RunDir(Path(run_dir))
     run.root.mkdir(parents=True, exist_ok=True)
     cell = run.root.name
@@ -75,7 +77,7 @@ def train(cfg: RunConfig, run_dir: Path, *, force_restart: bool = False, progres
     atomic_write_text(run.root / "resumed_from", str(start))
     env = {k: os.environ.get(k) for k in ("CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS")}
     atomic_write_json(run.root / "env.json", env)
-    atomic_write_json(run.config, {"config": cfg.to_dict(), "hash": cfg.config_hash()})
+    atomic_write_json(run.config, plan.to_json())
     time.sleep(float(os.environ.get("BENCH_STUB_SLEEP", "0")))
     interrupt = os.environ.get("BENCH_STUB_INTERRUPT_AT", "")
     best = status.get("best")

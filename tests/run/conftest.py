@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from bench.config import RunConfig, resolve
+from bench.plan import RunPlan, make_plan
 from bench.run.checkpoint import load_checkpoint
 from bench.run.folder import RunDir
 from bench.run.launch import train
@@ -55,12 +55,12 @@ def bench_cache(tmp_path_factory) -> Path:
         os.environ["BENCH_CACHE"] = previous
 
 
-def small_cfg(folder_dataset: Path, **keys) -> RunConfig:
-    """A smoke-scale config on the generated dataset: 6 steps, evaluations at 3 and 6, checkpoints at 3, 4 and 6;
+def small_cfg(folder_dataset: Path, **keys) -> RunPlan:
+    """A smoke-scale run plan on the generated dataset: 6 steps, evaluations at 3 and 6, checkpoints at 3, 4 and 6;
     keyword arguments override keys."""
     cell = {"dataset": f"folder:{folder_dataset}", "method": "loop_ecogan", "device": "cpu", "steps": 6,
             "eval_every": 3, "ckpt_every": 4, "method_options": {"n_dis": 2}}
-    return resolve(cell | keys, scale="smoke")
+    return make_plan(cell | keys, scale="smoke")
 
 
 @pytest.fixture

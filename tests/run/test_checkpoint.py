@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from bench.errors import ConfigError
+from bench.rng import preserved_rng, rng_state, seed_everything, set_rng_state
 from bench.run.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from bench.run.rng import preserved_rng, rng_state, seed_everything, set_rng_state
 
 
 def draws() -> tuple[float, float, list[float]]:

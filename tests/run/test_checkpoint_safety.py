@@ -15,8 +15,8 @@ from click.testing import CliRunner
 
 from bench.cli import main
 from bench.errors import ConfigError
+from bench.rng import rng_state, seed_everything, set_rng_state
 from bench.run.checkpoint import FORMAT, Checkpoint, load_checkpoint, save_checkpoint
-from bench.run.rng import rng_state, seed_everything, set_rng_state
 
 
 class _RunsCode:

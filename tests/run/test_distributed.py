@@ -40,7 +40,7 @@ def two_ranks(make_cfg, tmp_path_factory):
     cfg = make_cfg(**EXACT, nproc=2)
     run = RunDir(tmp_path_factory.mktemp("ddp") / "cell")
     outcome = train(cfg, run.root, progress=False)
-    assert outcome.status == "done" and outcome.step == cfg.steps, outcome
+    assert outcome.status == "done" and outcome.step == cfg.config.steps, outcome
     return cfg, run
 
 
@@ -74,7 +74,7 @@ def test_interrupted_two_rank_run_resumes_to_the_same_files(two_ranks, tmp_path,
     status = (run.root / "status.json").read_text()
     assert '"pending"' in status and '"step": 3' in status
     outcome = train(cfg, run.root, progress=False)
-    assert outcome.status == "done" and outcome.step == cfg.steps
+    assert outcome.status == "done" and outcome.step == cfg.config.steps
     assert_same_run(reference, run)
 
 
@@ -86,11 +86,12 @@ def test_nproc_must_split_the_batch(make_cfg):
 
 
 def test_new_keys_leave_older_hashes_alone_and_nproc_is_hashed():
-    from bench.config import RunConfig
+    from bench.config import RunConfig, hashed_view
+    from bench.plan import make_plan
 
-    default = RunConfig()
-    assert "nproc" not in default.hashed_dict() and "compile" not in default.hashed_dict()
-    assert RunConfig(nproc=2).config_hash() != default.config_hash()
-    assert RunConfig(compile=True).config_hash() != default.config_hash()
-    assert "g_cond" not in default.hashed_dict()  # g_cond too: None is the paper's way, as before it existed
-    assert RunConfig(g_cond="concat").config_hash() != default.config_hash()
+    default = hashed_view(RunConfig().to_dict())
+    assert "nproc" not in default and "compile" not in default
+    assert make_plan({"nproc": 2}).hash != make_plan({}).hash
+    assert make_plan({"compile": True}).hash != make_plan({}).hash
+    assert "g_cond" not in default  # g_cond too: None is the paper's way, as before it existed
+    assert make_plan({"g_cond": "concat"}).hash != make_plan({}).hash

@@ -16,8 +16,8 @@ from bench.run.launch import train
 from .conftest import assert_same_run
 
 TESTS_DIR = Path(__file__).resolve().parent.parent
-RUNNER = ("import json, sys; from bench.config import RunConfig; from bench.run.launch import train; "
-          "train(RunConfig(**json.loads(sys.argv[1])), sys.argv[2], progress=False)")
+RUNNER = ("import json, sys; from bench.plan import RunPlan; from bench.run.launch import train; "
+          "train(RunPlan.from_json(json.loads(sys.argv[1])), sys.argv[2], progress=False)")
 
 
 def wait_for_checkpoint(run: RunDir, proc: subprocess.Popen, step: int, timeout: float = 120.0) -> None:
@@ -36,7 +36,7 @@ def test_sigkilled_run_resumes_to_identical_results(reference_run, tmp_path):
     run = RunDir(tmp_path / "cell")
     env = os.environ | {"BENCH_METHODS": "run.loop_methods", "LOOP_TEST_DELAY": "0.3",
                         "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS_DIR), os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.Popen([sys.executable, "-c", RUNNER, json.dumps(cfg.to_dict()), str(run.root)], env=env)
+    proc = subprocess.Popen([sys.executable, "-c", RUNNER, json.dumps(cfg.to_json()), str(run.root)], env=env)
     try:
         wait_for_checkpoint(run, proc, 3)  # the first evaluation's rows and checkpoint are on disk
         time.sleep(0.15)  # into step 4
@@ -46,5 +46,5 @@ def test_sigkilled_run_resumes_to_identical_results(reference_run, tmp_path):
     assert proc.returncode == -signal.SIGKILL
     assert json.loads(run.status.read_text())["state"] == "running"
     outcome = train(cfg, run.root, progress=False)
-    assert outcome.status == "done" and outcome.step == cfg.steps
+    assert outcome.status == "done" and outcome.step == cfg.config.steps
     assert_same_run(reference, run)

@@ -16,6 +16,7 @@ from bench.errors import ConfigError
 from bench.methods import get_method
 from bench.methods.hyper import POSITIVE, option
 from bench.metrics import METRICS_COLUMNS, PER_CLASS_COLUMNS
+from bench.plan import make_plan
 from bench.run.batches import ShuffledBatches
 from bench.run.checkpoint import load_checkpoint
 from bench.run.folder import RunDir, read_rows
@@ -31,19 +32,19 @@ def test_run_folder_holds_every_file(reference_run):
     assert files == ["checkpoints/best.pt", "checkpoints/latest.pt", "config.json", "losses.csv", "metrics.csv",
                      "per_class.csv", "samples/step-3.png", "samples/step-6.png", "status.json"]
     saved = json.loads(run.config.read_text())
-    assert saved["hash"] == cfg.config_hash() and saved["config"] == json.loads(json.dumps(cfg.to_dict()))
+    assert saved["hash"] == cfg.hash and saved["config"] == json.loads(json.dumps(cfg.config.to_dict()))
     # every resolved hyperparameter, not only the options the config names (n_dis)
     hyper = saved["hyper"]
     assert hyper["n_dis"] == 2 and hyper["lr_g"] == 2e-4 and hyper["betas"] == [0.5, 0.9]
     assert hyper["latent_dim"] == 16  # the tiny backbone's, from its recipe
-    assert set(hyper) == {f.name for f in dataclasses.fields(get_method(cfg.method).Hyper)}
+    assert set(hyper) == {f.name for f in dataclasses.fields(get_method(cfg.config.method).Hyper)}
     assert set(saved["versions"]) == {"torch", "torchvision", "torch-fidelity", "python", "bench"}
     assert saved["versions"]["torch"] == torch.__version__
     assert "git_commit" in saved
     assert saved["data"] == {"num_classes": 3, "class_names": ["cls0", "cls1", "cls2"],
                              "class_counts": list(TRAIN_COUNTS), "channels": 1, "image_size": 16}
     recipe = saved["recipe"]  # what the run actually trained, for readers and the report
-    assert recipe["steps"] == cfg.steps and recipe["d_updates"] == cfg.steps * recipe["n_dis"]
+    assert recipe["steps"] == cfg.config.steps and recipe["d_updates"] == cfg.config.steps * recipe["n_dis"]
     assert recipe["g_cond"] == "scale" and recipe["backbone"] and recipe["adv_loss"]
     assert recipe["hyper"]["lr_g"] > 0 and "gp_weight" in recipe
     status = json.loads(run.status.read_text())
@@ -79,7 +80,7 @@ def test_finished_run_is_skipped_and_untouched(reference_run):
     before = {p: p.stat().st_mtime_ns for p in run.root.rglob("*") if p.is_file()}
     again = train(cfg, run.root, progress=False)
     assert (again.status, again.step, again.best_fid) == ("skipped", 6, outcome.best_fid)
-    same_but_runtime = train(cfg.__class__(**(cfg.to_dict() | {"device": "auto", "data_root": "/elsewhere"})),
+    same_but_runtime = train(make_plan(cfg.config.to_dict() | {"device": "auto", "data_root": "/elsewhere"}),
                              run.root, progress=False)
     assert same_but_runtime.status == "skipped"
     assert {p: p.stat().st_mtime_ns for p in run.root.rglob("*") if p.is_file()} == before
@@ -102,7 +103,7 @@ def test_a_changed_hyper_default_is_refused_naming_the_option(reference_run, mak
     cfg, ref, _ = reference_run
     run_dir = tmp_path / "cell"
     shutil.copytree(ref.root, run_dir)
-    method = get_method(cfg.method)
+    method = get_method(cfg.config.method)
     changed = dataclasses.make_dataclass("Hyper", [("lr_d", float, option(1e-4, POSITIVE))], bases=(method.Hyper,))
     monkeypatch.setattr(method, "Hyper", changed)
     with pytest.raises(ConfigError, match=r"another config \(hyper.lr_d: 0.0002 -> 0.0001\); refusing to resume"):
