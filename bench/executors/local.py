@@ -94,6 +94,11 @@ def run_local(specs: list[CellSpec], *, workers: int = 1, log_dir: Path | None =
     wants_gpu = any(s.config.get("device", "auto") != "cpu" for s in specs)
     gpus = visible_gpus() if wants_gpu else []
     nproc = max(int(s.config.get("nproc", 1)) for s in specs)
+    if cells_per_gpu is not None and not gpus:
+        why = ("the cells run on the CPU (device cpu)" if not wants_gpu
+               else "no GPU is visible (CUDA_VISIBLE_DEVICES, torch)")
+        print(f"note: --cells-per-gpu {cells_per_gpu} packs cells on GPUs, and {why}: running --workers {workers} "
+              f"cell(s) at once", file=sys.stderr, flush=True)
     slots = local_slots(gpus, workers, cells_per_gpu, nproc)
     threads = None if gpus or "OMP_NUM_THREADS" in os.environ else max(1, cpu_count() // len(slots))
     pending = list(specs)
