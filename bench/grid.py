@@ -147,7 +147,7 @@ class Grid:
             overrides: ``--set`` values. Axis keys (and ``method_options.<key>``) change the cells' axes, and
                 so their ids; ``seed`` may be a list (``--seeds N`` = ``[0, ..., N-1]``): each cell once per seed;
                 cells an override makes identical are kept once, and a changed cell drops its
-                paper numbers. Other keys go to :func:`bench.config.resolve`.
+                paper numbers. Other keys go to the run plan (:func:`bench.plan.make_plan`).
             strict: a cell that does not resolve (an unknown name or option, a bad value) is a ConfigError naming
                 the cell, the key and the closest name; False leaves such cells out (the manifest of a grid run
                 with ``only``, where ``--set method_options.<key>`` may not apply to the cells not selected).

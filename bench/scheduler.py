@@ -203,7 +203,8 @@ def run_grid(grid: Grid | str, *, results_root: Path | str, scale: str | None = 
     slurm = slurm or SlurmOptions()
     if executor == "slurm":
         check_slurm(slurm)  # before anything is written or submitted
-    write_manifest(loaded, scale, loaded.cells(scale, None, overrides, strict=False), results_root)
+    every = cells if only is None else loaded.cells(scale, None, overrides, strict=False)  # the manifest's cells
+    write_manifest(loaded, scale, every, results_root)
 
     results: dict[str, CellResult] = {}
     to_run: list[CellSpec] = []
