@@ -58,8 +58,10 @@ PROTOCOLS = ("paper", "standard")
 DEVICES = ("auto", "cpu", "cuda")
 FOLDER_PREFIX = "folder:"  # as bench.datasets.FOLDER_PREFIX (not imported: config is a leaf)
 
-# Scale presets: budgets only. ``d_updates`` and ``evaluations`` are turned into each method's ``steps`` and
-# ``eval_every`` by the plan (every method gets the same number of D updates: ceil(d_updates / n_dis) iterations);
+# Scale presets: budgets only (and, below the paper scale, the label-free ``random-cnn`` features: FID, coverage
+# and diversity must see variation within a class, which the judge's classifier features are trained to ignore;
+# bench.metrics.random_features says why). ``d_updates`` and ``evaluations`` are turned into each method's ``steps``
+# and ``eval_every`` by the plan (every method gets the same number of D updates: ceil(d_updates / n_dis) iterations);
 # the other keys are RunConfig keys.
 SCALE_BUDGET_KEYS = ("d_updates", "evaluations")
 SCALES: dict[str, dict[str, Any]] = {
@@ -74,7 +76,7 @@ SCALES: dict[str, dict[str, Any]] = {
         "d_updates": 1500,
         "evaluations": 5,
         "backbone": "dcgan64",
-        "extractor": "classifier",
+        "extractor": "random-cnn",
         "num_eval_samples": 1000,
         "bootstrap": 50,  # 50 resamples: about 1.9 s per evaluation of both protocols (100: 3.8 s, 1 thread)
     },
@@ -87,7 +89,7 @@ SCALES: dict[str, dict[str, Any]] = {
         "evaluations": 4,
         "pretrain_epochs": 10,
         "backbone": "dcgan64",
-        "extractor": "classifier",
+        "extractor": "random-cnn",
         "num_eval_samples": 2000,
     },
     "smoke": {
@@ -97,7 +99,7 @@ SCALES: dict[str, dict[str, Any]] = {
         "evaluations": 2,
         "pretrain_epochs": 1,
         "backbone": "tiny",
-        "extractor": "classifier",
+        "extractor": "random-cnn",
         "num_eval_samples": 64,
         "max_per_class": 20,
     },
@@ -108,6 +110,7 @@ ALWAYS, AT_NON_DEFAULT, NEVER = "always", "at non-default", "never"
 # Where a grid file sets an option: an axis ([axes] / [[cells]]), [budget] (paper scale), [settings], the file's
 # top level (scale, protocols), or nowhere (bench sets it: the grid key).
 AXIS, BUDGET, SETTINGS, TOP, BENCH = "axis", "budget", "settings", "top", "bench"
+MAX_ID_LENGTH = 120  # characters of a cell id (the longest shipped id has 76)
 
 
 # -- cell-id tokens ------------------------------------------------------------------------------
@@ -365,10 +368,20 @@ def make_cell_id(axes: Mapping[str, Any], default_backbone: str | None = None) -
     ``<dataset>-<method>-<sampling>-s<seed>`` then, where they apply, ``-<backbone>`` (when it differs from the
     grid's ``[settings]`` backbone ``default_backbone``), ``-g_<g_cond>``, ``-<option><value>`` per method option in
     key order, ``-reg_<regularizer>``, ``-aug_<augment>`` and ``-quirks_<quirks>``. An axis missing from ``axes``
-    takes its default."""
+    takes its default. An id longer than :data:`MAX_ID_LENGTH` is bounded (:func:`bounded_id`)."""
     settings = {"backbone": default_backbone}
     parts = [_part(name, axes, settings, "token") for name in sorted(AXES, key=lambda n: OPTIONS[n].axis.id_rank)]
-    return "-".join(p for p in parts if p)
+    return bounded_id("-".join(p for p in parts if p))
+
+
+def bounded_id(cell_id: str) -> str:
+    """``cell_id`` itself up to :data:`MAX_ID_LENGTH` characters; a longer one (many method options) cut to its
+    first characters plus ``-`` and 8 hex digits of the whole id's sha256, so that the run folder, its lock
+    (``.<id>.lock.<random>.tmp`` while written), log and report files all stay within a file name's 255 bytes."""
+    if len(cell_id) <= MAX_ID_LENGTH:
+        return cell_id
+    digest = hashlib.sha256(cell_id.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    return f"{cell_id[:MAX_ID_LENGTH - len(digest) - 1].rstrip('-_.')}-{digest}"
 
 
 def make_label(axes: Mapping[str, Any], settings: Mapping[str, Any] | None = None) -> str:

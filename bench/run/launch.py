@@ -22,9 +22,9 @@ from bench.errors import one_line
 from bench.plan import RunPlan
 from bench.run import distributed
 from bench.run import state as run_state
-from bench.run.folder import RunDir, read_status, write_status
+from bench.run.folder import RunDir, check_columns, read_status, write_status
 from bench.run.loop import RunOutcome, train_ranks
-from bench.run.setup import resolve_device
+from bench.run.setup import metric_columns, resolve_device
 
 RENDEZVOUS_TIMEOUT = timedelta(hours=2)  # ranks wait this long for rank 0's evaluations and checkpoints
 
@@ -56,6 +56,8 @@ def train(plan: RunPlan, run_dir: Path, *, force_restart: bool = False, progress
     if state.done_with(plan.hash):
         best = state.status.get("best") or {}
         return RunOutcome(run_state.SKIPPED, int(state.status.get("step", plan.budget.steps)), best.get("fid"), None)
+    for path, columns in zip((run.metrics, run.per_class), metric_columns(), strict=True):
+        check_columns(path, columns)  # a folder an older bench wrote: refused before any work
     if plan.config.nproc > 1:
         return train_parallel(plan, run, progress)
     return train_ranks(plan, run, progress)

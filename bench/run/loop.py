@@ -33,19 +33,27 @@ import sys
 import traceback
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal
 
 import torch
 from tqdm import tqdm
 
 from bench.datasets.base import uint8_to_float
-from bench.errors import RunFailed, one_line
+from bench.errors import ConfigError, RunFailed, one_line
 from bench.methods.base import Method, losses_to_floats
+from bench.metrics.collapse import selection_key
 from bench.plan import RunPlan
 from bench.rng import preserved_rng, rng_state, seed_everything, set_rng_state
 from bench.run import distributed
 from bench.run.batches import ShuffledBatches
-from bench.run.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from bench.run.checkpoint import (
+    Checkpoint,
+    check_checkpoint_config,
+    load_checkpoint,
+    restore_method,
+    save_checkpoint,
+)
 from bench.run.folder import (
     RunDir,
     append_rows,
@@ -131,6 +139,7 @@ class _Trainer:
             for folder in (run.root, run.checkpoints, run.samples):
                 remove_stale_temporaries(folder)
             self.monitor = make_monitor(cfg.tensorboard, run.root)
+        self.metrics_columns, self.per_class_columns = metric_columns()
         self.device = resolve_device(cfg.device, self.ranks.rank)
         if self.ranks.parallel and self.ranks.rank == 0 and self.device.type == "cuda":
             self.device = torch.device("cuda", 0)
@@ -148,7 +157,6 @@ class _Trainer:
         if main:
             with preserved_rng():  # building the evaluator may train and cache a classifier
                 self.evaluator = make_evaluator(cfg, train_set, self.device)
-        self.metrics_columns, self.per_class_columns = metric_columns()
         self.method.amp_dtype = torch.bfloat16 if cfg.bf16 else None
         if cfg.compile:
             for module in (self.method.G, self.method.D):
@@ -167,7 +175,7 @@ class _Trainer:
         self.grid_rows = grid_classes(self.data["num_classes"])
 
         if run.checkpoint("latest").exists():
-            self.restore(load_checkpoint(run.checkpoint("latest")))
+            self.restore(load_checkpoint(run.checkpoint("latest")), run.checkpoint("latest"))
         if main:
             for path in run.csvs():
                 truncate_csv(path, self.step)
@@ -190,9 +198,17 @@ class _Trainer:
             raise KeyboardInterrupt
         return RunOutcome("done", self.step, self.best_fid, None)
 
-    def restore(self, ckpt: Checkpoint) -> None:
+    def restore(self, ckpt: Checkpoint, path: Path) -> None:
+        """Continue from ``ckpt`` (read from ``path``): refused in one line when it was written under another config
+        hash than the run folder's config.json records (another run's file) or does not fit this run's networks."""
         assert self.method is not None
-        self.method.load_state_dict(ckpt.method)
+        try:
+            recorded = read_json(self.run_dir.config).get("hash") if self.run_dir.config.exists() else None
+            check_checkpoint_config(ckpt, path, recorded, f"{self.run_dir.config}")
+        except ConfigError as err:
+            raise ConfigError(f"{err}; refusing to resume from it: use --force-restart to start over (old files "
+                              "move to _previous/)") from None
+        restore_method(self.method, ckpt, path)
         set_rng_state(ckpt.rng)
         self.sampler.load_state_dict(ckpt.rng["sampler"])
         self.step = self.saved_step = ckpt.step
@@ -211,7 +227,7 @@ class _Trainer:
             self.save(new_best=False)
         distributed.barrier()
         if not self.ranks.main:
-            self.restore(load_checkpoint(self.run_dir.checkpoint("latest")))
+            self.restore(load_checkpoint(self.run_dir.checkpoint("latest")), self.run_dir.checkpoint("latest"))
 
     # -- one iteration ---------------------------------------------------------------------------
     def batch_format(self, x: torch.Tensor) -> torch.Tensor:
@@ -275,8 +291,9 @@ class _Trainer:
         return out
 
     def evaluate(self, step: int) -> bool:
-        """Every protocol's rows and the sample grid at ``step``; True when the first protocol's FID is a new
-        best."""
+        """Every protocol's rows and the sample grid at ``step``; True when the first protocol's evaluation is a new
+        best by :func:`bench.metrics.collapse.selection_key` (a healthy evaluation beats any collapsed one, then the
+        lower FID)."""
         cfg, run, method = self.cfg, self.run_dir, self.method
         assert method is not None
         with preserved_rng():
@@ -289,10 +306,14 @@ class _Trainer:
         self.monitor.evaluation(step, [r.row for r in results], grid)
         first = results[0].row
         fid = float(first["fid"]) if first.get("fid") is not None else math.nan
-        self.postfix[f"FID[{first['protocol']}/{first['extractor']}]"] = f"{fid:.2f}"
-        if not math.isfinite(fid) or (self.best is not None and fid >= self.best["fid"]):
+        collapsed = bool(first.get("collapsed"))
+        self.postfix[f"FID[{first['protocol']}/{first['extractor']}]"] = f"{fid:.2f}" + (" collapsed" if collapsed
+                                                                                         else "")
+        if not math.isfinite(fid) or (self.best is not None and selection_key(fid, collapsed) >= selection_key(
+                self.best["fid"], self.best.get("collapsed", False))):
             return False
-        self.best = {"fid": fid, "step": step, "protocol": first["protocol"], "extractor": first["extractor"]}
+        self.best = {"fid": fid, "step": step, "protocol": first["protocol"], "extractor": first["extractor"],
+                     "collapsed": collapsed}
         return True
 
     def save(self, new_best: bool) -> None:
