@@ -209,7 +209,6 @@ class Method:
         check(config.num_classes is not None and config.channels is not None,
               "a method is built for known data: num_classes and channels must be given")
         self.arch: Backbone = get_backbone(self.backbone)
-        self.g_cond = self.resolve_g_cond(self.arch, config.g_cond)  # None when the class lives in the latent
         self.n_dis = self.d_steps(self.hp)
         self.lecam = LeCam().to(self.device) if config.regularizer == "lecam" else None
         self.augment_policy = DIFFAUG_POLICY if config.augment == "diffaug" else None

@@ -104,7 +104,7 @@ class EBGAN(Method):
     def _generator(self) -> nn.Module:
         c = self.config
         return self.arch.conditional_generator(self.latent_dim, c.num_classes, c.channels, c.image_size,
-                                               g_cond=self.g_cond)
+                                               g_cond=self.config.g_cond)
 
     def _trunk(self) -> Trunk:
         return self.arch.trunk(self.config.channels, self.config.image_size, latent_dim=self.latent_dim)

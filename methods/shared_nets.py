@@ -69,7 +69,7 @@ class SharedNetsGAN(Method):
         c, size, classes = config.channels, config.image_size, config.num_classes
         self.latent_dim = hp.latent_dim
         self.G = self.arch.conditional_generator(hp.latent_dim, classes, c, size, div=hp.div,
-                                                 g_cond=self.g_cond).to(self.device)
+                                                 g_cond=config.g_cond).to(self.device)
         trunk = self.arch.trunk(c, size, div=hp.div)
         self.D = self.make_discriminator(trunk, classes, sn=self.arch.spectral_norm).to(self.device)
         self.opt_g = self.adam(self.G.parameters(), OptimizerSettings(hp.lr_g, hp.betas, hp.adam_eps))

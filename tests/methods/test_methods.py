@@ -350,7 +350,7 @@ class ProjectionHingeGAN(Method):
         super().__init__(config, device)
         self.latent_dim = self.arch.default_latent_dim
         self.G = self.arch.conditional_generator(self.latent_dim, config.num_classes, config.channels,
-                                                 config.image_size, g_cond=self.g_cond)
+                                                 config.image_size, g_cond=config.g_cond)
         self.D = ContrastiveDiscriminator(self.arch.trunk(config.channels, config.image_size), config.num_classes,
                                           sn=False)
         settings = OptimizerSettings(lr=self.hp.lr, betas=(0.0, 0.9))
