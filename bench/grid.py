@@ -160,7 +160,7 @@ class Grid:
                 with ``only``, where ``--set method_options.<key>`` may not apply to the cells not selected).
 
         Returns:
-            The cells in grid order, each with a validated RunConfig whose ``grid`` is :meth:`key`.
+            The cells in grid order, each with its checked run plan, whose ``config.grid`` is :meth:`key`.
         """
         scale = scale or self.scale
         check(scale in SCALES, f"unknown scale {scale!r}{closest(scale, SCALES)}; known: {', '.join(SCALES)}")
