@@ -187,20 +187,29 @@ def run_cmd(grid, dataset, method, sampling, seed, seeds, quirks, scale, sets, o
 @click.option("--protocol", type=click.Choice(["paper", "standard"]), required=True, help="How to measure.")
 @click.option("--checkpoint", type=click.Choice(["best", "latest"]), default="best", show_default=True)
 @click.option("--extractor", default=None,
-              help="Feature extractor: inception-v3-compat, torchvision-inception or classifier "
+              help="Feature extractor: inception-v3-compat, torchvision-inception, dinov2 or classifier "
                    "(default: the run's own, e.g. classifier for cpu-scale runs; else the protocol's).")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Override an evaluation key (repeatable), e.g. --set extractor=dinov2 "
+                   "--set dinov2_weights=/models/dinov2_vitl14_pretrain.pth --set num_eval_samples=10000.")
 @DATA_ROOT
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
-def eval_cmd(run_dir, protocol, checkpoint, extractor, data_root, device) -> None:
+def eval_cmd(run_dir, protocol, checkpoint, extractor, sets, data_root, device) -> None:
     """Re-evaluate a run's checkpoint under a protocol, without training; rows are appended to its CSVs."""
+    from bench.config import parse_set
     from bench.posthoc import evaluate_run
 
     result = evaluate_run(run_dir, protocol=protocol, checkpoint=checkpoint, extractor=extractor,
-                          data_root=data_root, device=device)
+                          data_root=data_root, device=device, overrides=parse_set(sets))
     row = result.row
     click.echo(f"step {row['step']} [{row['protocol']} protocol, {row['extractor']} features, "
-               f"reference {row['reference']}]: FID {row['fid']:.2f}  IS {row['is_mean']:.2f}  "
+               f"reference {row['reference']}]: FID {row['fid']:.2f}  IS {_number(row['is_mean'])}  "
                f"intra-class FID {row['ifid_mean']:.2f}")
+
+
+def _number(value: float) -> str:
+    """Two decimals, or "–" for a metric the extractor does not give (IS without logits)."""
+    return "–" if value != value else f"{value:.2f}"
 
 
 @main.command("sample")

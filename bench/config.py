@@ -39,7 +39,7 @@ DEVICES = ("auto", "cpu", "cuda")
 
 # Keys that do not change the numbers a run produces; they may differ on resume.
 RUNTIME_KEYS = ("device", "data_root", "grid", "workers_hint", "inception_weights", "tv_inception_weights",
-                "tensorboard")
+                "dinov2_weights", "tensorboard")
 # Keys added after runs existed: left out of the hash while at their default, so older runs keep their hash.
 HASH_OMITTED_AT_DEFAULT = {"compile": False, "nproc": 1, "g_cond": None, "bootstrap": 100, "regularizer": "none",
                            "augment": "none"}
@@ -117,6 +117,7 @@ class EvalConfig:
     bootstrap: int = 100  # resamples of the bootstrap intervals of FID in metrics.csv; 0 = none
     inception_weights: str | None = None  # torch-fidelity weights; None = $BENCH_INCEPTION_WEIGHTS, else hub cache
     tv_inception_weights: str | None = None  # torchvision's (paper); None = $BENCH_TV_INCEPTION_WEIGHTS, else hub cache
+    dinov2_weights: str | None = None  # dinov2_vitl14_pretrain.pth; None = $BENCH_DINOV2_WEIGHTS, else hub cache
 
     def check(self) -> None:
         """Known protocols and a valid sample cap (the extractor name: :meth:`RunConfig.check_names`)."""

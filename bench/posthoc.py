@@ -10,8 +10,8 @@ from typing import Any
 import torch
 
 from bench.checkpoint import Checkpoint, load_checkpoint
-from bench.config import RunConfig
-from bench.errors import ConfigError, check
+from bench.config import EvalConfig, RunConfig
+from bench.errors import ConfigError, check, closest
 from bench.methods.base import Method
 from bench.run_dir import RunDir, append_rows, atomic_write_bytes, read_json
 from bench.run_setup import (
@@ -25,6 +25,9 @@ from bench.run_setup import (
 from bench.samples import class_grid, generate_uint8, png_bytes, to_pil
 
 CHECKPOINTS = ("best", "latest")
+# what ``bench eval --set`` may change: how the checkpoint is measured, never what was trained (the protocol has
+# its own option)
+EVAL_KEYS = tuple(f.name for f in dataclasses.fields(EvalConfig) if f.name != "protocols")
 
 
 def open_run(run_dir: Path) -> tuple[RunConfig, dict[str, Any]]:
@@ -58,8 +61,17 @@ def load_run_method(run_dir: Path, checkpoint: str = "best", device: str = "auto
     return cfg, data, method, ckpt
 
 
+def eval_overrides(overrides: dict[str, Any] | None) -> dict[str, Any]:
+    """``--set`` values of ``bench eval``, checked to be evaluation keys (:data:`EVAL_KEYS`); a ConfigError names
+    a key that is not one, with the closest."""
+    for key in overrides or {}:
+        check(key in EVAL_KEYS, f"bench eval --set {key}: not an evaluation key{closest(key, EVAL_KEYS)}; it takes "
+                                f"{', '.join(EVAL_KEYS)}")
+    return dict(overrides or {})
+
+
 def evaluate_run(run_dir: Path, protocol: str, checkpoint: str = "best", extractor: str | None = None,
-                 data_root: str | None = None, device: str = "auto") -> Any:
+                 data_root: str | None = None, device: str = "auto", overrides: dict[str, Any] | None = None) -> Any:
     """Evaluate a run's checkpoint under ``protocol`` and append the rows (source ``eval:<checkpoint>``) to
     its metrics.csv and per_class.csv.
 
@@ -71,11 +83,15 @@ def evaluate_run(run_dir: Path, protocol: str, checkpoint: str = "best", extract
             ``extractor``, itself None = the protocol's own), so an offline CPU run stays on ``classifier``.
         data_root: where the datasets live; None = the run's own setting.
         device: auto | cpu | cuda.
+        overrides: evaluation keys to change (``--set extractor=dinov2 dinov2_weights=/models/...pth``,
+            ``num_eval_samples``, ``bootstrap``); :data:`EVAL_KEYS`. ``extractor`` wins over it.
 
     Returns:
         The ``bench.metrics.EvalResult`` (``row``, ``per_class``).
     """
+    overrides = eval_overrides(overrides)
     cfg, data, method, ckpt = load_run_method(run_dir, checkpoint, device)
+    cfg = dataclasses.replace(cfg, **overrides)
     cfg = dataclasses.replace(cfg, protocols=[protocol], extractor=extractor or cfg.extractor, device=device,
                               data_root=data_root if data_root is not None else cfg.data_root)
     train_set = load_train_set(cfg)

@@ -5,12 +5,14 @@ name                      network                                               
 ========================  =====================================================  ========  ==========
 ``inception-v3-compat``   torch-fidelity's TF-FID InceptionV3 (TF1-exact resize)  2048      1008 (``logits_unbiased``)
 ``torchvision-inception`` torchvision ImageNet InceptionV3 (the ECOGAN code's)    2048      1000
+``dinov2``                DINOv2 ViT-L/14, the [CLS] token (FD-DINOv2)            1024      none (K = 0)
 ``classifier``            bench's small CNN trained on the reference split        128       C
 ========================  =====================================================  ========  ==========
 
 Every extractor takes uint8 (N, C, H, W) images with C in {1, 3} (1-channel images are repeated to 3 for the
-Inception nets) and returns float32 ``(features (N, F), logits (N, K))`` on its device; IS uses
-``softmax(logits)``. ``cache_tag`` names the weights, so reference caches change when the weights do.
+ImageNet nets) and returns float32 ``(features (N, F), logits (N, K))`` on its device; IS uses
+``softmax(logits)`` and is NaN for an extractor without logits (K = 0). ``cache_tag`` names the weights, so
+reference caches change when the weights do.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from bench.datasets.base import ImageSet, uint8_to_float
 from bench.errors import ConfigError, check
 from bench.metrics.cache import default_cache_root
 from bench.metrics.classifier import load_or_train_classifier, weights_tag
-from bench.metrics.weights import INCEPTION_V3_COMPAT, TORCHVISION_INCEPTION, resolve_weights
+from bench.metrics.dinov2 import VIT_L14, load_dinov2, preprocess
+from bench.metrics.weights import DINOV2_VITL14, INCEPTION_V3_COMPAT, TORCHVISION_INCEPTION, resolve_weights
 from bench.registry import Registry
 from bench.rng import preserved_rng
 
@@ -90,12 +93,13 @@ def get_extractor(name: str, device: torch.device | str = "cpu", *, reference_se
         device: where the network runs.
         reference_set: the balanced reference split; required by ``classifier`` (which trains on it).
         cache_root: where ``classifier`` caches its weights; None = :func:`default_cache_root`.
-        weights_path: the Inception extractors' weights file (the run's ``inception_weights`` /
-            ``tv_inception_weights``); None = the env variable, else the hub cache (:mod:`bench.metrics.weights`).
+        weights_path: the weights file of an ImageNet extractor (the run's ``inception_weights`` /
+            ``tv_inception_weights`` / ``dinov2_weights``); None = the env variable, else the hub cache
+            (:mod:`bench.metrics.weights`).
 
     Raises:
         ConfigError: unknown name (the message lists the known ones), or a weights file that does not load.
-        DataNotFoundError: Inception weights that are neither on disk nor downloadable.
+        DataNotFoundError: Inception or DINOv2 weights that are neither on disk nor downloadable.
     """
     return EXTRACTORS.get(name)(device, reference_set=reference_set, cache_root=cache_root, weights_path=weights_path)
 
@@ -180,6 +184,29 @@ class TorchvisionInceptionExtractor(FeatureExtractor):
         x = (_to_rgb(x) / 255.0 - self.mean) / self.std
         features = self.net(x)
         return features, self.fc(features)
+
+
+@register_extractor("dinov2")
+class DinoV2Extractor(FeatureExtractor):
+    """FD-DINOv2's features (Stein et al. 2023): DINOv2 ViT-L/14's [CLS] token after its final LayerNorm, 1,024-d,
+    of images resized to 224×224 as dgm-eval does (:mod:`bench.metrics.dinov2`); no IS logits.
+
+    Weights: ``weights_path`` (config key ``dinov2_weights``), else ``$BENCH_DINOV2_WEIGHTS``, else
+    ``$TORCH_HOME/hub/checkpoints/dinov2_vitl14_pretrain.pth``, else a download (see :mod:`bench.metrics.weights`).
+    The network is bench's own definition of the official layout; nothing is fetched from a hub but that file.
+    """
+
+    shape = VIT_L14  # the network the weights file must match (tests use a small one through the same code)
+
+    def __init__(self, device: torch.device | str, *, weights_path: Path | str | None = None, **_: Any) -> None:
+        super().__init__(device)
+        path = resolve_weights(DINOV2_VITL14, weights_path)
+        self.net = load_dinov2(path, self.shape, self.device)
+        self.cache_tag = _file_tag(path)
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.net(preprocess(images))
+        return features, features.new_empty(features.shape[0], 0)
 
 
 @register_extractor("classifier")
