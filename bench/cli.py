@@ -240,10 +240,11 @@ def sample_cmd(run_dir, per_class, out, class_index, n, out_dir, checkpoint, see
 @RESULTS_ROOT
 def gather_cmd(grid, scale, results_root) -> None:
     """Rebuild results/<grid>.csv (tidy: run x step x protocol x metric) from the run folders."""
-    from bench.results import gather
+    from bench.results import gather, speed_csv_path
 
     path = gather(grid, results_root=results_root, scale=scale)
-    click.echo(f"wrote {path}")
+    speed = speed_csv_path(path.parent, path.stem)
+    click.echo(f"wrote {path}" + (f" and {speed} (what each run cost)" if speed.is_file() else ""))
 
 
 @main.command("status")

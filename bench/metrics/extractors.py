@@ -34,6 +34,7 @@ from bench.metrics.dinov2 import VIT_L14, load_dinov2, preprocess
 from bench.metrics.weights import DINOV2_VITL14, INCEPTION_V3_COMPAT, TORCHVISION_INCEPTION, resolve_weights
 from bench.registry import Registry
 from bench.rng import preserved_rng
+from bench.speed import phase
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -223,7 +224,8 @@ class ClassifierExtractor(FeatureExtractor):
         check(reference_set is not None, "the classifier extractor needs the dataset's reference split to train on")
         assert reference_set is not None
         root = Path(cache_root) if cache_root is not None else default_cache_root()
-        self.net, self.path = load_or_train_classifier(reference_set, root, self.device)
+        with phase("judge"):
+            self.net, self.path = load_or_train_classifier(reference_set, root, self.device)
         self.input_shape = (reference_set.channels, reference_set.image_size, reference_set.image_size)
         self.cache_tag = weights_tag(self.net)
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from bench.results import gather_speed
+
 METRICS_COLUMNS = ["step", "source", "protocol", "extractor", "reference", "label_mix", "n_real", "n_fake", "fid",
                    "is_mean", "is_std", "kid_mean", "kid_std", "precision", "recall", "ifid_mean", "fid_head",
                    "fid_tail", "cond_acc", "judge_acc", "d_acc_real", "d_acc_fake", "label_sens", "fid_lo",
@@ -162,6 +164,7 @@ def write_results(root: Path, grid: str, cells: list[CellSpec], *, key: str | No
             "state": spec.state, "step": step, "steps": max(spec.steps), "error": spec.error,
             "best": {k: best[k] for k in ("fid", "step", "protocol", "extractor")} if best else None,
             "updated": "2026-01-01T00:00:00+00:00"}))
+        (run / "speed.json").write_text(json.dumps(speed_record(index, max(spec.steps))))
         write_csv(run / "metrics.csv", METRICS_COLUMNS, rows)
         write_csv(run / "per_class.csv", PER_CLASS_COLUMNS, per_class)
         rng = random.Random(index)
@@ -181,7 +184,19 @@ def write_results(root: Path, grid: str, cells: list[CellSpec], *, key: str | No
             tidy += [{**ident, **evaluation, "metric": m, "value": row[m]} for m in METRICS_COLUMNS[6:]]
     if write_csv_file:
         write_csv(root / f"{key}.csv", TIDY_COLUMNS, tidy)
+        gather_speed(grid_dir, key, root, {c.id: c.label for c in cells})  # as `bench gather` writes it
     return fixture
+
+
+def speed_record(index: int, steps: int) -> dict:
+    """A run's speed.json as bench.speed writes it (made-up seconds on a made-up machine)."""
+    phases = {"data": 1.5, "judge": 20.0 if index == 0 else 0.0, "reference": 4.0 if index == 0 else 0.1,
+              "pretraining": 30.0 * (index % 2), "training": 60.0 + index, "evaluation": 9.0}
+    return {"device": "cpu: Test CPU", "dtype": "float32", "threads": 2, "phases": phases,
+            "train": {"iterations": steps, "seconds": phases["training"], "s_per_iteration": phases["training"] / steps,
+                      "images_per_s": steps * 5 * 32 / phases["training"], "batch_size": 32,
+                      "d_steps_per_iteration": 5},
+            "peak_rss_mb": 812.0, "cuda_peak_mb": None, "attempts": 1}
 
 
 def axes(dataset: str, method: str, sampling: str = "none", seed: int = 0, **options) -> dict:
