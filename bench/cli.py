@@ -52,7 +52,7 @@ def main() -> None:
       bench list aids               the training aids: regularizer (lecam), augment (diffaug)
       bench run --grid demo         the embedded demo: seven cells on digits_lt, CPU, ~10 min
       bench report --grid demo --html
-    Every number bench prints names its protocol (paper | standard) and feature extractor.
+    Every number bench prints names its protocol (paper | standard | studiogan) and feature extractor.
     """
 
 
@@ -184,7 +184,8 @@ def run_cmd(grid, dataset, method, sampling, seed, seeds, quirks, scale, sets, o
 
 @main.command("eval")
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--protocol", type=click.Choice(["paper", "standard"]), required=True, help="How to measure.")
+@click.option("--protocol", type=click.Choice(["paper", "standard", "studiogan"]), required=True,
+              help="How to measure.")
 @click.option("--checkpoint", type=click.Choice(["best", "latest"]), default="best", show_default=True)
 @click.option("--extractor", default=None,
               help="Feature extractor: inception-v3-compat, torchvision-inception, dinov2 or classifier "

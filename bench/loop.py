@@ -10,6 +10,7 @@ branches on a method's name):
         losses.csv row every max(1, steps // 500) steps
         every eval_every steps and at the end: each protocol's metrics and per-class rows, a sample grid
         every ckpt_every steps and at each evaluation: checkpoints/latest.pt (and best.pt on a new best)
+    with final_fakes: the last state and best.pt measured again on that many fakes (rows final:last, final:best)
 
 With ``nproc`` > 1 the run trains data-parallel on that many processes (``bench.distributed`` says what that
 means for the batch); only rank 0 writes the run folder.
@@ -231,6 +232,7 @@ class _Trainer:
                 self.iterate(self.step + 1)
         distributed.barrier()
         if main:
+            self.final_measurement()
             self.speed.write()
             write_status(run, "done", self.step, cfg.steps, best=self.best)
         self.finished = True
@@ -344,6 +346,32 @@ class _Trainer:
             return False
         self.best = {"fid": fid, "step": step, "protocol": first["protocol"], "extractor": first["extractor"]}
         return True
+
+    def final_measurement(self) -> None:
+        """With ``final_fakes``: the last state and the best checkpoint measured again on that many fakes, under each
+        protocol that takes its fake count from the config (sources ``final:last``, ``final:best``): the report's
+        headline numbers. A restart drops the rows of an interrupted final measurement (``truncate_csv``) and
+        measures again, so the rows are those of an uninterrupted run."""
+        from bench.metrics.protocols import get_protocol
+
+        cfg, run = self.cfg, self.run_dir
+        assert self.method is not None
+        protocols = [p for p in cfg.protocols if get_protocol(p).fakes == "config"]
+        if cfg.final_fakes is None or not protocols:
+            return
+        measured: list[tuple[str, Any, int]] = [("final:last", self.method, self.step)]
+        if run.checkpoint("best").exists():
+            best = load_checkpoint(run.checkpoint("best"))
+            with preserved_rng():
+                best_method = build_method(cfg, self.data, self.device)
+            best_method.load_state_dict(best.method)
+            best_method.amp_dtype = self.method.amp_dtype
+            measured.append(("final:best", best_method, best.step))
+        with preserved_rng(), speed.phase("evaluation"):
+            results = [self.evaluator.evaluate(method, step, protocol, source=source, fakes=cfg.final_fakes)
+                       for source, method, step in measured for protocol in protocols]
+        append_rows(run.metrics, [r.row for r in results], self.metrics_columns)
+        append_rows(run.per_class, [row for r in results for row in r.per_class], self.per_class_columns)
 
     def save(self, new_best: bool) -> None:
         """Checkpoint the state after ``self.step`` iterations to latest.pt (best.pt first on a new best)."""

@@ -54,8 +54,9 @@ def log_path(results_root: Path | str, key: str, cell_id: str) -> Path:
 
 def cell_entry(cell: Cell) -> dict[str, Any]:
     """A cell as the manifest records it."""
-    return {"id": cell.id, "axes": cell.axes, "label": cell.label, "paper": cell.paper,
-            "hash": cell.config.config_hash()}
+    entry = {"id": cell.id, "axes": cell.axes, "label": cell.label, "paper": cell.paper,
+             "hash": cell.config.config_hash()}
+    return entry | ({"external": cell.external} if cell.external else {})
 
 
 def write_manifest(grid: Grid, scale: str, cells: list[Cell], results_root: Path | str) -> Path:

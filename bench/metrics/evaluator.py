@@ -56,7 +56,7 @@ from bench.metrics.fid import fid_from_statistics, fid_statistics, frechet_dista
 from bench.metrics.isc import inception_score
 from bench.metrics.kid import kernel_inception_distance
 from bench.metrics.prc import precision_recall
-from bench.metrics.protocols import PROTOCOLS, fake_labels, get_protocol, head_classes, subset_indices
+from bench.metrics.protocols import PROTOCOLS, fake_count, fake_labels, get_protocol, head_classes, subset_indices
 from bench.metrics.reference import ReferenceFeatures, load_or_compute_reference
 from bench.metrics.weights import WEIGHTS_FILES
 from bench.rng import eval_seed, preserved_rng
@@ -182,14 +182,17 @@ class Evaluator:
                 "label_sens": label_sensitivity(method, self.train_set.num_classes, eval_seed(self.cfg.seed, step) + 1)}
 
     # -- one evaluation --------------------------------------------------------------------------------------
-    def evaluate(self, method: Generates, step: int, protocol: str, source: str = "train") -> EvalResult:
+    def evaluate(self, method: Generates, step: int, protocol: str, source: str = "train",
+                 fakes: int | None = None) -> EvalResult:
         """Generate, extract and measure; see the module docstring for the metrics.
 
         Args:
             method: anything with ``generate(z, y)`` (images in [-1, 1]), ``latent_dim`` and ``device``.
             step: the training step (seeds the evaluation noise with ``cfg.seed``).
-            protocol: ``paper`` or ``standard`` (:data:`bench.metrics.protocols.PROTOCOLS`).
-            source: the ``source`` column: ``train``, ``eval:best``, ``eval:latest``.
+            protocol: ``paper``, ``standard`` or ``studiogan`` (:data:`bench.metrics.protocols.PROTOCOLS`).
+            source: the ``source`` column: ``train``, ``final:best``, ``final:last``, ``eval:best``, ``eval:latest``.
+            fakes: how many fakes to generate (the final measurement's ``final_fakes``); None = ``cfg.eval_fakes``,
+                else one per reference image. A protocol with ``fakes = "reference"`` (paper) ignores both.
 
         Returns:
             :class:`EvalResult` with one row per :data:`METRICS_COLUMNS` and one per class.
@@ -198,7 +201,8 @@ class Evaluator:
         extractor_name = self.cfg.extractor or proto.extractor
         with preserved_rng():
             ref_set, ref = self.reference(protocol)
-            labels = fake_labels(proto, ref.labels, ref_set.num_classes)
+            n_fake = fake_count(proto, ref.labels.numel(), fakes if fakes is not None else self.cfg.eval_fakes)
+            labels = fake_labels(proto, ref.labels, ref_set.num_classes, n_fake)
             features, logits, cls_logits, d_scores = self._generate_and_extract(method, step, labels, extractor_name)
             diagnostics = self.conditioning(method, step)
         result = self._measure(step, source, proto.name, extractor_name, ref, labels, features, logits, cls_logits)

@@ -8,6 +8,7 @@ folders; writes into ``<reports_root>/<key>/``::
     significance-*, ranking-*                       pairwise Welch tests of best FID over seeds; ranks with ties
     heldout-*                                       the best step chosen on half of the reference, reported on the other
     verdicts-*                                      the grid's [[claims]], each holds / fails / inconclusive
+    gate-<key>.{csv,md,tex}                         cells with another harness's published numbers, and the gate
     speed-<key>.{csv,md,tex}                        what each cell cost per phase (from <key>-speed.csv), if gathered
     figures/curves-*.png, minority-*.png, headtail-*.png
     samples/<cell>-step-<N>.png                     each cell's last and best sample grids
@@ -26,6 +27,7 @@ from pathlib import Path
 from bench.report.claims import verdict_tables
 from bench.report.comparisons import heldout_tables, significance_tables
 from bench.report.figures import render_figures
+from bench.report.gate import gate_tables
 from bench.report.html import write_page
 from bench.report.load import ReportData, load_results
 from bench.report.samples import collect_samples
@@ -79,7 +81,8 @@ def render_report(grid: str, results_root: Path | str = "results", reports_root:
     out.mkdir(parents=True, exist_ok=True)
     points, per_run, groups = summarize(data)
     tables = (build_tables(data, groups) + significance_tables(data, groups, per_run) + heldout_tables(data, groups)
-              + verdict_tables(data, groups, per_run, points, data.per_class) + speed_tables(data))
+              + verdict_tables(data, groups, per_run, points, data.per_class) + gate_tables(data, per_run)
+              + speed_tables(data))
     files = {t.slug: write_table(t, out) for t in tables}
     clear_pngs(out / "figures")
     clear_pngs(out / "samples")

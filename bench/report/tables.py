@@ -239,7 +239,7 @@ def caption(data: ReportData, g: pd.DataFrame, protocol: str, extractor: str, la
     """The caption: protocol, extractor, reference, label mix, sample sizes, how best and last are picked."""
     text = [f"Protocol {protocol}, features {extractor}, reference {distinct(g['reference'])}, "
             f"generated labels {distinct(g['label_mix'])}, {distinct(g['n_real'], 0)} real and "
-            f"{distinct(g['n_fake'], 0)} generated images per evaluation.",
+            f"{distinct(g['n_fake'], 0)} generated images {sample_sizes(data, protocol, extractor)}.",
             "Best = the evaluation with the lowest FID under this protocol, IS at that step; like the paper, "
             "the best step is picked on the evaluation set itself, so best values are optimistic. "
             "Last = the final evaluation. Steps are iterations (n_dis D steps + 1 G step).",
@@ -261,6 +261,19 @@ def caption(data: ReportData, g: pd.DataFrame, protocol: str, extractor: str, la
     if data.scale != "paper":
         text.append(f"Scale {data.scale}: numbers not comparable to the paper's.")
     return " ".join(text)
+
+
+def sample_sizes(data: ReportData, protocol: str, extractor: str) -> str:
+    """How the caption's image counts were used: "per evaluation", or, where runs measured their best and last
+    checkpoints again at the end (``final_fakes``), that and the count the monitoring evaluations used."""
+    tidy = data.tidy
+    mine = tidy[(tidy["protocol"] == protocol) & (tidy["extractor"] == extractor) & (tidy["metric"] == "n_fake")]
+    if not mine["source"].str.startswith("final:").any():
+        return "per evaluation"
+    monitored = distinct(mine.loc[mine["source"] == "train", "value"], 0)
+    return (f"in the headline measurement: the best and last checkpoints measured again after training (Best and "
+            f"Last); the monitoring evaluations that picked the best step used {monitored} generated images "
+            f"(--set eval_fakes=N --set final_fakes=M changes them)")
 
 
 def slugify(*parts: str) -> str:

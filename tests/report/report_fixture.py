@@ -28,7 +28,8 @@ PER_CLASS_COLUMNS = ["step", "source", "protocol", "extractor", "class", "class_
 TIDY_COLUMNS = ["grid", "cell", "label", "dataset", "method", "sampling", "seed", "quirks", "scale", "backbone",
                 "g_cond", "options", "step", "source", "protocol", "extractor", "reference", "label_mix", "metric",
                 "value"]
-PROTOCOL_INFO = {"paper": ("train-lt", "train-histogram"), "standard": ("test-balanced", "uniform")}
+PROTOCOL_INFO = {"paper": ("train-lt", "train-histogram"), "standard": ("test-balanced", "uniform"),
+                 "studiogan": ("train-lt", "uniform")}
 
 
 @dataclass
@@ -46,6 +47,7 @@ class CellSpec:
     gathered: bool = True  # False: metrics.csv has rows that the tidy CSV lacks
     error: str | None = None
     fid_base: float | None = None  # the FID curve's floor (default: set by the cell's position)
+    external: dict | None = None  # another harness's published numbers (grid.json's "external")
 
 
 @dataclass
@@ -100,7 +102,7 @@ def metric_rows(index: int, spec: CellSpec, protocols: tuple[str, ...], extracto
             row = {"step": step, "source": "train", "protocol": protocol, "extractor": extractor,
                    "reference": reference, "label_mix": label_mix, "n_real": 500, "n_fake": 500, "fid": fid,
                    "is_mean": round(2.0 + step / last + rng.uniform(0, 0.5), 4), "is_std": round(rng.uniform(0, .1), 4)}
-            standard = protocol == "standard"
+            standard = protocol in ("standard", "studiogan")  # the protocols with the detail metrics
             # a bootstrap interval around the value, and the two reference halves a little above it (fewer reals)
             row.update(fid_lo=round(fid - 2.0, 4), fid_hi=round(fid + 1.5, 4),
                        fid_half_a=round(fid + rng.uniform(1, 4), 4), fid_half_b=round(fid + rng.uniform(1, 4), 4))
@@ -132,7 +134,8 @@ def write_results(root: Path, grid: str, cells: list[CellSpec], *, key: str | No
     grid_dir = root / key
     grid_dir.mkdir(parents=True, exist_ok=True)
     grid_json = {"grid": grid, "scale": scale, "key": key, "description": description, "protocols": list(protocols),
-                 "cells": [{"id": c.id, "label": c.label, "axes": c.axes, "paper": c.paper} for c in cells],
+                 "cells": [{"id": c.id, "label": c.label, "axes": c.axes, "paper": c.paper}
+                           | ({"external": c.external} if c.external else {}) for c in cells],
                  "claims": claims or []}
     (grid_dir / "grid.json").write_text(json.dumps(grid_json, indent=2))
     tidy = []
