@@ -31,7 +31,8 @@ from bench.speed import PHASES, read_record
 MANIFEST = "grid.json"
 METRICS = ("fid", "is_mean", "is_std", "kid_mean", "kid_std", "precision", "recall", "ifid_mean", "fid_head",
            "fid_tail", "cond_acc", "judge_acc", "d_acc_real", "d_acc_fake", "label_sens", "n_real", "n_fake",
-           "fid_lo", "fid_hi", "fid_head_lo", "fid_head_hi", "fid_tail_lo", "fid_tail_hi", "fid_half_a", "fid_half_b")
+           "fid_lo", "fid_hi", "fid_head_lo", "fid_head_hi", "fid_tail_lo", "fid_tail_hi", "fid_half_a", "fid_half_b",
+           "ifid_rare10", "ifid_rare20", "ikid_rare10", "ikid_rare20")
 COLUMNS = ("grid", "cell", "label", "dataset", "method", "sampling", "seed", "quirks", "scale", "backbone",
            "g_cond", "regularizer", "augment", "options", "step", "source", "protocol", "extractor", "reference",
            "label_mix", "metric", "value")

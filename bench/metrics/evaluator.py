@@ -32,6 +32,10 @@ Metrics (``metrics.csv``; NaN where undefined):
                         fid_head_lo/_hi, fid_tail_lo/_hi, and per_class.csv's fid_lo/_hi. NaN with bootstrap = 0.
     fid_half_a, _b      FID of all fakes against half A / half B of the reference (alternate rows within each
                         class): the report picks the best step on A and reports B there (held-out best step).
+    ifid_rare10, _rare20  mean intra-class FID over the rarest 10 % / 20 % of the classes by training count (at
+                        least one class); ikid_rare10, _rare20 the same for intra-class KID (:mod:`bench.metrics.tail`).
+    per_class.csv kid   intra-class KID (:func:`bench.metrics.kid.class_kid`) of the rarest 20 % of the classes and of
+                        every class with no more real images than the feature dimension; NaN elsewhere.
 """
 
 from __future__ import annotations
@@ -54,10 +58,11 @@ from bench.metrics.conditioning import batched_scores, class_mean_accuracy, d_sc
 from bench.metrics.extractors import FeatureExtractor, get_extractor, list_extractors
 from bench.metrics.fid import fid_from_statistics, fid_statistics, frechet_distance, per_class_fid
 from bench.metrics.isc import inception_score
-from bench.metrics.kid import kernel_inception_distance
+from bench.metrics.kid import class_kid, kernel_inception_distance
 from bench.metrics.prc import precision_recall
 from bench.metrics.protocols import PROTOCOLS, fake_count, fake_labels, get_protocol, head_classes, subset_indices
 from bench.metrics.reference import ReferenceFeatures, load_or_compute_reference
+from bench.metrics.tail import TAIL_COLUMNS, kid_classes, tail_summary
 from bench.metrics.weights import WEIGHTS_FILES
 from bench.rng import eval_seed, preserved_rng
 
@@ -65,8 +70,12 @@ METRICS_COLUMNS = ["step", "source", "protocol", "extractor", "reference", "labe
                    "is_mean", "is_std", "kid_mean", "kid_std", "precision", "recall", "ifid_mean", "fid_head",
                    "fid_tail", "cond_acc", "judge_acc", "d_acc_real", "d_acc_fake", "label_sens", "fid_lo",
                    "fid_hi", "fid_head_lo", "fid_head_hi", "fid_tail_lo", "fid_tail_hi", "fid_half_a", "fid_half_b"]
-PER_CLASS_COLUMNS = ["step", "source", "protocol", "extractor", "class", "class_name", "train_count", "n_real",
-                     "n_fake", "fid", "cond_acc", "d_acc_fake", "fid_lo", "fid_hi"]
+_CORE_PER_CLASS_COLUMNS = ["step", "source", "protocol", "extractor", "class", "class_name", "train_count",
+                           "n_real", "n_fake", "fid", "cond_acc", "d_acc_fake", "fid_lo", "fid_hi"]
+# tail metrics (bench.metrics.tail), appended at the end: metrics.csv's means over the rarest classes, per_class.csv's
+# intra-class KID
+METRICS_COLUMNS += list(TAIL_COLUMNS)
+PER_CLASS_COLUMNS = [*_CORE_PER_CLASS_COLUMNS, "kid"]
 CLASSIFIER = "classifier"
 
 
@@ -256,6 +265,9 @@ class Evaluator:
         class_fid = per_class_fid(real, ref.labels.to(self.device), fake, labels.to(self.device), num_classes)
         class_acc = conditional_accuracy(cls_logits, labels, num_classes)
         train_counts = self.train_set.class_counts
+        real_counts = torch.bincount(ref.labels, minlength=num_classes)
+        intra_kid = class_kid(real, ref.labels.to(self.device), fake, labels.to(self.device), num_classes,
+                              kid_classes(train_counts, real_counts, real.shape[1]))
         is_head = head_classes(train_counts)
         fid_head = frechet_distance(real[is_head[ref.labels]], fake[is_head[labels]])
         fid_tail = frechet_distance(real[~is_head[ref.labels]], fake[~is_head[labels]])
@@ -269,14 +281,13 @@ class Evaluator:
                   "fid_head": fid_head, "fid_tail": fid_tail, "cond_acc": _nanmean(class_acc),
                   "fid_half_a": frechet_distance(real[half_a], fake),
                   "fid_half_b": frechet_distance(real[~half_a], fake),
-                  **intervals.row}
+                  **intervals.row, **tail_summary(class_fid, intra_kid, train_counts)}
         row = {k: values.get(k, math.nan) for k in METRICS_COLUMNS}
-        real_counts = torch.bincount(ref.labels, minlength=num_classes).tolist()
         fake_counts = torch.bincount(labels, minlength=num_classes).tolist()
-        per_class = [dict(zip(PER_CLASS_COLUMNS, (
+        per_class = [dict(zip(_CORE_PER_CLASS_COLUMNS, (
             int(step), source, protocol, extractor_name, c, self.train_set.class_names[c], train_counts[c],
-            real_counts[c], fake_counts[c], float(class_fid[c]), float(class_acc[c]), math.nan,
-            float(intervals.class_lo[c]), float(intervals.class_hi[c])), strict=True))
+            int(real_counts[c]), fake_counts[c], float(class_fid[c]), float(class_acc[c]), math.nan,
+            float(intervals.class_lo[c]), float(intervals.class_hi[c])), strict=True)) | {"kid": float(intra_kid[c])}
             for c in range(num_classes)]
         return EvalResult(row=row, per_class=per_class)
 

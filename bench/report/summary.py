@@ -30,6 +30,8 @@ POINT_INDEX = [*EVAL_KEYS, "reference", "label_mix", "source", "step"]
 GROUP_AXES = ["dataset", "method", "sampling", "quirks", "backbone", "g_cond", "regularizer", "augment", "options"]
 DETAIL_METRICS = ("kid_mean", "precision", "recall", "ifid_mean", "fid_head", "fid_tail", "cond_acc", "judge_acc",
                   "d_acc_real", "d_acc_fake", "label_sens")
+TAIL_METRICS = ("ifid_rare10", "ifid_rare20", "ikid_rare10", "ikid_rare20")  # bench.metrics.tail, beside head/tail
+DETAIL_METRICS += TAIL_METRICS
 INTERVAL_METRICS = ("fid_lo", "fid_hi", "fid_head_lo", "fid_head_hi", "fid_tail_lo", "fid_tail_hi")
 HELDOUT_METRICS = ("heldout_step", "fid_heldout", "fid_half_b_min", "optimism")
 SUMMARY_METRICS = ("best_step", "fid_best", "is_best", "last_step", "fid_last", "is_last", *DETAIL_METRICS,

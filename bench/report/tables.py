@@ -27,7 +27,9 @@ DASH = "–"
 DETAIL_NAMES = {"kid_mean": ("KID↓", 4), "precision": ("Precision↑", 3), "recall": ("Recall↑", 3),
                 "ifid_mean": ("Intra-class FID↓", 2), "fid_head": ("Head FID↓", 2), "fid_tail": ("Tail FID↓", 2),
                 "cond_acc": ("Cond. accuracy↑", 3), "judge_acc": ("Judge on real↑", 3),
-                "d_acc_real": ("D acc. real", 3), "d_acc_fake": ("D acc. fake", 3), "label_sens": ("Label sens.↑", 2)}
+                "d_acc_real": ("D acc. real", 3), "d_acc_fake": ("D acc. fake", 3), "label_sens": ("Label sens.↑", 2),
+                "ifid_rare10": ("iFID rarest 10%↓", 2), "ifid_rare20": ("iFID rarest 20%↓", 2),
+                "ikid_rare10": ("iKID rarest 10%↓", 4), "ikid_rare20": ("iKID rarest 20%↓", 4)}
 LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
 LATEX_UNICODE = {"±": r"$\pm$", "Δ": r"$\Delta$", "↓": r"$\downarrow$", "↑": r"$\uparrow$", "–": "--",
@@ -292,7 +294,9 @@ def details_table(data: ReportData, g: pd.DataFrame, protocol: str, extractor: s
     numeric = g[["group_label", "protocol", "extractor", *GROUP_AXES, "seeds", "best_step_mean"]
                 + [f"{m}_{s}" for m in present for s in ("mean", "std", "ci")]].rename(columns={"group_label": "Cell"})
     head = (f"Metrics at the best step ({protocol} protocol, {extractor} features): head/tail FID split the classes "
-            f"by training count; cond. accuracy = the extractor's classifier agreeing with the requested label.")
+            f"by training count; cond. accuracy = the extractor's classifier agreeing with the requested label; "
+            f"iFID / iKID rarest 10% and 20% = the mean intra-class FID / KID over the rarest 10% and 20% of the "
+            f"classes by training count (at least one class).")
     return Table(slug=slugify("details", protocol, extractor), title=f"Other metrics at the best step ({protocol})",
                  caption=f"{head} {caption(data, g, protocol, extractor, 'details', with_paper=False)}",
                  columns=columns, rows=rows, numeric=numeric.reset_index(drop=True), protocol=protocol,

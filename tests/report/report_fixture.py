@@ -22,9 +22,10 @@ from bench.results import gather_speed
 METRICS_COLUMNS = ["step", "source", "protocol", "extractor", "reference", "label_mix", "n_real", "n_fake", "fid",
                    "is_mean", "is_std", "kid_mean", "kid_std", "precision", "recall", "ifid_mean", "fid_head",
                    "fid_tail", "cond_acc", "judge_acc", "d_acc_real", "d_acc_fake", "label_sens", "fid_lo",
-                   "fid_hi", "fid_head_lo", "fid_head_hi", "fid_tail_lo", "fid_tail_hi", "fid_half_a", "fid_half_b"]
+                   "fid_hi", "fid_head_lo", "fid_head_hi", "fid_tail_lo", "fid_tail_hi", "fid_half_a", "fid_half_b",
+                   "ifid_rare10", "ifid_rare20", "ikid_rare10", "ikid_rare20"]
 PER_CLASS_COLUMNS = ["step", "source", "protocol", "extractor", "class", "class_name", "train_count", "n_real",
-                     "n_fake", "fid", "cond_acc"]
+                     "n_fake", "fid", "cond_acc", "kid"]
 TIDY_COLUMNS = ["grid", "cell", "label", "dataset", "method", "sampling", "seed", "quirks", "scale", "backbone",
                 "g_cond", "options", "step", "source", "protocol", "extractor", "reference", "label_mix", "metric",
                 "value"]
@@ -112,14 +113,16 @@ def metric_rows(index: int, spec: CellSpec, protocols: tuple[str, ...], extracto
                                 ("d_acc_real", rng.uniform(.5, .9)), ("d_acc_fake", rng.uniform(.2, .9)),
                                 ("label_sens", rng.uniform(.1, 3)), ("fid_head_lo", fid * 0.8 - 2),
                                 ("fid_head_hi", fid * 0.8 + 2), ("fid_tail_lo", fid * 1.9 - 4),
-                                ("fid_tail_hi", fid * 1.9 + 4)]:
+                                ("fid_tail_hi", fid * 1.9 + 4), ("ifid_rare10", fid * 2.6),
+                                ("ifid_rare20", fid * 2.3), ("ikid_rare10", fid / 400), ("ikid_rare20", fid / 500)]:
                 row[name] = round(value, 5) if standard else math.nan
             rows.append(row)
             for c, count in enumerate(counts):
                 per_class.append({"step": step, "source": "train", "protocol": protocol, "extractor": extractor,
                                   "class": c, "class_name": f"class {c}", "train_count": count, "n_real": 50,
                                   "n_fake": 50, "fid": round(fid * (1 + 300 / count) + rng.uniform(0, 2), 4),
-                                  "cond_acc": round(min(1.0, 0.2 + count / 1500 + rng.uniform(0, .1)), 4)})
+                                  "cond_acc": round(min(1.0, 0.2 + count / 1500 + rng.uniform(0, .1)), 4),
+                                  "kid": round(fid / 2000 * (1 + 300 / count), 5)})
     return rows, per_class
 
 

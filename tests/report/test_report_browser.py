@@ -113,6 +113,8 @@ def test_page_shows_intervals_significance_marks_verdicts_and_the_class_distribu
     assert "balanced-sampling" in text and "tail-fid" in text
     assert scan.images_by_section.get("class-distribution", 0) >= 1  # the long-tailed sets' class counts
     assert scan.images_by_section.get("tail-samples", 0) >= 1
+    for tail in ("iFID rarest 10%", "iFID rarest 20%", "iKID rarest 10%", "iKID rarest 20%"):
+        assert tail in text  # the tail metrics beside head/tail FID
     assert "table-speed-table3-cpu" in scan.ids  # what each cell cost, cells x phases
     for phase in ("Data s", "Judge s", "Reference feat. s", "Pretraining s", "Training s", "Evaluation s"):
         assert phase in text
