@@ -89,13 +89,14 @@ def class_kid(real_features: torch.Tensor, real_labels: torch.Tensor, fake_featu
 
 
 def _cubic_kernel(a: torch.Tensor, b: torch.Tensor, dim: int) -> torch.Tensor:
-    """(aᵢᵀbⱼ / d + 1)³ for batched rows (K, m, F) × (K, m, F) → (K, m, m)."""
-    return (a @ b.transpose(1, 2) / dim + 1) ** 3
+    """(aᵢᵀbⱼ / d + 1)³ for batched rows (K, m, F) × (K, m, F) → (K, m, m) float64; the products in float32 (as
+    torch-fidelity computes them), the cube and the sums after it in float64."""
+    return (torch.bmm(a, b.transpose(1, 2)).double() / dim + 1) ** 3
 
 
 def _padded_by_class(features: torch.Tensor, labels: torch.Tensor, classes: torch.Tensor, rows: torch.Tensor,
                      width: int) -> torch.Tensor:
-    """(K, width, F) float64: for each of the K ``classes``, its first ``rows[c]`` feature rows (in their order in
+    """(K, width, F) float32: for each of the K ``classes``, its first ``rows[c]`` feature rows (in their order in
     ``features``), zero-padded."""
     labels = labels.to(features.device)
     order = torch.argsort(labels, stable=True)
@@ -106,6 +107,6 @@ def _padded_by_class(features: torch.Tensor, labels: torch.Tensor, classes: torc
     slot = torch.full((rows.numel(),), -1, dtype=torch.long, device=features.device)
     slot[classes.to(features.device)] = torch.arange(classes.numel(), device=features.device)
     keep = (slot[sorted_labels] >= 0) & (position < rows.to(features.device)[sorted_labels])
-    out = torch.zeros(classes.numel(), width, features.shape[1], dtype=torch.float64, device=features.device)
-    out[slot[sorted_labels[keep]], position[keep]] = features[order[keep]].double()
+    out = torch.zeros(classes.numel(), width, features.shape[1], dtype=torch.float32, device=features.device)
+    out[slot[sorted_labels[keep]], position[keep]] = features[order[keep]].float()
     return out
