@@ -190,9 +190,11 @@ def append_rows(path: Path, rows: Sequence[Mapping[str, Any]], columns: Sequence
     Args:
         path: the CSV file.
         rows: dicts keyed by column name; a missing key writes an empty cell.
-        columns: the fixed column order (a key outside it is an internal error). None = the existing header,
-            or ``step`` then the sorted keys of the rows for a new file; keys the header lacks then widen it
-            (the file is rewritten atomically with the wider header).
+        columns: the fixed column order (a key outside it is an internal error); a file whose header is a prefix
+            of it (an earlier version's, before columns were appended) is widened, its rows getting empty cells;
+            another header is a ConfigError. None = the existing header, or ``step`` then the sorted keys of the
+            rows for a new file; keys the header lacks then widen it (the file is rewritten atomically with the
+            wider header).
     """
     if not rows:
         return
@@ -202,6 +204,10 @@ def append_rows(path: Path, rows: Sequence[Mapping[str, Any]], columns: Sequence
     if columns is not None:
         extra = [k for k in keys if k not in columns]
         assert not extra, f"{path.name}: unexpected columns {extra}"
+        if header is not None and header != list(columns) and header == list(columns)[:len(header)]:
+            # written by an earlier version, before columns were appended at the end: widen it (empty cells)
+            _rewrite(path, list(columns), read_rows(path))
+            header = list(columns)
         if header is not None and header != list(columns):
             raise ConfigError(f"{path} has columns {header}, expected {list(columns)}; move the file away")
         header = header or list(columns)

@@ -84,6 +84,14 @@ def test_append_rows_refuses_a_file_with_other_columns(tmp_path):
         append_rows(path, [{"step": 3, "source": "train", "fid": 1.0}], COLUMNS)
 
 
+def test_append_rows_widens_a_file_of_an_earlier_version_whose_columns_were_appended_to(tmp_path):
+    path = tmp_path / "metrics.csv"
+    path.write_text("step,source\n1,train\n")  # written before the fid column was appended
+    append_rows(path, [{"step": 2, "source": "eval:best", "fid": 3.5}], COLUMNS)
+    with path.open(newline="") as fh:
+        assert list(csv.reader(fh)) == [COLUMNS, ["1", "train", ""], ["2", "eval:best", "3.5"]]
+
+
 def test_append_rows_without_columns_widens_the_header(tmp_path):
     path = tmp_path / "losses.csv"
     append_rows(path, [{"step": 1, "loss/g": 0.5, "loss/d": 1.5}])
