@@ -5,14 +5,17 @@ name                      network                                               
 ========================  =====================================================  ========  ==========
 ``inception-v3-compat``   torch-fidelity's TF-FID InceptionV3 (TF1-exact resize)  2048      1008 (``logits_unbiased``)
 ``torchvision-inception`` torchvision ImageNet InceptionV3 (the ECOGAN code's)    2048      1000
-``dinov2``                DINOv2 ViT-L/14, the [CLS] token (FD-DINOv2)            1024      none (K = 0)
+``dinov2``                DINOv2 ViT-L/14, the [CLS] token (FD-DINOv2)            1024      none (0)
 ``classifier``            bench's small CNN trained on the reference split        128       C
+``random-cnn``            a fixed, randomly initialised conv net: label-free      1024      none (0)
 ========================  =====================================================  ========  ==========
+
+An extractor without class logits (``random-cnn``, ``dinov2``) returns logits of shape (N, 0); the evaluator then
+takes IS from the judge's (the classifier's) logits.
 
 Every extractor takes uint8 (N, C, H, W) images with C in {1, 3} (1-channel images are repeated to 3 for the
 ImageNet nets) and returns float32 ``(features (N, F), logits (N, K))`` on its device; IS uses
-``softmax(logits)`` and is NaN for an extractor without logits (K = 0). ``cache_tag`` names the weights, so
-reference caches change when the weights do.
+``softmax(logits)``. ``cache_tag`` names the weights, so reference caches change when the weights do.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ from bench.errors import ConfigError, check
 from bench.metrics.cache import default_cache_root
 from bench.metrics.classifier import load_or_train_classifier, weights_tag
 from bench.metrics.dinov2 import VIT_L14, load_dinov2, preprocess
+from bench.metrics.random_features import RandomConvNet
+from bench.metrics.random_features import weights_tag as random_tag
 from bench.metrics.weights import DINOV2_VITL14, INCEPTION_V3_COMPAT, TORCHVISION_INCEPTION, resolve_weights
 from bench.registry import Registry
 from bench.rng import preserved_rng
@@ -190,7 +195,8 @@ class TorchvisionInceptionExtractor(FeatureExtractor):
 @register_extractor("dinov2")
 class DinoV2Extractor(FeatureExtractor):
     """FD-DINOv2's features (Stein et al. 2023): DINOv2 ViT-L/14's [CLS] token after its final LayerNorm, 1,024-d,
-    of images resized to 224×224 as dgm-eval does (:mod:`bench.metrics.dinov2`); no IS logits.
+    of images resized to 224×224 as dgm-eval does (:mod:`bench.metrics.dinov2`); no class logits (IS then comes
+    from the judge's).
 
     Weights: ``weights_path`` (config key ``dinov2_weights``), else ``$BENCH_DINOV2_WEIGHTS``, else
     ``$TORCH_HOME/hub/checkpoints/dinov2_vitl14_pretrain.pth``, else a download (see :mod:`bench.metrics.weights`).
@@ -233,3 +239,28 @@ class ClassifierExtractor(FeatureExtractor):
         check(tuple(images.shape[1:]) == self.input_shape,
               f"classifier extractor was trained on {self.input_shape} images, got {tuple(images.shape[1:])}")
         return self.net(uint8_to_float(images))
+
+
+@register_extractor("random-cnn")
+class RandomCNNExtractor(FeatureExtractor):
+    """The label-free extractor (:mod:`bench.metrics.random_features`): 1,024 features of a fixed random conv net,
+    no logits, no training, no file. The default of the cpu, lab and smoke scales, where within-class variation must
+    count (FID, coverage, diversity); the classifier stays the judge of class identity.
+    """
+
+    def __init__(self, device: torch.device | str, *, reference_set: ImageSet | None = None, **_: Any) -> None:
+        super().__init__(device)
+        channels = reference_set.channels if reference_set is not None else 3
+        check(reference_set is None or reference_set.image_size >= 8,
+              f"the random-cnn extractor takes images of at least 8 x 8, got {getattr(reference_set, 'image_size', 0)}")
+        with preserved_rng():
+            self.net = RandomConvNet(channels).to(self.device)
+        self.channels = channels
+        self.cache_tag = random_tag(self.net)
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        check(images.shape[1] == self.channels and images.shape[-1] >= 8,
+              f"random-cnn extractor was built for {self.channels}-channel images of at least 8 x 8, got "
+              f"{tuple(images.shape[1:])}")
+        features = self.net(images)
+        return features, features.new_zeros(features.shape[0], 0)

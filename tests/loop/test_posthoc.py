@@ -40,7 +40,7 @@ def count_label_rows(picture: np.ndarray, margin: int) -> int:
 def test_evaluate_best_appends_rows_that_repeat_the_training_measurement(run_copy):
     before = run_copy.metrics.read_bytes()
     best = json.loads(run_copy.status.read_text())["best"]
-    result = evaluate_run(run_copy.root, "standard", checkpoint="best", extractor="classifier", device="cpu")
+    result = evaluate_run(run_copy.root, "standard", checkpoint="best", extractor="random-cnn", device="cpu")
     assert run_copy.metrics.read_bytes().startswith(before)
     rows = read_rows(run_copy.metrics)
     assert [(r["step"], r["source"]) for r in rows][-1] == (str(best["step"]), "eval:best")
@@ -140,10 +140,9 @@ def test_bench_eval_measures_fd_dinov2_from_a_local_weights_file_and_names_the_f
     done = CliRunner().invoke(main, [*command, "--set", f"dinov2_weights={weights}", "--set", "num_eval_samples=12"])
     assert done.exit_code == 0, done.output
     assert "[standard protocol, dinov2 features, reference test-balanced]: FID " in done.output
-    assert "IS –" in done.output
     row = read_rows(run_copy.metrics)[-1]
     assert (row["source"], row["extractor"], row["n_fake"]) == ("eval:best", "dinov2", "12")
-    assert math.isfinite(float(row["fid"])) and row["is_mean"] == "nan"
+    assert math.isfinite(float(row["fid"])) and math.isfinite(float(row["is_mean"]))  # IS from the judge's logits
 
 
 def test_bench_eval_set_takes_evaluation_keys_only(run_copy):
