@@ -205,11 +205,9 @@ def append_rows(path: Path, rows: Sequence[Mapping[str, Any]], columns: Sequence
     Args:
         path: the CSV file.
         rows: dicts keyed by column name; a missing key writes an empty cell.
-        columns: the fixed column order (a key outside it is an internal error); a file whose header is a prefix
-            of it (an earlier version's, before columns were appended) is widened, its rows getting empty cells;
-            another header is a ConfigError. None = the existing header, or ``step`` then the sorted keys of the
-            rows for a new file; keys the header lacks then widen it (the file is rewritten atomically with the
-            wider header).
+        columns: the fixed column order (a key outside it is an internal error). None = the existing header,
+            or ``step`` then the sorted keys of the rows for a new file; keys the header lacks then widen it
+            (the file is rewritten atomically with the wider header).
     """
     if not rows:
         return
