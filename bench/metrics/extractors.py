@@ -7,7 +7,7 @@ name                      network                                               
 ``torchvision-inception`` torchvision ImageNet InceptionV3 (the ECOGAN code's)    2048      1000
 ``dinov2``                DINOv2 ViT-L/14, the [CLS] token (FD-DINOv2)            1024      none (0)
 ``classifier``            bench's small CNN trained on the reference split        128       C
-``random-cnn``            a fixed, randomly initialised conv net: label-free      1024      none (0)
+``random-cnn``            a fixed, randomly initialised conv net: label-free      128       none (0)
 ========================  =====================================================  ========  ==========
 
 An extractor without class logits (``random-cnn``, ``dinov2``) returns logits of shape (N, 0); the evaluator then
@@ -243,7 +243,7 @@ class ClassifierExtractor(FeatureExtractor):
 
 @register_extractor("random-cnn")
 class RandomCNNExtractor(FeatureExtractor):
-    """The label-free extractor (:mod:`bench.metrics.random_features`): 1,024 features of a fixed random conv net,
+    """The label-free extractor (:mod:`bench.metrics.random_features`): 128 features of a fixed random conv net,
     no logits, no training, no file. The default of the cpu, lab and smoke scales, where within-class variation must
     count (FID, coverage, diversity); the classifier stays the judge of class identity.
     """
