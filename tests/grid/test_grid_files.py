@@ -136,7 +136,7 @@ def test_smoke_and_demo_grids():
         ("bagan", "none", None), ("ebgan", "none", "concat"), ("contragan", "none", "concat"),
         ("reacgan", "none", "concat"), ("ecogan", "none", "concat"), ("ecogan", "balanced", "concat"),
         ("ecogan", "none", None)]  # the last: the paper's conditioning, beside the others
-    assert all(c.config.scale == "cpu" and c.config.extractor == "classifier" for c in demo)
+    assert all(c.config.scale == "cpu" and c.config.extractor == "random-cnn" for c in demo)
     # the options that differ from the paper's are named in the cell ids
     assert [c.config.method_options for c in demo] == [
         {"lr_g": 3e-4, "lr_d": 3e-4, "pretrain_lr": 2e-4}, {}, {"n_dis": 1, "cond_lambda": 5.0}, {"n_dis": 2},
