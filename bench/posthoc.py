@@ -11,8 +11,8 @@ from typing import Any
 import torch
 
 from bench.checkpoint import Checkpoint, check_checkpoint_config, load_checkpoint, restore_method
-from bench.config import RunConfig
-from bench.errors import ConfigError, check
+from bench.config import EvalConfig, RunConfig
+from bench.errors import ConfigError, check, closest
 from bench.methods.base import Method
 from bench.run_dir import RunDir, append_rows, atomic_write_bytes, read_json
 from bench.run_setup import (
@@ -26,6 +26,9 @@ from bench.run_setup import (
 from bench.samples import class_grid, generate_uint8, grid_memory_bytes, png_bytes, to_pil
 
 CHECKPOINTS = ("best", "latest")
+# what ``bench eval --set`` may change: how the checkpoint is measured, never what was trained (the protocol has
+# its own option)
+EVAL_KEYS = tuple(f.name for f in dataclasses.fields(EvalConfig) if f.name != "protocols")
 
 
 def open_run(run_dir: Path) -> tuple[RunConfig, dict[str, Any]]:
@@ -69,8 +72,18 @@ def load_run_method(run_dir: Path, checkpoint: str = "best", device: str = "auto
     return cfg, data, method, ckpt
 
 
+def eval_overrides(overrides: dict[str, Any] | None) -> dict[str, Any]:
+    """``--set`` values of ``bench eval``, checked to be evaluation keys (:data:`EVAL_KEYS`); a ConfigError names
+    a key that is not one, with the closest."""
+    for key in overrides or {}:
+        check(key in EVAL_KEYS, f"bench eval --set {key}: not an evaluation key{closest(key, EVAL_KEYS)}; it takes "
+                                f"{', '.join(EVAL_KEYS)}")
+    return dict(overrides or {})
+
+
 def evaluate_run(run_dir: Path, protocol: str, checkpoint: str = "best", extractor: str | None = None,
-                 data_root: str | None = None, device: str = "auto", allow_foreign: bool = False) -> Any:
+                 data_root: str | None = None, device: str = "auto", allow_foreign: bool = False,
+                 overrides: dict[str, Any] | None = None) -> Any:
     """Evaluate a run's checkpoint under ``protocol`` and append the rows (source ``eval:<checkpoint>``) to
     its metrics.csv and per_class.csv.
 
@@ -84,11 +97,15 @@ def evaluate_run(run_dir: Path, protocol: str, checkpoint: str = "best", extract
         device: auto | cpu | cuda.
         allow_foreign: use a checkpoint written by a run of another config (another run's file copied in);
             refused by default, as the rows would describe another run.
+        overrides: evaluation keys to change (``--set extractor=dinov2 dinov2_weights=/models/...pth``,
+            ``num_eval_samples``, ``bootstrap``); :data:`EVAL_KEYS`. ``extractor`` wins over it.
 
     Returns:
         The ``bench.metrics.EvalResult`` (``row``, ``per_class``).
     """
+    overrides = eval_overrides(overrides)
     cfg, data, method, ckpt = load_run_method(run_dir, checkpoint, device, allow_foreign=allow_foreign)
+    cfg = dataclasses.replace(cfg, **overrides)
     cfg = dataclasses.replace(cfg, protocols=[protocol], extractor=extractor or cfg.extractor, device=device,
                               data_root=data_root if data_root is not None else cfg.data_root)
     train_set = load_train_set(cfg)
