@@ -73,7 +73,7 @@ def main() -> None:
       bench list aids               the training aids: regularizer (lecam), augment (diffaug)
       bench run --grid demo         the embedded demo: seven cells on digits_lt, CPU, ~10 min
       bench report --grid demo --html
-    Every number bench prints names its protocol (paper | standard) and feature extractor.
+    Every number bench prints names its protocol (paper | standard | studiogan) and feature extractor.
     """
 
 
@@ -218,23 +218,32 @@ def run_cmd(grid, dataset, method, sampling, seed, seeds, quirks, scale, sets, o
 @click.option("--protocol", type=click.Choice(choices("protocols")), required=True, help="How to measure.")
 @click.option("--checkpoint", type=click.Choice(["best", "latest"]), default="best", show_default=True)
 @click.option("--extractor", default=None,
-              help="Feature extractor: inception-v3-compat, torchvision-inception or classifier "
+              help="Feature extractor: inception-v3-compat, torchvision-inception, dinov2 or classifier "
                    "(default: the run's own, e.g. classifier for cpu-scale runs; else the protocol's).")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Override an evaluation key (repeatable), e.g. --set extractor=dinov2 "
+                   "--set dinov2_weights=/models/dinov2_vitl14_pretrain.pth --set num_eval_samples=10000.")
 @DATA_ROOT
 @click.option("--device", type=click.Choice(choices("device")), default="auto", show_default=True)
 @click.option("--allow-foreign-checkpoint", "allow_foreign", is_flag=True,
               help="Use a checkpoint whose config hash differs from the run folder's config.json (a file copied in "
                    "from another run); refused by default.")
-def eval_cmd(run_dir, protocol, checkpoint, extractor, data_root, device, allow_foreign) -> None:
+def eval_cmd(run_dir, protocol, checkpoint, extractor, sets, data_root, device, allow_foreign) -> None:
     """Re-evaluate a run's checkpoint under a protocol, without training; rows are appended to its CSVs."""
     from bench.run.posthoc import evaluate_run
 
     result = evaluate_run(run_dir, protocol=protocol, checkpoint=checkpoint, extractor=extractor,
-                          data_root=data_root, device=device, allow_foreign=allow_foreign)
+                          data_root=data_root, device=device, allow_foreign=allow_foreign,
+                          overrides=parse_set(sets))
     row = result.row
     click.echo(f"step {row['step']} [{row['protocol']} protocol, {row['extractor']} features, "
-               f"reference {row['reference']}]: FID {row['fid']:.2f}  IS {row['is_mean']:.2f}  "
+               f"reference {row['reference']}]: FID {row['fid']:.2f}  IS {_number(row['is_mean'])}  "
                f"intra-class FID {row['ifid_mean']:.2f}")
+
+
+def _number(value: float) -> str:
+    """Two decimals, or "–" for a metric the extractor does not give (IS without logits)."""
+    return "–" if value != value else f"{value:.2f}"
 
 
 @main.command("sample")
@@ -268,10 +277,11 @@ def sample_cmd(run_dir, per_class, out, class_index, n, out_dir, checkpoint, see
 @RESULTS_ROOT
 def gather_cmd(grid, scale, results_root) -> None:
     """Rebuild results/<grid>.csv (tidy: run x step x protocol x metric) from the run folders."""
-    from bench.results import gather
+    from bench.results import gather, speed_csv_path
 
     path = gather(grid, results_root=results_root, scale=scale)
-    click.echo(f"wrote {path}")
+    speed = speed_csv_path(path.parent, path.stem)
+    click.echo(f"wrote {path}" + (f" and {speed} (what each run cost)" if speed.is_file() else ""))
 
 
 @main.command("status")

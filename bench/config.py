@@ -8,11 +8,13 @@ Each field is made with :func:`setting`, which records, once, everything bench n
 - whether it enters the config hash: always, only at a value other than its default (options added after runs
   existed, so that older runs keep their hash), or never (where the results go, how they run);
 - its column in the gathered CSV (``bench gather``) and whether the report groups cells by it;
-- where a grid file may set it (an axis, ``[budget]``, ``[settings]``, the top level, or bench alone).
+- where a grid file may set it (an axis, ``[budget]``, ``[settings]``, the top level, or bench alone);
+- whether ``bench eval --set`` may change it on a finished run (how a checkpoint is measured, not what was trained).
 
 Everything else is derived from the table: the grid axes and the ``--only`` keys (``bench.grid``), the CLI's
 choices (``bench.cli``), cell ids and labels (:func:`make_cell_id`, :func:`make_label`), the hashed view
-(:func:`hashed_view`), the gathered columns (``bench.results``) and the report's grouping (``bench.report``).
+(:func:`hashed_view`), the gathered columns (``bench.results``), the report's grouping (``bench.report``) and
+the keys ``bench eval --set`` takes (:data:`EVALUATION_KEYS`).
 Adding an option is adding a field here and the code that uses it.
 
 The resolved config of one run is made by ``bench.plan.make_plan`` (resolution order, scale presets, the
@@ -54,7 +56,7 @@ G_CONDS = ("scale", "concat", "cbn")  # every backbone's g_cond values (each bac
 REGULARIZERS = ("none", "lecam")  # D-loss regularisers any method with an adversarial logit takes (bench.methods.lecam)
 AUGMENTS = ("none", "diffaug")  # augmentations of every image D sees, any method (bench.methods.diffaugment)
 QUIRKS = ("paper", "fixed")  # paper = reproduce the upstream code's bugs, fixed = correct them
-PROTOCOLS = ("paper", "standard")
+PROTOCOLS = ("paper", "standard", "studiogan")
 DEVICES = ("auto", "cpu", "cuda")
 FOLDER_PREFIX = "folder:"  # as bench.datasets.FOLDER_PREFIX (not imported: config is a leaf)
 
@@ -65,7 +67,10 @@ FOLDER_PREFIX = "folder:"  # as bench.datasets.FOLDER_PREFIX (not imported: conf
 # the other keys are RunConfig keys.
 SCALE_BUDGET_KEYS = ("d_updates", "evaluations")
 SCALES: dict[str, dict[str, Any]] = {
-    "paper": {},
+    # paper: the grid's own budget; evaluations as a 2026 reviewer expects them: 10,000 fakes while monitoring,
+    # the best and last checkpoints measured again on 50,000 (StudioGAN's and EDM2's count); the paper protocol
+    # keeps the ECOGAN code's one fake per train image.
+    "paper": {"eval_fakes": 10000, "final_fakes": 50000},
     # cpu: a couple of minutes per cell on 2 cores, for the digits demo. dcgan64 at 16x16 (digits are 8x8
     # images: 32x32 only costs time), batch 32, 1,500 D updates (ECOGAN/EBGAN/2C/D2D-CE 300 iterations of
     # 5 D + 1 G, BAGAN 1,500 of 1 D + 1 G), 5 evaluations; pretraining takes each method's own epochs (BAGAN 150,
@@ -182,6 +187,7 @@ class Option:
     column: str | None = None  # its column in the gathered CSV; None = not gathered
     group: bool = False  # the report groups cells by it (cells of one group differ only in the seed)
     place: str = SETTINGS  # where a grid file sets it
+    evaluation: bool = False  # how a checkpoint is measured: ``bench eval --set`` may change it on a finished run
 
     def check(self, value: Any) -> Any:
         """``value`` if the rule accepts it (normalised); a ConfigError naming the key and the value otherwise: for an
@@ -208,12 +214,13 @@ class Option:
 
 
 def setting(default: Any, rule: Rule, doc: str, *, axis: Axis | None = None, hashed: str = ALWAYS,
-            column: str | None = None, group: bool = False, place: str | None = None) -> Any:
+            column: str | None = None, group: bool = False, place: str | None = None,
+            evaluation: bool = False) -> Any:
     """A RunConfig field: ``default`` and the option's row of the table (see :class:`Option`); the name is the
     field's."""
     place = place or (AXIS if axis is not None else SETTINGS)
     row = {"default": default, "rule": rule, "doc": doc, "axis": axis, "hashed": hashed, "column": column,
-           "group": group, "place": place}
+           "group": group, "place": place, "evaluation": evaluation}
     if isinstance(default, list | dict):
         return field(default_factory=lambda: type(default)(default), metadata={"option": row})
     return field(default=default, metadata={"option": row})
@@ -287,19 +294,29 @@ class RunConfig:
     pretrain_epochs: int | None = setting(None, or_null(POSITIVE_INT),
                                           "None = the method's default (BAGAN 150, EBGAN 30)", place=BUDGET)
     protocols: list[str] = setting(["standard"], list_of(choice(*PROTOCOLS)),
-                                   "paper | standard, each a metrics row", place=TOP)
+                                   "paper | standard | studiogan, each a metrics row", place=TOP)
     extractor: str | None = setting(None, or_null(NAME),
-                                    "None = each protocol's own; or a registered extractor for all")
+                                    "None = each protocol's own; or a registered extractor for all", evaluation=True)
     num_eval_samples: int | None = setting(None, or_null(at_least(2, "FID needs two images per set")),
-                                           "cap on real and fake images per evaluation; None = the reference size",
-                                           place=BUDGET)
+                                           "cap on real (and, without eval_fakes, fake) images per evaluation; "
+                                           "None = the reference size", place=BUDGET, evaluation=True)
+    eval_fakes: int | None = setting(None, or_null(POSITIVE_INT), "fakes per evaluation while training; None = one "
+                                     "per real image (the paper protocol: always)", hashed=AT_NON_DEFAULT,
+                                     evaluation=True)
+    final_fakes: int | None = setting(None, or_null(POSITIVE_INT), "fakes of the final measurement of the best and "
+                                      "last checkpoints (rows final:best, final:last); None = none",
+                                      hashed=AT_NON_DEFAULT, evaluation=True)
     bootstrap: int = setting(100, Rule(NON_NEGATIVE_INT.accepts, "a non-negative integer (0 = no intervals)"),
                              "resamples of the bootstrap intervals of FID; 0 = none",
-                             hashed=AT_NON_DEFAULT)
+                             hashed=AT_NON_DEFAULT, evaluation=True)
     inception_weights: str | None = setting(None, or_null(NAME), "torch-fidelity weights; None = "
-                                            "$BENCH_INCEPTION_WEIGHTS, else the hub cache", hashed=NEVER)
+                                            "$BENCH_INCEPTION_WEIGHTS, else the hub cache", hashed=NEVER,
+                                            evaluation=True)
     tv_inception_weights: str | None = setting(None, or_null(NAME), "torchvision's (paper); None = "
-                                               "$BENCH_TV_INCEPTION_WEIGHTS, else the hub cache", hashed=NEVER)
+                                               "$BENCH_TV_INCEPTION_WEIGHTS, else the hub cache", hashed=NEVER,
+                                               evaluation=True)
+    dinov2_weights: str | None = setting(None, or_null(NAME), "dinov2_vitl14_pretrain.pth (FD-DINOv2); None = "
+                                         "$BENCH_DINOV2_WEIGHTS, else the hub cache", hashed=NEVER, evaluation=True)
     grid: str = setting("adhoc", NAME, "grid key; the run folder is results/<grid>/<cell id>", hashed=NEVER,
                         place=BENCH)
     tensorboard: bool = setting(False, FLAG, "also write a TensorBoard event file (pip install tensorboard)",
@@ -341,6 +358,9 @@ HASH_OMITTED_AT_DEFAULT: dict[str, Any] = {name: o.default for name, o in OPTION
 GATHERED: tuple[tuple[str, str], ...] = tuple((name, o.column) for name, o in OPTIONS.items() if o.column)
 """(option, column) of every gathered option, in column order."""
 GROUP_COLUMNS: tuple[str, ...] = tuple(o.column for o in OPTIONS.values() if o.group and o.column)
+EVALUATION_KEYS: tuple[str, ...] = tuple(name for name, o in OPTIONS.items() if o.evaluation)
+"""What ``bench eval --set`` may change: how a checkpoint is measured, never what was trained (the protocol has its
+own option)."""
 LEGACY_RUNTIME_KEYS = ("workers_hint",)  # keys of older config.json files that never changed the numbers
 
 

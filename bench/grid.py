@@ -16,7 +16,8 @@ A grid file is declarative TOML. Top-level keys:
   ``g_cond``, ``method_options``, ``regularizer``, ``augment``); the cells are their product, dataset varying
   slowest.
 - ``[[cells]]``: explicit cells, each with axis values (``dataset`` and ``method`` required), an optional
-  ``label``, a per-cell ``budget`` (paper scale only, over the grid's) and ``paper`` numbers.
+  ``label``, a per-cell ``budget`` (paper scale only, over the grid's), ``paper`` numbers and ``external`` numbers
+  (what another harness published for the same method and data; see below).
 - ``[[paper]]``: paper numbers for product cells: ``match = {axis = value, ...}`` plus the paper keys.
 - ``[[claims]]``: the paper's claims as testable statements (``id``, ``text``, ``kind`` = less | order | slope |
   tail and its rows; :mod:`bench.report.claims`); ``bench report`` prints a verdict for each.
@@ -27,6 +28,12 @@ Paper numbers (``paper = {...}``): ``fid``, ``is``, ``best_step`` and ``step_uni
 (``iterations`` | ``batches``: upstream's Lightning steps count 5 D + 1 G batches), ``best_iteration`` (the
 best step in our iterations; required for ``batches``), ``selection`` (``min_fid`` | ``last``), ``source``,
 ``note``.
+
+External numbers (``external = {...}``): ``harness`` and ``model`` (required: who published them, under which
+name), ``fid``, ``ifid`` (intra-class FID), ``is``, ``protocol`` (the bench protocol that measures the same way, e.g.
+``studiogan``), ``gate`` (true: a reproduction counts only if this cell lands within the seed noise of these
+numbers; ``bench report`` states the verdict), ``source``, ``note``. The table1 grid's balanced rows carry
+StudioGAN's CIFAR-10 numbers.
 
 The axes, their order, the cell ids and labels and the ``--only`` keys come from the option table
 (``bench.config``): cell ids are ``<dataset>-<method>-<sampling>-s<seed>``, then ``-<backbone>`` when a cell's
@@ -79,8 +86,9 @@ CLAIM_KEYS = ("id", "text", "kind", "metric", "better", "worse", "order", "impro
 CLAIM_KINDS = {"less": ("better", "worse"), "order": ("order",), "slope": ("improving", "stalls"), "tail": ()}
 CLAIM_OPTIONAL = {"less": ("metric",), "order": ("metric",), "slope": (), "tail": ("match",)}  # per kind
 CLAIM_ROW_KEYS = (*(a for a in AXES if a != "seed"), "options")  # a claim compares groups of seeds
-CELL_KEYS = (*AXES, "label", "budget", "paper")
+CELL_KEYS = (*AXES, "label", "budget", "paper", "external")
 PAPER_KEYS = ("fid", "is", "best_step", "step_unit", "best_iteration", "selection", "source", "note")
+EXTERNAL_KEYS = ("harness", "model", "fid", "ifid", "is", "protocol", "gate", "source", "note")
 STEP_UNITS = ("iterations", "batches")
 SELECTIONS = ("min_fid", "last")
 # ``only`` filter keys: the scalar axes and the cell id.
@@ -97,6 +105,7 @@ class Cell:
         label: a human-readable name for tables.
         plan: the resolved, checked run plan (``plan.config.grid`` is the grid key).
         paper: the paper's numbers for this cell (see the module docstring), or None.
+        external: what another harness published for this cell's method and data (the module docstring), or None.
     """
 
     id: str
@@ -104,6 +113,7 @@ class Cell:
     label: str
     plan: RunPlan
     paper: dict[str, Any] | None = None
+    external: dict[str, Any] | None = None
 
     @property
     def config(self) -> RunConfig:
@@ -119,6 +129,7 @@ class _Spec:
     label: str | None = None
     budget: dict[str, Any] = field(default_factory=dict)
     paper: dict[str, Any] | None = None
+    external: dict[str, Any] | None = None
 
 
 @dataclass
@@ -190,8 +201,9 @@ class Grid:
                 continue
             same = _without_seed(axes) == _without_seed(spec.axes)  # the seed never changes the paper's row
             paper = spec.paper if same else None
+            external = spec.external if same else None
             label = spec.label if spec.label and same else make_label(axes, self.settings)
-            cells.append(Cell(id=cell_id, axes=axes, label=label, plan=plan, paper=paper))
+            cells.append(Cell(id=cell_id, axes=axes, label=label, plan=plan, paper=paper, external=external))
         return cells
 
     def budget_note(self, scale: str | None = None) -> str | None:
@@ -602,7 +614,26 @@ def _explicit_cell(raw: dict[str, Any], path: Path, section: str) -> _Spec:
     check(label is None or isinstance(label, str), f"{_where(path, section)}: label must be a string")
     budget = _budget(dict(raw.get("budget", {})), path, f"{section} budget")
     paper = _paper(raw["paper"], path, f"{section} paper") if "paper" in raw else None
-    return _Spec(axes=axes, label=label, budget=budget, paper=paper)
+    external = _external(raw["external"], path, f"{section} external") if "external" in raw else None
+    return _Spec(axes=axes, label=label, budget=budget, paper=paper, external=external)
+
+
+def _external(raw: Any, path: Path, section: str) -> dict[str, Any]:
+    """Check another harness's published numbers (keys :data:`EXTERNAL_KEYS`; ``harness`` and ``model`` required)."""
+    where = _where(path, section)
+    check(isinstance(raw, dict), f"{where}: must be a table")
+    _check_keys(raw, EXTERNAL_KEYS, path, section)
+    for key in ("harness", "model"):
+        check(isinstance(raw.get(key), str) and raw[key], f"{where}: {key!r} is required (a name)")
+    for key in ("fid", "ifid", "is"):
+        if key in raw:
+            check(isinstance(raw[key], int | float) and not isinstance(raw[key], bool),
+                  f"{where}: {key} must be a number, got {raw[key]!r}")
+    if "protocol" in raw:
+        check(raw["protocol"] in PROTOCOLS, f"{where}: protocol = {raw['protocol']!r} is not one of "
+                                            f"{', '.join(PROTOCOLS)}{closest(str(raw['protocol']), PROTOCOLS)}")
+    check(isinstance(raw.get("gate", False), bool), f"{where}: gate must be true or false")
+    return dict(raw)
 
 
 def _paper(raw: Any, path: Path, section: str) -> dict[str, Any]:

@@ -7,6 +7,7 @@ Layout (``<key>`` is the grid key: the grid's name at its default scale, else ``
     results/<key>/.locks/<cell>.lock   held while a process runs the cell (bench.run.locks)
     results/<key>/.logs/<cell>.log     output of local workers (when several run at once)
     results/<key>.csv                  ``bench gather``: one row per run x step x source x protocol x metric
+    results/<key>-speed.csv            ``bench gather``: one row per run with its speed record (bench.speed)
 """
 
 from __future__ import annotations
@@ -26,16 +27,21 @@ from bench.errors import BenchError, DataNotFoundError
 from bench.grid import AXES, Cell, Grid, list_grids, load_grid, make_label
 from bench.run.folder import RunDir, atomic_write_json, atomic_write_text, read_csv_header, read_json, read_rows
 from bench.run.state import folder_state
+from bench.speed import PHASES, read_record
 
 MANIFEST = "grid.json"
 METRICS = ("fid", "is_mean", "is_std", "kid_mean", "kid_std", "precision", "recall", "ifid_mean", "fid_head",
            "fid_tail", "cond_acc", "judge_acc", "d_acc_real", "d_acc_fake", "label_sens", "n_real", "n_fake",
            "fid_lo", "fid_hi", "fid_head_lo", "fid_head_hi", "fid_tail_lo", "fid_tail_hi", "fid_half_a", "fid_half_b",
-           "density", "coverage", "diversity", "diversity_min", "collapsed_classes", "collapsed")
+           "density", "coverage", "diversity", "diversity_min", "collapsed_classes", "collapsed",
+           "ifid_rare10", "ifid_rare20", "ikid_rare10", "ikid_rare20")
 # the option table's gathered columns (bench.config: dataset, method, sampling, seed, quirks, scale, backbone,
 # g_cond, regularizer, augment, options) between the run's names and the measurement's
 COLUMNS = ("grid", "cell", "label", *(column for _, column in GATHERED), "step", "source", "protocol", "extractor",
            "reference", "label_mix", "metric", "value")
+SPEED_COLUMNS = ("grid", "cell", "label", "dataset", "method", "sampling", "seed", "scale", "device", "dtype",
+                 "threads", *(f"seconds_{p}" for p in PHASES), "iterations", "train_seconds", "s_per_iteration",
+                 "images_per_s", "batch_size", "d_steps_per_iteration", "peak_rss_mb", "cuda_peak_mb", "attempts")
 
 
 def grid_dir(results_root: Path | str, key: str) -> Path:
@@ -52,7 +58,8 @@ def log_path(results_root: Path | str, key: str, cell_id: str) -> Path:
 
 def cell_entry(cell: Cell) -> dict[str, Any]:
     """A cell as the manifest records it."""
-    return {"id": cell.id, "axes": cell.axes, "label": cell.label, "paper": cell.paper, "hash": cell.plan.hash}
+    entry = {"id": cell.id, "axes": cell.axes, "label": cell.label, "paper": cell.paper, "hash": cell.plan.hash}
+    return entry | ({"external": cell.external} if cell.external else {})
 
 
 def write_manifest(grid: Grid, scale: str, cells: list[Cell], results_root: Path | str) -> Path:
@@ -202,6 +209,43 @@ def gather(grid: Grid | str | Path, results_root: Path | str = "results", scale:
         print(f"note: {len(older)} run(s) of {key} were written before bench measured coverage, diversity and "
               f"collapse (e.g. {older[0]}): their verdict shows as unknown; run them again with --force-restart, "
               f"or `bench eval` their checkpoints", file=sys.stderr)
+    gather_speed(folder, key, results_root, labels)
+    return out
+
+
+def speed_csv_path(results_root: Path | str, key: str) -> Path:
+    """``<results_root>/<key>-speed.csv``."""
+    return Path(results_root) / f"{key}-speed.csv"
+
+
+def gather_speed(folder: Path, key: str, results_root: Path | str, labels: Mapping[str, Any]) -> Path | None:
+    """Write ``<key>-speed.csv``: one row per run folder that has a ``speed.json`` (:mod:`bench.speed`), with the
+    columns :data:`SPEED_COLUMNS` (phases as ``seconds_<phase>``; empty where a record lacks a value). Returns the
+    path, or None (and no file; a stale one is removed) when no run has a record."""
+    rows = []
+    for run_dir in _run_dirs(folder):
+        record = read_record(run_dir)
+        if record is None:
+            continue
+        config = read_json(run_dir / "config.json").get("config", {})
+        phases, rates = record.get("phases") or {}, record.get("train") or {}
+        rows.append({"grid": key, "cell": run_dir.name, "label": labels.get(run_dir.name) or run_dir.name,
+                     **{k: config.get(k) for k in ("dataset", "method", "sampling", "seed", "scale")},
+                     **{k: record.get(k) for k in ("device", "dtype", "threads", "peak_rss_mb", "cuda_peak_mb",
+                                                   "attempts")},
+                     **{f"seconds_{p}": phases.get(p) for p in PHASES},
+                     "iterations": rates.get("iterations"), "train_seconds": rates.get("seconds"),
+                     **{k: rates.get(k) for k in ("s_per_iteration", "images_per_s", "batch_size",
+                                                  "d_steps_per_iteration")}})
+    out = speed_csv_path(results_root, key)
+    if not rows:
+        out.unlink(missing_ok=True)
+        return None
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=SPEED_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in rows)
+    atomic_write_text(out, buf.getvalue())
     return out
 
 

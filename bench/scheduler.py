@@ -145,20 +145,46 @@ def _paper_text(paper: Mapping[str, Any] | None) -> str:
     return "  ".join(p for p in parts if p)
 
 
+def _external_text(external: Mapping[str, Any] | None) -> str:
+    """E.g. "StudioGAN ReACGAN: FID 3.87, iFID 15.20 (gate)", or "-"."""
+    if not external:
+        return "-"
+    numbers = [f"{name} {external[key]:.2f}" for key, name in (("fid", "FID"), ("ifid", "iFID"), ("is", "IS"))
+               if key in external]
+    return f"{external['harness']} {external['model']}: {', '.join(numbers)}" + (" (gate)" if external.get("gate")
+                                                                                 else "")
+
+
+def _fakes_text(eval_fakes: int | None, final_fakes: int | None) -> str:
+    """How many fakes the evaluations generate, when the config says (the paper scale), else ""."""
+    if eval_fakes is None and final_fakes is None:
+        return ""
+    monitor = f"{eval_fakes} fakes per evaluation" if eval_fakes else "one fake per reference image"
+    final = f", the best and last measured again on {final_fakes}" if final_fakes else ""
+    return f"\nevaluations: {monitor}{final} (the paper protocol: one fake per train image)"
+
+
 def dry_run_listing(grid: Grid, scale: str, cells: list[Cell], results_root: Path) -> str:
-    """The cells with their budget, their state on disk and the paper's numbers beside them."""
+    """The cells with their budget, their state on disk, the paper's numbers beside them and, where a cell has
+    them, another harness's published numbers (``external``)."""
     key = grid.key(scale)
     protocols = cells[0].config.protocols if cells else OPTIONS["protocols"].default
     batch, size = (cells[0].config.batch_size, cells[0].config.image_size) if cells else (0, 0)
+    fakes = (cells[0].config.eval_fakes, cells[0].config.final_fakes) if cells else (None, None)
     head = (f"grid {grid.name} at scale {scale}: {len(cells)} cells -> {grid_dir(results_root, key)}/\n"
             f"protocols {', '.join(protocols)}; batch {batch}, {size}x{size}"
-            f"; steps are iterations (n_dis D steps + 1 G step); paper numbers as printed")
-    rows = [("cell", "label", "steps", "eval", "state", "paper")]
+            f"; steps are iterations (n_dis D steps + 1 G step); paper numbers as printed{_fakes_text(*fakes)}")
+    external = any(cell.external for cell in cells)
+    rows = [("cell", "label", "steps", "eval", "state", "paper", *(("published elsewhere",) if external else ()))]
     for cell in cells:
         state = read_state(grid_dir(results_root, key) / cell.id).state or "-"
         rows.append((cell.id, cell.label, str(cell.config.steps), str(cell.config.eval_every), state,
-                     _paper_text(cell.paper)))
-    return f"{head}\n{format_table(rows)}"
+                     _paper_text(cell.paper), *((_external_text(cell.external),) if external else ())))
+    gate = [c for c in cells if c.external and c.external.get("gate")]
+    note = ("\ngate: a reproduction counts only if " + " and ".join(c.label for c in gate) + " land within the seed "
+            "noise of the published numbers, measured by the " + " / ".join(dict.fromkeys(
+                str(c.external.get("protocol", "?")) for c in gate if c.external)) + " protocol") if gate else ""
+    return f"{head}\n{format_table(rows)}{note}"
 
 
 def run_grid(grid: Grid | str, *, results_root: Path | str, scale: str | None = None, executor: str = "local",

@@ -31,12 +31,16 @@ def test_the_derived_lists_are_the_ones_the_grid_files_results_and_older_runs_re
                                     "augment", "options")  # the seed is what a group's cells differ in
     # what older runs were hashed with: runtime keys out, the newer keys out at their default
     assert set(config.RUNTIME_KEYS) == {"device", "data_root", "grid", "inception_weights", "tv_inception_weights",
-                                        "tensorboard"}
+                                        "dinov2_weights", "tensorboard"}
     assert config.HASH_OMITTED_AT_DEFAULT == {"compile": False, "nproc": 1, "g_cond": None, "bootstrap": 100,
-                                              "regularizer": "none", "augment": "none"}
+                                              "regularizer": "none", "augment": "none", "eval_fakes": None,
+                                              "final_fakes": None}
     assert set(config.BUDGET_KEYS) == {"image_size", "batch_size", "steps", "eval_every", "ckpt_every",
                                        "pretrain_epochs", "num_eval_samples", "max_per_class"}
     assert config.choices("sampling") == ["none", "balanced"] and config.choices("scale") == list(config.SCALES)
+    # bench eval --set: how a checkpoint is measured, never what was trained
+    assert config.EVALUATION_KEYS == ("extractor", "num_eval_samples", "eval_fakes", "final_fakes", "bootstrap",
+                                      "inception_weights", "tv_inception_weights", "dinov2_weights")
 
 
 def test_cell_ids_and_labels_come_from_each_axis_token_in_its_order():
@@ -67,8 +71,10 @@ def test_the_hashed_view_leaves_out_runtime_keys_and_newer_keys_at_their_default
     ({"seed": -1}, "seed must be a non-negative integer, got -1"),
     ({"channels": True}, "channels must be 1 or 3, got True"),
     ({"sampling": "balancd"}, "sampling = 'balancd' is not one of none, balanced (did you mean 'balanced'?)"),
-    ({"protocols": ["paperr"]}, "protocols = 'paperr' is not one of paper, standard (did you mean 'paper'?)"),
-    ({"protocols": []}, "protocols must be a non-empty list of 'paper' or 'standard', got []"),
+    ({"protocols": ["paperr"]}, "protocols = 'paperr' is not one of paper, standard, studiogan (did you mean "
+                                "'paper'?)"),
+    ({"protocols": []}, "protocols must be a non-empty list of 'paper' or 'standard' or 'studiogan', got []"),
+    ({"eval_fakes": 0}, "eval_fakes must be a positive integer or null, got 0"),
     ({"num_eval_samples": 1}, "num_eval_samples must be an integer >= 2"),
     ({"g_cond": "concatt"}, "g_cond = 'concatt' is not one of scale, concat, cbn"),
     ({"batch_size": 6, "nproc": 4}, "batch_size 6 must split into nproc = 4 equal parts"),

@@ -8,6 +8,10 @@ paper's rule (upstream ``ModelCheckpoint(monitor='fid', mode='min')``: the best 
 itself). Last = the evaluation at the highest step. Evaluations made during training
 (source ``train``) are used when a protocol has any; otherwise ``bench eval``'s ``eval:best`` / ``eval:latest``.
 
+Final measurement: a run with ``final_fakes`` (the paper scale: 50,000) measures its best and last checkpoints again
+after its last step (sources ``final:best``, ``final:last``); those rows then give the best and last values (the
+best step stays the one the monitoring evaluations picked), so headline numbers come from the larger sample.
+
 Held-out best step: the step with the lowest FID against half A of the reference (``fid_half_a``), reported by
 its FID against half B (``fid_heldout``), healthy evaluations first as above;
 ``fid_half_b_min`` is half B's own minimum (the paper's rule on the
@@ -103,6 +107,25 @@ def first_by_selection(points: pd.DataFrame, fid: str) -> pd.DataFrame:
     return ordered.drop_duplicates(EVAL_KEYS, keep="first").drop(columns="_key").sort_index()
 
 
+FINAL_BEST, FINAL_LAST = "final:best", "final:last"
+
+
+def with_final_measurements(per_run: pd.DataFrame, points: pd.DataFrame) -> pd.DataFrame:
+    """``per_run`` (from :func:`best_and_last`) with the values of each run's final measurement where it has one:
+    ``final:best`` gives best_step, fid_best, is_best, the DETAIL_METRICS, the intervals, n_real, n_fake and
+    best_source; ``final:last`` gives last_step, fid_last, is_last (every value, NaN included: nothing is mixed)."""
+    out = per_run.set_index(EVAL_KEYS)
+    for source, renames in ((FINAL_BEST, {"step": "best_step", "fid": "fid_best", "is_mean": "is_best",
+                                          "source": "best_source", "n_real": "n_real", "n_fake": "n_fake",
+                                          **{m: m for m in (*DETAIL_METRICS, *INTERVAL_METRICS)}}),
+                            (FINAL_LAST, {"step": "last_step", "fid": "fid_last", "is_mean": "is_last"})):
+        final = points[points["source"] == source].drop_duplicates(EVAL_KEYS, keep="last").set_index(EVAL_KEYS)
+        common = final.index.intersection(out.index)
+        if len(common):
+            out.loc[common, list(renames.values())] = final.loc[common, list(renames)].to_numpy()
+    return out.reset_index()
+
+
 def held_out(train: pd.DataFrame) -> pd.DataFrame:
     """Per (cell, protocol, extractor): heldout_step (min ``fid_half_a``), fid_heldout (``fid_half_b`` there),
     fid_half_b_min and optimism = fid_heldout − fid_half_b_min (see the module docstring)."""
@@ -177,7 +200,9 @@ def summarize(data: ReportData) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFram
     cells = with_groups(data.cells)
     cols = ["cell", "group", "group_order", "group_label", "group_short", "dataset", "seed", "state"]
     points = eval_points(data.tidy).merge(cells[cols], on="cell", how="left")
-    per_run = best_and_last(points.drop(columns=cols[1:])).merge(cells[cols], on="cell", how="left")
+    evaluations = points.drop(columns=cols[1:])
+    per_run = with_final_measurements(best_and_last(evaluations), evaluations).merge(cells[cols], on="cell",
+                                                                                     how="left")
     keys = ["group", "protocol", "extractor"]
     stats = per_run.groupby(keys, sort=False)[list(SUMMARY_METRICS)].agg(["mean", "std", ("ci", t_halfwidth)])
     stats.columns = [f"{m}_{s}" for m, s in stats.columns]

@@ -213,19 +213,25 @@ def _rewrite(path: Path, header: Sequence[str], rows: Iterable[Mapping[str, Any]
     atomic_write_text(path, _csv_line(header) + "".join(_csv_line(row.get(c) for c in header) for row in rows))
 
 
+FINAL_SOURCE = "final:"  # rows of a run's final measurement (final:best, final:last), written after its last step
+
+
 def truncate_csv(path: Path, max_step: int) -> None:
-    """Drop a torn last line, and the training rows (``source`` ``train``, or files without a ``source`` column)
-    whose step is greater than ``max_step`` (rewriting the file atomically).
+    """Drop a torn last line, the training rows (``source`` ``train``, or files without a ``source`` column)
+    whose step is greater than ``max_step``, and the rows of the final measurement (``final:*``), rewriting the
+    file atomically.
 
     A resumed run calls this with its checkpoint's step: rows are written before the checkpoint, so rows
-    past it will be written again. Post-hoc rows (``eval:best`` ...) are kept.
+    past it will be written again, and a run that resumes has not finished its final measurement, which it
+    writes again after its last step. Post-hoc rows (``eval:best`` ...) are kept.
     """
     _drop_torn_tail(path)
     header = read_csv_header(path)
     if header is None:
         return
     rows = read_rows(path)
-    kept = [r for r in rows if not (r.get("source", "train") == "train" and int(r["step"]) > max_step)]
+    kept = [r for r in rows if not (r.get("source", "train") == "train" and int(r["step"]) > max_step)
+            and not r.get("source", "").startswith(FINAL_SOURCE)]
     if len(kept) != len(rows):
         _rewrite(path, header, kept)
 

@@ -11,6 +11,7 @@ branches on a method's name):
         losses.csv row every max(1, steps // 500) steps
         every eval_every steps and at the end: each protocol's metrics and per-class rows, a sample grid
         every ckpt_every steps and at each evaluation: checkpoints/latest.pt (and best.pt on a new best)
+    with final_fakes: the last state and best.pt measured again on that many fakes (rows final:last, final:best)
 
 With ``nproc`` > 1 the run trains data-parallel on that many processes (``bench.run.distributed`` says what that
 means for the batch); only rank 0 writes the run folder.
@@ -28,6 +29,7 @@ handling is ``bench.run.interrupts``, and ``bench.run.launch.train`` decides whe
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import traceback
@@ -39,10 +41,12 @@ from typing import Any, Literal
 import torch
 from tqdm import tqdm
 
+from bench import speed
 from bench.datasets.base import uint8_to_float
 from bench.errors import ConfigError, RunFailed, one_line
 from bench.methods.base import Method, losses_to_floats
 from bench.metrics.collapse import selection_key
+from bench.metrics.protocols import get_protocol
 from bench.plan import RunPlan
 from bench.rng import preserved_rng, rng_state, seed_everything, set_rng_state
 from bench.run import distributed
@@ -131,6 +135,8 @@ class _Trainer:
         self.postfix: dict[str, str] = {}
         self.stop_requested = False  # data-parallel: some rank got Ctrl-C / SIGTERM (agreed on by all ranks)
         self.monitor: Monitor = Monitor()  # --set tensorboard=true: an event file (bench.run.monitor), from run()
+        self.clock = speed.PhaseClock()  # seconds per phase of this attempt (bench.speed)
+        self.speed: speed.SpeedRecord | None = None  # <run>/speed.json, once the method is built
 
     # -- setup -----------------------------------------------------------------------------------
     def run(self) -> RunOutcome:
@@ -143,11 +149,19 @@ class _Trainer:
         self.device = resolve_device(cfg.device, self.ranks.rank)
         if self.ranks.parallel and self.ranks.rank == 0 and self.device.type == "cuda":
             self.device = torch.device("cuda", 0)
-        train_set = load_train_set(cfg)
+        with speed.recording(self.clock):
+            return self.setup_and_train()
+
+    def setup_and_train(self) -> RunOutcome:
+        cfg, run, main = self.cfg, self.run_dir, self.ranks.main
+        with speed.phase("data"):
+            train_set = load_train_set(cfg)
         self.data = data_info(train_set)
         threads = torch.get_num_threads()  # moves float sums on CPU: recorded, not hashed (see the README)
         seed_everything(cfg.seed)
         self.method = build_method(self.plan, self.data, self.device, self.ranks.world)
+        self.speed = speed.SpeedRecord(run.root, self.device, "bfloat16" if cfg.bf16 else "float32", threads,
+                                       cfg.batch_size, self.plan.n_dis, speed.read_record(run.root), self.clock)
         if main and not run.config.exists():  # the plan, written once, with the facts of this run's data and code
             atomic_write_json(run.config, self.plan.to_json() | {
                 "versions": environment_versions(), "git_commit": git_commit(), "data": self.data, "threads": threads})
@@ -155,7 +169,7 @@ class _Trainer:
             print(f"note: {run.root} started with {read_json(run.config)['threads']} CPU threads and resumes with "
                   f"{threads}: its numbers will not be bit for bit those of an uninterrupted run", file=sys.stderr)
         if main:
-            with preserved_rng():  # building the evaluator may train and cache a classifier
+            with preserved_rng(), speed.phase("data"):  # loads the reference split
                 self.evaluator = make_evaluator(cfg, train_set, self.device)
         self.method.amp_dtype = torch.bfloat16 if cfg.bf16 else None
         if cfg.compile:
@@ -181,10 +195,11 @@ class _Trainer:
                 truncate_csv(path, self.step)
             write_status(run, "running", self.step, cfg.steps, best=self.best)
         if self.saved_step is None and self.method.has_pretrain:
-            self.pretrain()
+            with speed.phase("pretraining"):
+                self.pretrain()
         self.at_boundary = True
         self.bar = progress_bar(cfg.steps, self.step, f"{cfg.method} {run.root.name}", self.progress, unit="it")
-        with DeferredInterrupt() as interrupt:
+        with DeferredInterrupt() as interrupt, speed.phase("training"):
             self.interrupt = interrupt
             while self.step < cfg.steps:
                 if self.stop_requested or (interrupt.requested and not self.ranks.parallel):
@@ -192,6 +207,8 @@ class _Trainer:
                 self.iterate(self.step + 1)
         distributed.barrier()
         if main:
+            self.final_measurement()
+            self.speed.write()
             write_status(run, "done", self.step, cfg.steps, best=self.best)
         self.finished = True
         if interrupt.requested or self.stop_requested:  # the signal came during the last step: the run is done
@@ -249,6 +266,8 @@ class _Trainer:
         finally:
             method.shard = None
         method.update_ema(step)
+        if self.speed is not None:
+            self.speed.iterations += 1
         *d_floats, g_floats = self.step_floats([*d_losses, g_losses])
         losses = _mean_losses(d_floats) | g_floats
         for key, value in losses.items():
@@ -296,7 +315,7 @@ class _Trainer:
         lower FID)."""
         cfg, run, method = self.cfg, self.run_dir, self.method
         assert method is not None
-        with preserved_rng():
+        with preserved_rng(), speed.phase("evaluation"):
             results = [self.evaluator.evaluate(method, step, protocol, source="train") for protocol in cfg.protocols]
             grid = class_grid(method, self.grid_rows, self.data["class_names"], self.data["class_counts"],
                               seed=cfg.seed)
@@ -316,6 +335,30 @@ class _Trainer:
                      "collapsed": collapsed}
         return True
 
+    def final_measurement(self) -> None:
+        """With ``final_fakes``: the last state and the best checkpoint measured again on that many fakes, under each
+        protocol that takes its fake count from the config (sources ``final:last``, ``final:best``): the report's
+        headline numbers. A restart drops the rows of an interrupted final measurement (``truncate_csv``) and
+        measures again, so the rows are those of an uninterrupted run."""
+        cfg, run = self.cfg, self.run_dir
+        assert self.method is not None
+        protocols = [p for p in cfg.protocols if get_protocol(p).fakes == "config"]
+        if cfg.final_fakes is None or not protocols:
+            return
+        measured: list[tuple[str, Any, int]] = [("final:last", self.method, self.step)]
+        if run.checkpoint("best").exists():
+            best = load_checkpoint(run.checkpoint("best"))
+            with preserved_rng():
+                best_method = build_method(self.plan, self.data, self.device)
+            restore_method(best_method, best, run.checkpoint("best"))
+            best_method.amp_dtype = self.method.amp_dtype
+            measured.append(("final:best", best_method, best.step))
+        with preserved_rng(), speed.phase("evaluation"):
+            results = [self.evaluator.evaluate(method, step, protocol, source=source, fakes=cfg.final_fakes)
+                       for source, method, step in measured for protocol in protocols]
+        append_rows(run.metrics, [r.row for r in results], self.metrics_columns)
+        append_rows(run.per_class, [row for r in results for row in r.per_class], self.per_class_columns)
+
     def save(self, new_best: bool) -> None:
         """Checkpoint the state after ``self.step`` iterations to latest.pt (best.pt first on a new best)."""
         assert self.method is not None
@@ -325,6 +368,8 @@ class _Trainer:
         paths = [run.checkpoint("best")] if new_best else []
         save_checkpoint(ckpt, *paths, run.checkpoint("latest"))
         self.saved_step = self.step
+        if self.speed is not None:
+            self.speed.write()
         write_status(run, "running", self.step, self.cfg.steps, best=self.best)
 
     # -- endings ---------------------------------------------------------------------------------
@@ -358,6 +403,9 @@ class _Trainer:
                 log.write(f"--- {stamp} step {step}: {line}\n{traceback.format_exc()}\n")
         except OSError as log_err:  # a full disk: the one line below must still be said
             line += f" (and {self.run_dir.error_log} could not be written: {log_err.strerror})"
+        if self.speed is not None:
+            with contextlib.suppress(OSError):  # the failure itself may be a full disk
+                self.speed.write()
         write_status(self.run_dir, "failed", step, self.cfg.steps, error=line, best=self.best)
         print(f"run {self.run_dir.root} failed at step {step}: {line} (traceback in {self.run_dir.error_log})",
               file=sys.stderr)

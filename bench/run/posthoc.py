@@ -12,7 +12,8 @@ from typing import Any
 
 import torch
 
-from bench.errors import ConfigError, check
+from bench.config import EVALUATION_KEYS
+from bench.errors import ConfigError, check, closest
 from bench.methods.base import Method
 from bench.plan import RunPlan
 from bench.run.checkpoint import Checkpoint, check_checkpoint_config, load_checkpoint, restore_method
@@ -72,14 +73,25 @@ def load_run_method(run_dir: Path, checkpoint: str = "best", device: str = "auto
     return plan, data, method, ckpt
 
 
+def eval_overrides(overrides: dict[str, Any] | None) -> dict[str, Any]:
+    """``--set`` values of ``bench eval``, checked to be evaluation keys (``bench.config.EVALUATION_KEYS``: the
+    option table's ``evaluation`` options); a ConfigError names a key that is not one, with the closest. Their
+    values are checked by their rules when the measured config is made."""
+    for key in overrides or {}:
+        check(key in EVALUATION_KEYS, f"bench eval --set {key}: not an evaluation key"
+                                      f"{closest(key, EVALUATION_KEYS)}; it takes {', '.join(EVALUATION_KEYS)}")
+    return dict(overrides or {})
+
+
 def evaluate_run(run_dir: Path, protocol: str, checkpoint: str = "best", extractor: str | None = None,
-                 data_root: str | None = None, device: str = "auto", allow_foreign: bool = False) -> Any:
+                 data_root: str | None = None, device: str = "auto", allow_foreign: bool = False,
+                 overrides: dict[str, Any] | None = None) -> Any:
     """Evaluate a run's checkpoint under ``protocol`` and append the rows (source ``eval:<checkpoint>``) to
     its metrics.csv and per_class.csv.
 
     Args:
         run_dir: a run folder written by ``bench.run.launch.train``.
-        protocol: ``paper`` or ``standard``.
+        protocol: ``paper``, ``standard`` or ``studiogan``.
         checkpoint: ``best`` or ``latest``.
         extractor: feature extractor; None = the one the run was evaluated with during training (its config's
             ``extractor``, itself None = the protocol's own), so an offline CPU run stays on ``classifier``.
@@ -87,12 +99,15 @@ def evaluate_run(run_dir: Path, protocol: str, checkpoint: str = "best", extract
         device: auto | cpu | cuda.
         allow_foreign: use a checkpoint written by a run of another config (another run's file copied in);
             refused by default, as the rows would describe another run.
+        overrides: evaluation keys to change (``--set extractor=dinov2 dinov2_weights=/models/...pth``,
+            ``num_eval_samples``, ``bootstrap``); ``bench.config.EVALUATION_KEYS``. ``extractor`` wins over it.
 
     Returns:
         The ``bench.metrics.EvalResult`` (``row``, ``per_class``).
     """
+    overrides = eval_overrides(overrides)
     plan, data, method, ckpt = load_run_method(run_dir, checkpoint, device, allow_foreign=allow_foreign)
-    saved = plan.config  # measured as the plan says, but for what this command names
+    saved = dataclasses.replace(plan.config, **overrides)  # measured as the plan says, but for what this command names
     cfg = dataclasses.replace(saved, protocols=[protocol], extractor=extractor or saved.extractor, device=device,
                               data_root=data_root if data_root is not None else saved.data_root)
     train_set = load_train_set(cfg)

@@ -13,7 +13,7 @@ from bench.errors import ConfigError
 from bench.grid import describe_grids, list_grids, load_grid, make_cell_id
 from bench.methods import get_method
 
-SHIPPED = {"table1": 6, "table3": 14, "width": 5, "quirks": 4, "smoke": 5, "demo": 7, "conditioning": 12,
+SHIPPED = {"table1": 7, "table3": 14, "width": 5, "quirks": 4, "smoke": 5, "demo": 7, "conditioning": 12,
            "ltgan": 48}
 
 # The paper's third table (upstream README §3), transcribed: method, dataset, pretrained, sampling, best step
@@ -135,12 +135,19 @@ def test_table1_width_and_quirks_grids():
     expected = {("cifar10", "contragan"): (6.63, 9.22, 1), ("cifar10", "reacgan"): (4.71, 9.76, 1),
                 ("cifar10", "ecogan"): (4.88, 9.77, 1), ("cifar10_lt", "contragan"): (29.04, 6.15, 4),
                 ("cifar10_lt", "reacgan"): (42.65, 5.74, 4), ("cifar10_lt", "ecogan"): (25.53, 6.56, 4)}
-    assert set(table1) == set(expected)
+    assert set(table1) == set(expected) | {("cifar10", "projgan")}  # + StudioGAN's BigGAN, the gate's control
     for key, (fid, is_, div) in expected.items():
         c = table1[key]
         assert (c.paper["fid"], c.paper["is"], c.config.method_options) == (fid, is_, {"div": div})
         assert (c.config.backbone, c.config.steps, c.config.batch_size, c.config.image_size,
                 c.config.eval_every) == ("biggan32", 100_000, 64, 32, 2000)
+    studiogan = {key: (c.external["model"], c.external.get("fid"), c.external.get("ifid"), c.external["gate"])
+                 for key, c in table1.items() if c.external}
+    assert studiogan == {("cifar10", "contragan"): ("ContraGAN", 6.01, 119.6, True),
+                         ("cifar10", "reacgan"): ("ReACGAN", 3.87, 15.2, True),
+                         ("cifar10", "projgan"): ("BigGAN", 4.16, None, False)}
+    assert {c.external["protocol"] for c in table1.values() if c.external} == {"studiogan"}
+    assert load_grid("table1").protocols == ["paper", "standard", "studiogan"]
     width = load_grid("width").cells()
     assert [(c.config.method_options["div"], c.paper["fid"], c.paper["best_step"]) for c in width] == [
         (1, 38.60, 4000), (2, 40.29, 4000), (3, 44.66, 4000), (4, 42.65, 6000), (5, 49.09, 6000)]
@@ -302,3 +309,32 @@ def test_bad_grid_files_name_file_and_key(tmp_path, text, pattern):
     with pytest.raises(ConfigError, match=pattern) as err:
         load_grid(path)
     assert str(path) in str(err.value)
+
+
+def test_the_table1_dry_run_shows_studiogans_numbers_beside_the_papers(tmp_path):
+    from click.testing import CliRunner
+
+    from bench.cli import main
+
+    result = CliRunner().invoke(main, ["run", "--grid", "table1", "--dry-run", "--results-root", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    lines = {line.split()[0]: line for line in result.output.splitlines() if line.startswith("cifar10")}
+    assert "FID 4.71  IS 9.76" in lines["cifar10-reacgan-none-s0-div1"]
+    assert "StudioGAN ReACGAN: FID 3.87, iFID 15.20 (gate)" in lines["cifar10-reacgan-none-s0-div1"]
+    assert "FID 6.63" in lines["cifar10-contragan-none-s0-div1"]
+    assert "StudioGAN ContraGAN: FID 6.01, iFID 119.60 (gate)" in lines["cifar10-contragan-none-s0-div1"]
+    assert "StudioGAN BigGAN: FID 4.16" in lines["cifar10-projgan-none-s0-div1"]
+    assert "gate: a reproduction counts only if 2C · balance and D2D-CE · balance land within the seed noise" in \
+        result.output
+    assert "10000 fakes per evaluation, the best and last measured again on 50000" in result.output
+
+
+def test_external_numbers_are_checked(tmp_path):
+    grid = tmp_path / "mine.toml"
+    grid.write_text('description = "x"\n[[cells]]\ndataset = "digits_lt"\nmethod = "ecogan"\n'
+                    'external = { harness = "StudioGAN", model = "X", fid = "low", protocol = "standart" }\n')
+    with pytest.raises(ConfigError, match=r"external: fid must be a number, got 'low'"):
+        load_grid(str(grid))
+    grid.write_text(grid.read_text().replace('fid = "low", ', ""))
+    with pytest.raises(ConfigError, match=r"protocol = 'standart' is not one of .*did you mean 'standard'"):
+        load_grid(str(grid))

@@ -170,7 +170,7 @@ def test_configuration_errors(toy_sets, shared_cache):
     with pytest.raises(ConfigError, match=r"unknown feature extractor \(config key extractor\) 'inception'"):
         Evaluator(toy_config(extractor="inception"), train, reference, "cpu")
     # a RunConfig is validated when made, so an unknown protocol fails before any Evaluator exists
-    with pytest.raises(ConfigError, match=r"protocols = 'paperr' is not one of paper, standard "
+    with pytest.raises(ConfigError, match=r"protocols = 'paperr' is not one of paper, standard, studiogan "
                                           r"\(did you mean 'paper'\?\)"):
         Evaluator(toy_config(protocols=["paperr"]), train, reference, "cpu")
     with pytest.raises(ConfigError, match=r"train images are \(1, 16, 16\), reference images \(3, 16, 16\)"):

@@ -42,6 +42,33 @@ def folder_dataset(tmp_path_factory) -> Path:
     return write_folder_dataset(tmp_path_factory.mktemp("images"))
 
 
+LOOP_THREADS = 1  # every loop test and the processes it starts train on one thread: bit-exactness needs one count
+
+
+@pytest.fixture(scope="session", autouse=True)
+def pinned_threads():
+    """Pin torch's and subprocesses' thread count for the whole loop session (restored afterwards): a run is bit
+    for bit a function of its config and its thread count, and other tests (the grid's in-process workers) may
+    leave another count behind."""
+    before, env = torch.get_num_threads(), {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    torch.set_num_threads(LOOP_THREADS)
+    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(LOOP_THREADS)
+    yield
+    torch.set_num_threads(before)
+    for key, value in env.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(autouse=True)
+def threads_per_test():
+    """Each loop test starts at the pinned count, whatever the previous one set."""
+    torch.set_num_threads(LOOP_THREADS)
+    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(LOOP_THREADS)
+
+
 @pytest.fixture(scope="session")
 def bench_cache(tmp_path_factory) -> Path:
     """One metrics cache for the session (the reference classifier trains once), also for subprocesses."""

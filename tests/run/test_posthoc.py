@@ -8,6 +8,7 @@ import shutil
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from bench.errors import ConfigError
@@ -111,3 +112,39 @@ def test_not_a_run_folder_and_missing_checkpoint(run_copy, tmp_path):
     run_copy.checkpoint("latest").unlink()
     with pytest.raises(ConfigError, match="has no best checkpoint .*has not reached its first checkpoint"):
         sample_run(run_copy.root, out=tmp_path / "g.png", device="cpu")
+
+
+# -- bench eval --set: FD-DINOv2 offline from a local weights file ---------------------------------------------------
+def test_bench_eval_measures_fd_dinov2_from_a_local_weights_file_and_names_the_file_when_it_has_none(
+        run_copy, monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from bench.cli import main
+    from bench.metrics.dinov2 import ViTShape, random_state_dict
+    from bench.metrics.extractors import DinoV2Extractor
+
+    small = ViTShape("test ViT/14", embed_dim=32, depth=2, num_heads=2)
+    monkeypatch.setattr(DinoV2Extractor, "shape", small)  # ViT-L's code path at 1/30 of its width
+    monkeypatch.setenv("BENCH_OFFLINE", "1")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
+    monkeypatch.delenv("BENCH_DINOV2_WEIGHTS", raising=False)
+    before = run_copy.metrics.read_bytes()
+    command = ["eval", str(run_copy.root), "--protocol", "standard", "--device", "cpu", "--set", "extractor=dinov2"]
+    missing = CliRunner().invoke(main, command)
+    assert missing.exit_code == 2 and missing.output.count("\n") == 1
+    assert "dinov2_vitl14_pretrain.pth" in missing.output and "dl.fbaipublicfiles.com" in missing.output
+    assert run_copy.metrics.read_bytes() == before  # nothing written
+    weights = tmp_path / "models" / "dinov2_vitl14_pretrain.pth"
+    weights.parent.mkdir()
+    torch.save(random_state_dict(small), weights)
+    done = CliRunner().invoke(main, [*command, "--set", f"dinov2_weights={weights}", "--set", "num_eval_samples=12"])
+    assert done.exit_code == 0, done.output
+    assert "[standard protocol, dinov2 features, reference test-balanced]: FID " in done.output
+    row = read_rows(run_copy.metrics)[-1]
+    assert (row["source"], row["extractor"], row["n_fake"]) == ("eval:best", "dinov2", "12")
+    assert math.isfinite(float(row["fid"])) and math.isfinite(float(row["is_mean"]))  # IS from the judge's logits
+
+
+def test_bench_eval_set_takes_evaluation_keys_only(run_copy):
+    with pytest.raises(ConfigError, match=r"bench eval --set steps: not an evaluation key; it takes extractor, "):
+        evaluate_run(run_copy.root, "standard", device="cpu", overrides={"steps": 3})
