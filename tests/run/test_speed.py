@@ -15,7 +15,8 @@ from bench.run.launch import train
 
 
 def test_a_run_records_its_machine_phases_rates_and_memory(reference_run):
-    cfg, run, _ = reference_run
+    plan, run, _ = reference_run
+    cfg = plan.config
     record = json.loads((run.root / "speed.json").read_text())
     assert set(record) == {"device", "dtype", "threads", "phases", "train", "peak_rss_mb", "cuda_peak_mb", "attempts"}
     assert record["device"].startswith("cpu: ") and record["dtype"] == "float32"
