@@ -8,10 +8,11 @@ from typing import Any, ClassVar
 import torch
 
 from bench.methods.base import register_method
-from bench.methods.contrastive_gan import CONTRASTIVE_SPACE, STUDIOGAN_RECIPE, ContrastiveGAN, ContrastiveHyper
+from bench.methods.contrastive_gan import CONTRASTIVE_SPACE, ContrastiveGAN, ContrastiveHyper
 from bench.methods.hyper import MARGIN, NON_NEGATIVE, POSITIVE, option
 from bench.methods.losses import d2d_ce_loss
 from bench.methods.search import SearchSpace
+from bench.methods.shared_nets import STUDIOGAN_RECIPE
 
 
 @dataclass

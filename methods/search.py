@@ -10,13 +10,16 @@ A method declares its space next to its Hyper, as a class attribute::
   learning rate (say) is searched wider or finer than another's. A method cannot redefine a shared key.
 - ``own`` adds the keys only this method has (its paper's sensitive options), each with its range and source.
 - A key is an option of the method's Hyper (:mod:`bench.methods.hyper`) or one of the run's axes that a recipe
-  chooses (:data:`AXIS_KEYS`: how the class enters G, and the training aids).
+  chooses (:data:`AXIS_KEYS`: how the class enters G, and the training aids), each a row of the option table
+  (:data:`bench.config.OPTIONS`) whose rule checks its values.
 
 :func:`check_space` runs when a method registers (``register_method``), so that a misspelt key, a key the method
-does not have, or a range its value rule refuses (an ``n_dis`` of 0, ``g_cond`` for BAGAN, whose class lives in its
-latent Gaussians, ``lecam`` for a D without an adversarial logit) fails at import, in one line naming the method,
-the key and the closest valid name. Which ``g_cond`` values a run can take also depends on its backbone (biggan32
-takes ``cbn`` only): ``bench tune`` checks that against each cell's backbone before any trial runs.
+does not have, or a range its value rule refuses (an ``n_dis`` of 0: the Hyper field's rule; a ``g_cond`` the option
+table's rule refuses, or any for BAGAN, whose class lives in its latent Gaussians (``class_input = "latent"``);
+``lecam`` for a D without an adversarial logit: :meth:`Method.check_training_aids`) fails at import, in one line
+naming the method, the key and the closest valid name. Which ``g_cond`` values a run can take also depends on its
+backbone (biggan32 takes ``cbn`` only): a search grid checks that against the backbone each cell's run plan resolves
+to when it loads (:func:`bench.search_grid.search_entries`).
 
 A dimension maps a coordinate u in [0, 1) (a Sobol or a uniform random draw, :mod:`bench.tune.sampler`) to a value:
 :class:`LogUniform` and :class:`Uniform` ranges round to two significant digits (values that read well in cell ids
@@ -31,10 +34,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.config import G_CONDS
+from bench.config import AXES, OPTIONS
 from bench.errors import ConfigError, closest
 
 AXIS_KEYS = ("g_cond", "regularizer", "augment")  # run axes (not Hyper options) a recipe chooses
+assert all(key in AXES for key in AXIS_KEYS), "AXIS_KEYS must be grid axes of the option table (bench.config)"
 
 
 def _two_digits(value: float) -> float:
@@ -198,14 +202,15 @@ def check_space(method: type) -> None:
 
 def _refusal(method: type, key: str, value: Any) -> str | None:
     """Why ``method`` refuses ``key = value`` (None when it accepts it)."""
-    if key == "g_cond":
-        if not getattr(method, "takes_g_cond", True):
-            return f"{method.name}'s G takes the class another way (leave g_cond out of its space)"
-        return None if value in G_CONDS else f"g_cond is one of {', '.join(G_CONDS)}"  # each backbone takes some
-    if key in ("regularizer", "augment"):
+    if key in AXIS_KEYS:
         try:
-            method.check_training_aids(value if key == "regularizer" else "none",
-                                       value if key == "augment" else "none")
+            OPTIONS[key].check(value)  # the option table's rule (each backbone takes some of the g_conds)
+            if key == "g_cond" and method.class_input != "generator":
+                return (f"{method.name}'s G takes the class through its latent (class_input = "
+                        f"{method.class_input!r}): leave g_cond out of its space")
+            if key != "g_cond":
+                method.check_training_aids(value if key == "regularizer" else "none",
+                                           value if key == "augment" else "none")
         except ConfigError as err:
             return str(err)
         return None

@@ -12,7 +12,7 @@ def _isolated_environment(tmp_path_factory: pytest.TempPathFactory):
     patch = pytest.MonkeyPatch()
     patch.setenv("BENCH_CACHE", str(tmp_path_factory.mktemp("bench_cache")))
     for name in ("BENCH_RESULTS", "BENCH_DATA", "BENCH_METHODS", "BENCH_INCEPTION_WEIGHTS",
-                 "BENCH_TV_INCEPTION_WEIGHTS", "BENCH_TRAIN_FN", "BENCH_OFFLINE"):
+                 "BENCH_TV_INCEPTION_WEIGHTS", "BENCH_DINOV2_WEIGHTS", "BENCH_TRAIN_FN", "BENCH_OFFLINE"):
         patch.delenv(name, raising=False)
     yield
     patch.undo()

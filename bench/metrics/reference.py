@@ -18,6 +18,7 @@ from bench.datasets.base import ImageSet
 from bench.metrics.cache import atomic_save, digest, environment_key, load_cached, slug
 from bench.metrics.extractors import FeatureExtractor
 from bench.metrics.fid import fid_statistics
+from bench.speed import phase
 
 
 @dataclass
@@ -48,7 +49,14 @@ def compute_reference(reference: ImageSet, indices: torch.Tensor, extractor: Fea
 
 def load_or_compute_reference(reference: ImageSet, indices: torch.Tensor, extractor: FeatureExtractor,
                               cache_root: Path, batch_size: int = 128) -> ReferenceFeatures:
-    """:class:`ReferenceFeatures` of ``reference[indices]``, from the disk cache or computed and saved."""
+    """:class:`ReferenceFeatures` of ``reference[indices]``, from the disk cache or computed and saved (timed as
+    the ``reference`` phase of a run's speed record)."""
+    with phase("reference"):
+        return _load_or_compute_reference(reference, indices, extractor, cache_root, batch_size)
+
+
+def _load_or_compute_reference(reference: ImageSet, indices: torch.Tensor, extractor: FeatureExtractor,
+                               cache_root: Path, batch_size: int) -> ReferenceFeatures:
     path = reference_cache_path(reference, indices, extractor, cache_root)
     labels = reference.labels[indices].cpu()
     saved = load_cached(path)

@@ -8,6 +8,8 @@ folders; writes into ``<reports_root>/<key>/``::
     significance-*, ranking-*                       pairwise Welch tests of best FID over seeds; ranks with ties
     heldout-*                                       the best step chosen on half of the reference, reported on the other
     verdicts-*                                      the grid's [[claims]], each holds / fails / inconclusive
+    gate-<key>.{csv,md,tex}                         cells with another harness's published numbers, and the gate
+    speed-<key>.{csv,md,tex}                        what each cell cost per phase (from <key>-speed.csv), if gathered
     tuning-*, sensitivity-*, figures/tuning-*.png   a search grid's trials (bench tune): every trial, each option's
                                                     sensitivity, the objective against the trials
     figures/curves-*.png, minority-*.png, headtail-*.png
@@ -36,9 +38,11 @@ from pathlib import Path
 from bench.report.claims import verdict_tables
 from bench.report.comparisons import heldout_tables, significance_tables
 from bench.report.figures import render_figures
+from bench.report.gate import gate_tables
 from bench.report.html import write_page
 from bench.report.load import ReportData, load_results
 from bench.report.samples import collect_samples
+from bench.report.speed import speed_tables
 from bench.report.summary import summarize
 from bench.report.tables import build_tables, write_table
 from bench.report.tuning import tuning_figures, tuning_tables
@@ -132,7 +136,8 @@ def render_report(grid: str, results_root: Path | str = "results", reports_root:
     out = Path(reports_root) / data.key
     points, per_run, groups = summarize(data)
     tables = (build_tables(data, groups) + significance_tables(data, groups, per_run) + heldout_tables(data, groups)
-              + verdict_tables(data, groups, per_run, points, data.per_class) + tuning_tables(data))
+              + verdict_tables(data, groups, per_run, points, data.per_class) + gate_tables(data, per_run)
+              + speed_tables(data) + tuning_tables(data))
     with staged_folder(out) as stage:
         files = {t.slug: write_table(t, stage) for t in tables}
         figures = render_figures(points, per_run, data.per_class, stage / "figures", data)

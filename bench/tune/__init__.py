@@ -1,7 +1,7 @@
 """``bench tune``: recipes chosen by a declared protocol, not by hand.
 
-A *search grid* is a grid file with a ``[tune]`` table (:mod:`bench.tune.spec`). Its cells are the methods to tune,
-each as its paper's recipe; :func:`tune`
+A *search grid* is a grid file with a ``[tune]`` table (:mod:`bench.search_grid`, checked when the grid loads). Its
+cells are the methods to tune, each as its paper's recipe; :func:`tune`
 
 1. draws the same number of trials for every cell from its method's search space (:mod:`bench.methods.search`), by
    one declared sampler, shared coordinates across methods (:mod:`bench.tune.trials`);
@@ -27,10 +27,11 @@ from pathlib import Path
 from bench.errors import ConfigError, check
 from bench.grid import Grid, load_grid
 from bench.results import gather, grid_dir
+from bench.scheduler import grid_arg, run_grid
+from bench.search_grid import Entry, TuneSpec
 from bench.tune.output import tuned_grid_text, write_tables, write_tuned_grid
 from bench.tune.score import TrialResult, score_trials, sensitivities
-from bench.tune.spec import TuneSpec, parse_tune
-from bench.tune.trials import Entry, Trial, entries, key_order, trial_grid
+from bench.tune.trials import Trial, key_order, trial_grid
 
 __all__ = ["TuneOutcome", "tune"]
 
@@ -56,10 +57,10 @@ def plan(grid: Grid | str, trials: int | None = None, seeds: int | None = None,
     """The search grid, its spec with ``--trials`` / ``--seeds`` applied, its entries (cells to tune), the grid of
     trial cells and the trials."""
     search = grid if isinstance(grid, Grid) else load_grid(grid)
-    check(bool(search.tune), f"grid {search.name!r} ({search.path}) has no [tune] table: bench tune needs a search "
-                             f"grid (see bench/grids/demo-search.toml)")
-    spec = parse_tune(search.tune, f"grid file {search.path}", search.protocols).with_budget(trials, seeds)
-    found = entries(search, spec, scale)
+    check(search.tune is not None, f"grid {search.name!r} ({search.path}) has no [tune] table: bench tune needs a "
+                                   f"search grid (see bench/grids/demo-search.toml)")
+    spec = search.tune.with_budget(trials, seeds)
+    found = search.search_entries(scale)
     trials_grid, drawn = trial_grid(search, spec, found)
     return search, spec, found, trials_grid, drawn
 
@@ -79,8 +80,6 @@ def tune(grid: Grid | str, *, results_root: Path | str, trials: int | None = Non
         executor, workers, retry_failed, slurm: as for :func:`bench.scheduler.run_grid`.
         dry_run: list the trial cells and stop.
     """
-    from bench.scheduler import grid_arg, run_grid
-
     search, spec, found, trials_grid, drawn = plan(grid, trials, seeds, scale)
     command = (f"bench tune --grid {grid_arg(search)} --trials {spec.trials} --seeds {len(spec.seeds)}"
                + (f" --scale {scale}" if scale and scale != search.scale else ""))  # what decides the trials

@@ -25,10 +25,10 @@ from typing import Any
 
 from bench.grid import AXIS_DEFAULTS, Grid, claim_rows, claim_selects, load_grid
 from bench.methods.search import AXIS_KEYS
-from bench.run_dir import atomic_write_json, atomic_write_text
+from bench.run.folder import atomic_write_json, atomic_write_text
+from bench.search_grid import Entry, TuneSpec, variant_entry
 from bench.tune.score import Sensitivity, TrialResult
-from bench.tune.spec import TuneSpec
-from bench.tune.trials import Entry, trial_axes, variant_entry
+from bench.tune.trials import trial_axes
 
 TABLE_COLUMNS = ("entry", "method", "trial", "options", "state", "constraints_broken", "score", "steps",
                  "fid_half_a", "coverage_half_a", "diversity_half_a", "collapsed_half_a", "cond_acc", "rank", "chosen",

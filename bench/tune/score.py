@@ -1,7 +1,7 @@
 """Scoring trials: the declared objective on each trial's evaluations, the choice per entry, each option's sensitivity.
 
 Per run (one trial on one seed), every evaluation of the spec's protocol made during training gets the key
-(constraints broken, score) of :class:`bench.tune.spec.Objective`; the run's value is its best evaluation by that key
+(constraints broken, score) of :class:`bench.search_grid.Objective`; the run's value is its best evaluation by that key
 (the earliest step among equals): the recipe and its step are chosen together, on half A of the reference. Per trial,
 the mean over its seeds of the broken constraints and of the score; a trial whose runs did not all finish ranks last.
 Per entry, the trials are ranked by (mean constraints broken, mean score, trial number), and the first is chosen.
@@ -21,8 +21,8 @@ from statistics import median
 from typing import Any
 
 from bench.results import grid_dir
-from bench.run_dir import RunDir, read_rows, read_status
-from bench.tune.spec import Objective, TuneSpec
+from bench.run.folder import RunDir, read_rows, read_status
+from bench.search_grid import Objective, TuneSpec
 from bench.tune.trials import Trial
 
 SHOWN_COLUMNS = ("fid_half_a", "coverage_half_a", "diversity_half_a", "collapsed_half_a", "cond_acc")  # per trial

@@ -21,10 +21,10 @@ from bench.methods.base import Method, register_method
 from bench.methods.hyper import COUNT, option
 from bench.methods.search import SHARED, Choice, LogUniform, SearchSpace
 from bench.metrics.evaluator import METRICS_COLUMNS
+from bench.search_grid import Objective
 from bench.tune import plan
 from bench.tune.output import tuned_grid_text, write_tuned_grid
 from bench.tune.score import score_trials
-from bench.tune.spec import Objective
 
 SEARCH = """
 description = "two methods to tune"
@@ -89,7 +89,7 @@ def _register(name: str, space: SearchSpace, **attrs):
     (SearchSpace(own={"width": Choice((0, 8), source="x")}), {},
      "width = 0 ({0, 8}) is out of rule: expected an integer >= 1"),
     (SearchSpace(own={"width": Choice((4, 8))}), {}, "width has no source"),
-    (SearchSpace(shared=("g_cond",)), {"takes_g_cond": False}, "takes the class another way"),
+    (SearchSpace(shared=("g_cond",)), {"class_input": "latent"}, "takes the class through its latent"),
     (SearchSpace(shared=("regularizer",)), {"d_has_adversarial_logit": False}, "needs a D with an adversarial"),
 ])
 def test_a_bad_search_space_fails_when_the_method_registers_in_one_line(space, attrs, words):

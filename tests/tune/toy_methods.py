@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from bench.methods.base import LossDict, Method, MethodConfig, register_method
+from bench.methods.base import DiscriminatorLoss, GeneratorLoss, Method, MethodConfig, register_method
 from bench.methods.hyper import COUNT, option
 from bench.methods.search import Choice, SearchSpace
 
@@ -46,19 +46,21 @@ class ToyModes(Method):
         self.bank = torch.zeros(config.num_classes, k, c, s, s, device=self.device)
         self.count = torch.zeros(config.num_classes, dtype=torch.int64, device=self.device)
 
-    def discriminator_step(self, real_x: torch.Tensor, real_y: torch.Tensor) -> LossDict:
-        """Record each class's first ``modes`` images (in batch order; one vectorised scatter per batch)."""
-        order = torch.argsort(real_y, stable=True)
-        y = real_y[order]
-        first = torch.searchsorted(y, y, right=False)
-        slot = self.count[y] + torch.arange(len(y), device=y.device) - first  # rank within the class in this batch
-        keep = slot < self.hp.modes
-        self.bank[y[keep], slot[keep]] = real_x[order][keep]
-        self.count += torch.bincount(y[keep], minlength=self.count.numel())
-        return {"loss/d": 0.0}
+    def discriminator_loss(self, real_x: torch.Tensor, real_y: torch.Tensor) -> DiscriminatorLoss:
+        """Record each class's first ``modes`` images (in batch order; one vectorised scatter per batch); the loss is
+        a zero that touches D's parameter, so the base's optimizer step has a graph to run."""
+        with torch.no_grad():
+            order = torch.argsort(real_y, stable=True)
+            y = real_y[order]
+            first = torch.searchsorted(y, y, right=False)
+            slot = self.count[y] + torch.arange(len(y), device=y.device) - first  # rank within the class in the batch
+            keep = slot < self.hp.modes
+            self.bank[y[keep], slot[keep]] = real_x[order][keep]
+            self.count += torch.bincount(y[keep], minlength=self.count.numel())
+        return DiscriminatorLoss(loss=self.D.weight.sum() * 0.0)
 
-    def g_step(self) -> LossDict:
-        return {"loss/g": 0.0}
+    def generator_loss(self, y: torch.Tensor) -> GeneratorLoss:
+        return GeneratorLoss(loss=self.G.weight.sum() * 0.0)
 
     def _forward_g(self, generator: nn.Module, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         count = self.count[y].clamp(min=1)
