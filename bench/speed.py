@@ -39,7 +39,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.run_dir import atomic_write_json
+from bench.atomic import atomic_write_json
 
 if TYPE_CHECKING:  # torch is imported where it is used: bench gather reads records without it
     import torch

@@ -25,22 +25,20 @@ import json
 
 import pandas as pd
 
+from bench.config import GROUP_COLUMNS
 from bench.metrics.collapse import selection_key
+from bench.metrics.summary_names import (  # the per-run numbers (a leaf: grid files' claims name them)
+    DETAIL_METRICS,
+    HELDOUT_METRICS,
+    INTERVAL_METRICS,
+    SUMMARY_METRICS,
+)
 from bench.report.load import PAPER_KEYS, ReportData
 from bench.report.stats import t_halfwidth
 
 EVAL_KEYS = ["cell", "protocol", "extractor"]
 POINT_INDEX = [*EVAL_KEYS, "reference", "label_mix", "source", "step"]
-GROUP_AXES = ["dataset", "method", "sampling", "quirks", "backbone", "g_cond", "regularizer", "augment", "options"]
-HEALTH_METRICS = ("coverage", "density", "diversity", "diversity_min", "collapsed_classes", "collapsed")
-DETAIL_METRICS = ("kid_mean", "precision", "recall", *HEALTH_METRICS, "ifid_mean", "fid_head", "fid_tail",
-                  "cond_acc", "judge_acc", "d_acc_real", "d_acc_fake", "label_sens")
-TAIL_METRICS = ("ifid_rare10", "ifid_rare20", "ikid_rare10", "ikid_rare20")  # bench.metrics.tail, beside head/tail
-DETAIL_METRICS += TAIL_METRICS
-INTERVAL_METRICS = ("fid_lo", "fid_hi", "fid_head_lo", "fid_head_hi", "fid_tail_lo", "fid_tail_hi")
-HELDOUT_METRICS = ("heldout_step", "fid_heldout", "fid_half_b_min", "optimism")
-SUMMARY_METRICS = ("best_step", "fid_best", "is_best", "last_step", "fid_last", "is_last", *DETAIL_METRICS,
-                   *INTERVAL_METRICS, *HELDOUT_METRICS)
+GROUP_AXES = list(GROUP_COLUMNS)  # the option table's grouping (bench.config): cells differing only by seed group
 
 AID_NAMES = {"lecam": "LeCam", "diffaug": "DiffAugment", "none": "none"}
 DATASET_NAMES = {"cifar10_lt": "CIFAR10_LT", "fashion_mnist_lt": "FashionMNIST_LT", "places_lt": "Places_LT",
@@ -152,25 +150,27 @@ def varying_axes(cells: pd.DataFrame) -> list[str]:
     return [a for a in GROUP_AXES if cells[a].astype(str).nunique() > 1]
 
 
+GROUP_TEXT = {
+    "dataset": dataset_name,
+    "sampling": lambda v: f"sampling {v}",
+    "quirks": lambda v: f"quirks {v}",
+    "backbone": lambda v: v or None,
+    "g_cond": lambda v: f"G {v or 'paper'}",
+    "regularizer": lambda v: aid_name(v) if v not in ("", "none") else None,
+    "augment": lambda v: aid_name(v) if v not in ("", "none") else None,
+    "options": lambda v: ", ".join(f"{k}={json.dumps(x)}" for k, x in json.loads(v).items()) if v != "{}" else None,
+}
+"""How a varying axis reads in a group's name; an axis not named here reads ``<column> <value>``."""
+
+
 def group_label(row: pd.Series, axes: list[str]) -> str:
-    """A short name for a group: the method's paper name plus the values of the axes that vary."""
+    """A short name for a group: the method's paper name, then the values of the other axes that vary, in the option
+    table's order (:data:`GROUP_TEXT`)."""
     parts = [method_name(row["method"])]
-    if "dataset" in axes:
-        parts.append(dataset_name(row["dataset"]))
-    if "sampling" in axes:
-        parts.append(f"sampling {row['sampling']}")
-    if "quirks" in axes:
-        parts.append(f"quirks {row['quirks']}")
-    if "backbone" in axes and row["backbone"]:
-        parts.append(row["backbone"])
-    if "g_cond" in axes:
-        parts.append(f"G {row['g_cond'] or 'paper'}")
-    for aid in ("regularizer", "augment"):
-        if aid in axes and row[aid] not in ("", "none"):
-            parts.append(aid_name(row[aid]))
-    if "options" in axes and row["options"] != "{}":
-        parts.append(", ".join(f"{k}={json.dumps(v)}" for k, v in json.loads(row["options"]).items()))
-    return " · ".join(parts)
+    for axis in axes:
+        if axis != "method":
+            parts.append(GROUP_TEXT.get(axis, lambda v, a=axis: f"{a} {v}")(str(row[axis])))
+    return " · ".join(p for p in parts if p)
 
 
 def with_groups(cells: pd.DataFrame) -> pd.DataFrame:

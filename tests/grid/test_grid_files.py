@@ -47,6 +47,20 @@ def write(tmp_path: Path, text: str, name: str = "g.toml") -> Path:
 MINIMAL = 'description = "t"\nscale = "smoke"\n[axes]\ndataset = ["digits_lt"]\nmethod = ["ecogan"]\n'
 
 
+# Grids at a scale where some cell cannot be built: the run plan refuses them when the grid expands (as --dry-run
+# does), naming the cell and why, instead of the cell failing at build time.
+REFUSED = {
+    ("demo", "paper"): "cell digits_lt-contragan-none-s0-g_concat-cond_lambda5.0-n_dis1: unknown g_cond for backbone "
+                       "'biggan32' 'concat'",
+    ("conditioning", "paper"): "cell digits_lt-contragan-none-s0-g_scale: unknown g_cond for backbone 'biggan32'",
+    **{(grid, scale): f"cell cifar10_lt-{method}-none-s0-div{div}: option div = {div} applies to backbone 'biggan32' "
+                      f"only \\(backbone is '{'tiny' if scale == 'smoke' else 'dcgan64'}'\\); the {scale} scale's "
+                      f"preset replaced the grid's backbone biggan32 by {'tiny' if scale == 'smoke' else 'dcgan64'}"
+       for grid, method, div in (("table1", "contragan", 4), ("width", "reacgan", 2))
+       for scale in ("cpu", "lab", "smoke")},
+}
+
+
 def test_every_shipped_grid_loads_with_its_cell_count():
     assert sorted(list_grids()) == sorted(SHIPPED)
     for name, count in SHIPPED.items():
@@ -55,10 +69,21 @@ def test_every_shipped_grid_loads_with_its_cell_count():
         assert len({c.id for c in cells}) == count, name
         grid = load_grid(name)
         for scale in SCALES:
+            if (name, scale) in REFUSED:
+                with pytest.raises(ConfigError, match=REFUSED[name, scale]):
+                    grid.cells(scale)
+                continue
             # ids ignore the scale, but for the dataset a grid's [scale_datasets] swaps in at that scale
             swap = grid.scale_datasets.get(scale)
             expected = [c.id if swap is None else c.id.replace(c.axes["dataset"], swap, 1) for c in cells]
             assert [c.id for c in grid.cells(scale)] == expected
+
+
+def test_a_grid_network_the_preset_replaced_is_kept_by_set_with_the_same_ids():
+    grid = load_grid("table1")
+    cells = grid.cells("smoke", overrides={"backbone": "biggan32", "image_size": 32})
+    assert [c.id for c in cells] == [c.id for c in grid.cells()]  # the settings' network: not in the id
+    assert {c.plan.backbone for c in cells} == {"biggan32"} and {c.config.image_size for c in cells} == {32}
 
 
 def test_shipped_grids_name_registered_datasets_methods_backbones_and_options():
@@ -70,7 +95,7 @@ def test_shipped_grids_name_registered_datasets_methods_backbones_and_options():
         for cell in load_grid(name).cells():
             cfg = cell.config
             assert cfg.dataset in list_datasets() and cfg.backbone in (None, *list_backbones()), cell.id
-            get_method(cfg.method).parse_hyper(cfg.method_options)  # a ConfigError for an unknown option
+            get_method(cfg.method).resolve_hyper(cfg.method_options, cell.plan.backbone)  # a bad option: ConfigError
 
 
 def test_describe_grids_lists_names_counts_scales():
@@ -143,7 +168,7 @@ def test_smoke_and_demo_grids():
         ("bagan", "none", None), ("ebgan", "none", "concat"), ("contragan", "none", "concat"),
         ("reacgan", "none", "concat"), ("ecogan", "none", "concat"), ("ecogan", "balanced", "concat"),
         ("ecogan", "none", None)]  # the last: the paper's conditioning, beside the others
-    assert all(c.config.scale == "cpu" and c.config.extractor == "random-cnn" for c in demo)
+    assert all(c.config.scale == "cpu" and c.config.extractor == "random-cnn" for c in demo)  # the scale's
     # the options that differ from the paper's are named in the cell ids
     assert [c.config.method_options for c in demo] == [
         {"lr_g": 3e-4, "lr_d": 3e-4, "pretrain_lr": 2e-4}, {}, {"n_dis": 1, "cond_lambda": 5.0}, {"n_dis": 2},
@@ -224,8 +249,10 @@ def test_overrides():
 def test_method_options_override_must_be_a_table():
     with pytest.raises(ConfigError, match="method_options must be a JSON object"):
         load_grid("smoke").cells(overrides={"method_options": 3})
-    assert {c.id for c in load_grid("smoke").cells(overrides={"method_options": {"div": 2}}, only="method=ecogan")} \
-        == {"digits_lt-ecogan-none-s0-div2"}
+    assert {c.id for c in load_grid("smoke").cells(overrides={"method_options": {"n_dis": 2}}, only="method=ecogan")} \
+        == {"digits_lt-ecogan-none-s0-n_dis2"}
+    with pytest.raises(ConfigError, match="div = 2 applies to backbone 'biggan32' only"):  # what the build refuses
+        load_grid("smoke").cells(overrides={"method_options": {"div": 2}}, only="method=ecogan")
 
 
 def test_unknown_grid_name():
