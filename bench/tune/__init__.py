@@ -33,7 +33,7 @@ from bench.tune.output import tuned_grid_text, write_tables, write_tuned_grid
 from bench.tune.score import TrialResult, score_trials, sensitivities
 from bench.tune.trials import Trial, key_order, trial_grid
 
-__all__ = ["TuneOutcome", "tune"]
+__all__ = ["TuneOutcome", "draw_trial_grid", "tune"]
 
 
 @dataclass
@@ -52,10 +52,10 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def plan(grid: Grid | str, trials: int | None = None, seeds: int | None = None,
-         scale: str | None = None) -> tuple[Grid, TuneSpec, list[Entry], Grid, list[Trial]]:
+def draw_trial_grid(grid: Grid | str, trials: int | None = None, seeds: int | None = None,
+                    scale: str | None = None) -> tuple[Grid, TuneSpec, list[Entry], Grid, list[Trial]]:
     """The search grid, its spec with ``--trials`` / ``--seeds`` applied, its entries (cells to tune), the grid of
-    trial cells and the trials."""
+    trial cells (each resolved into its run plan when the grid's cells are taken) and the trials."""
     search = grid if isinstance(grid, Grid) else load_grid(grid)
     check(search.tune is not None, f"grid {search.name!r} ({search.path}) has no [tune] table: bench tune needs a "
                                    f"search grid (see bench/grids/demo-search.toml)")
@@ -80,7 +80,7 @@ def tune(grid: Grid | str, *, results_root: Path | str, trials: int | None = Non
         executor, workers, retry_failed, slurm: as for :func:`bench.scheduler.run_grid`.
         dry_run: list the trial cells and stop.
     """
-    search, spec, found, trials_grid, drawn = plan(grid, trials, seeds, scale)
+    search, spec, found, trials_grid, drawn = draw_trial_grid(grid, trials, seeds, scale)
     command = (f"bench tune --grid {grid_arg(search)} --trials {spec.trials} --seeds {len(spec.seeds)}"
                + (f" --scale {scale}" if scale and scale != search.scale else ""))  # what decides the trials
     scale = scale or search.scale

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from bench.grid import load_grid
-from bench.tune import plan
+from bench.tune import draw_trial_grid
 
 GRID_TESTS = Path(__file__).resolve().parents[1] / "grid"
 sys.path.insert(0, str(GRID_TESTS))
@@ -93,5 +93,5 @@ def test_a_killed_tune_stops_cleanly_and_the_same_command_resumes_it(stub_env, t
 
 def _trial_ids(grid: Path) -> list[str]:
     """The trial cells' ids in run order (``bench tune --dry-run`` lists them)."""
-    _, _, _, trials_grid, _ = plan(grid)
+    _, _, _, trials_grid, _ = draw_trial_grid(grid)
     return [c.id for c in trials_grid.cells()]

@@ -22,7 +22,7 @@ from bench.methods.hyper import COUNT, option
 from bench.methods.search import SHARED, Choice, LogUniform, SearchSpace
 from bench.metrics.evaluator import METRICS_COLUMNS
 from bench.search_grid import Objective
-from bench.tune import plan
+from bench.tune import draw_trial_grid
 from bench.tune.output import tuned_grid_text, write_tuned_grid
 from bench.tune.score import score_trials
 
@@ -174,13 +174,13 @@ def test_bench_run_refuses_a_search_grid_and_bench_tune_lists_its_trials(tmp_pat
 # -- sampler ---------------------------------------------------------------------------------------------------
 def test_trials_share_draws_across_methods_and_more_trials_keep_the_first(tmp_path):
     path = search_grid(tmp_path)
-    _, spec, found, _, trials = plan(str(path), trials=8)
+    _, spec, found, _, trials = draw_trial_grid(str(path), trials=8)
     eco = [t.values for t in trials if t.entry.axes["method"] == "ecogan"]
     two_c = [t.values for t in trials if t.entry.axes["method"] == "contragan"]
     assert len(eco) == len(two_c) == 8 and eco == two_c  # the same space: the same trials
     assert len({json.dumps(v, sort_keys=True) for v in eco}) == 8
     assert sorted(v["n_dis"] for v in eco) == [1, 1, 2, 2, 3, 3, 5, 5], "Sobol strata: every value twice"
-    _, _, _, _, fewer = plan(str(path), trials=3)
+    _, _, _, _, fewer = draw_trial_grid(str(path), trials=3)
     assert [t.values for t in fewer if t.entry.axes["method"] == "ecogan"] == eco[:3]
     lo, hi = SHARED["lr_g"].low, SHARED["lr_g"].high
     assert all(lo <= v["lr_g"] <= hi for v in eco)
@@ -197,7 +197,7 @@ def _fake_run(folder: Path, rows: list[dict], state: str = "done") -> None:
 
 def test_a_collapsed_trial_never_beats_a_healthy_one_and_the_tuned_grid_names_the_choice(tmp_path):
     path = search_grid(tmp_path)
-    search, spec, found, trials_grid, trials = plan(str(path), trials=4, scale="smoke")
+    search, spec, found, trials_grid, trials = draw_trial_grid(str(path), trials=4, scale="smoke")
     results = tmp_path / "results"
     key = search.key("smoke")
     # trial 1: the best FID but collapsed on half A at every step; trial 2: healthy, worse FID; trial 3: healthy at
