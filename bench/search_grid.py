@@ -52,6 +52,7 @@ TUNE_KEYS = ("sampler", "sampler_seed", "trials", "seeds", "keys", "protocol", "
 OBJECTIVE_KEYS = ("minimize", "maximize", "at_least", "at_most")
 VARIANT_KEYS = ("of", "set", "label")
 VARIANT_AXES = ("sampling", "quirks", "g_cond", "regularizer", "augment")  # what a variant may change
+assert set(VARIANT_AXES) <= set(AXES), "a variant changes grid axes of the option table (bench.config)"
 HALF_A_COLUMNS = ("fid_half_a", "density_half_a", "coverage_half_a", "diversity_half_a", "collapsed_half_a")
 REFERENCE_FREE_COLUMNS = ("cond_acc", "label_sens", "is_mean", "d_acc_fake")  # measured on the fakes alone
 COLLAPSE_COLUMNS = ("collapsed_half_a", "coverage_half_a", "diversity_half_a")

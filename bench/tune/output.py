@@ -23,6 +23,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from bench.config import AXES
 from bench.grid import AXIS_DEFAULTS, Grid, claim_rows, claim_selects, load_grid
 from bench.methods.search import AXIS_KEYS
 from bench.run.folder import atomic_write_json, atomic_write_text
@@ -136,8 +137,10 @@ def _multiline(text: str) -> str:
 
 
 def _cell_lines(axes: dict[str, Any], label: str, paper: dict[str, Any] | None = None) -> list[str]:
+    """A ``[[cells]]`` table: every axis of the option table (``bench.config.AXES``) the cell sets away from its
+    default, the method options, the label and the paper's numbers."""
     lines = ["[[cells]]"]
-    for key in ("dataset", "method", "sampling", "quirks", "backbone", "g_cond", "regularizer", "augment"):
+    for key in (a for a in AXES if a != "method_options"):
         value = axes.get(key)
         if value is not None and (key in ("dataset", "method") or value != AXIS_DEFAULTS[key]):
             lines.append(f"{key} = {toml_value(value)}")
