@@ -224,7 +224,7 @@ def run_cmd(grid, dataset, method, sampling, seed, seeds, quirks, scale, sets, o
               help="Tuning seeds per trial, counted from the grid's first (default: the grid's [tune] seeds).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="The tuned grid file to write (default: <results-root>/<grid>-tuned.toml).")
-@click.option("--scale", type=click.Choice(list(SCALES)), default=None,
+@click.option("--scale", type=click.Choice(SCALES), default=None,
               help="Scale of the trials (default: the grid's).")
 @click.option("--dry-run", is_flag=True, help="List the trial cells and stop.")
 @click.option("--executor", type=click.Choice(["local", "slurm"]), default="local", show_default=True)
