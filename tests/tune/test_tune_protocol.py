@@ -239,3 +239,27 @@ def test_objective_counts_nan_as_a_broken_constraint():
     assert objective.violations({"fid_half_a": 3.0, "cond_acc": math.nan, "collapsed_half_a": 0}) == 1
     assert objective.score({"fid_half_a": math.nan}) == math.inf
     assert Objective("coverage_half_a", False).score({"coverage_half_a": 0.7}) == -0.7
+
+
+@pytest.mark.slow
+def test_every_trial_of_the_demo_search_builds_from_its_plan_and_takes_a_step():
+    """The 40 trials of `bench tune --grid demo-search --trials 8` (hours on 2 cores) each build from their run plan
+    and take a D step and a G step on a real-sized batch with finite losses, so that no drawn combination of options
+    (n_dis, λ, τ, g_cond, LeCam, DiffAugment, pretraining, the autoencoder's rate) fails an hour into the tune."""
+    import torch
+
+    _, spec, found, trials_grid, _ = draw_trial_grid("demo-search", trials=8)
+    cells = trials_grid.cells()
+    assert len(cells) == 8 * len(found) * len(spec.seeds) == 40
+    for cell in cells:
+        plan = cell.plan
+        size, classes = plan.config.image_size, 10
+        data = {"num_classes": classes, "image_size": size, "channels": 1,
+                "class_counts": [100 - 9 * c for c in range(classes)]}
+        torch.manual_seed(0)
+        method = get_method(plan.config.method)(plan.method_config(data), "cpu")
+        x = torch.rand(plan.config.batch_size, 1, size, size) * 2 - 1
+        y = torch.arange(plan.config.batch_size) % classes
+        losses = {**method.d_step(x, y), **method.g_step()}
+        assert all(torch.isfinite(torch.as_tensor(v)).all() for v in losses.values()), cell.id
+        assert method.generate(method.sample_z(classes), torch.arange(classes)).shape == (classes, 1, size, size)
