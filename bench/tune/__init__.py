@@ -20,9 +20,11 @@ per method, so that a ranking measures the methods, not the care their options g
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bench.errors import ConfigError, check
 from bench.grid import Grid, load_grid
@@ -50,6 +52,23 @@ class TuneOutcome:
 
 def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def cost(results: list[TrialResult]) -> dict[str, Any]:
+    """Seconds the trials' runs took (their speed records): in total and per tuned cell (None where a run has none)."""
+    per_cell: dict[str, float] = {}
+    for r in results:
+        per_cell[r.trial.entry.name] = per_cell.get(r.trial.entry.name, 0.0) + r.seconds
+    total = sum(per_cell.values())
+    return {"total": _rounded(total), "per_cell": {name: _rounded(s) for name, s in per_cell.items()}}
+
+
+def _rounded(seconds: float) -> float | None:
+    return round(seconds, 1) if math.isfinite(seconds) else None
+
+
+def _hours(seconds: float | None) -> str:
+    return "unknown time" if seconds is None else f"{seconds / 3600:.2f} h"
 
 
 def draw_trial_grid(grid: Grid | str, trials: int | None = None, seeds: int | None = None,
@@ -104,7 +123,11 @@ def tune(grid: Grid | str, *, results_root: Path | str, trials: int | None = Non
               "keys": key_order(found),
               "chosen": {r.trial.entry.name: {"trial": r.trial.number, "values": r.trial.values,
                                               "cells": list(r.trial.cells)} for r in results if r.chosen}}
+    record["seconds"] = cost(results)
     written = write_tables(folder, results, sensitivities(results), spec, record)
+    _say(f"tune {search.name}: the trials took {_hours(record['seconds']['total'])} of runs "
+         f"({', '.join(f'{name} {_hours(s)}' for name, s in record['seconds']['per_cell'].items())}; their speed.json: "
+         f"wall clock of each run, summed over runs, whatever ran at once)")
     gather(trials_grid, results_root, scale)
     outcome = TuneOutcome(exit_code=0, results=results, written=written)
     unfinished = [r for r in results if r.state == "unfinished"]

@@ -33,7 +33,7 @@ from bench.tune.trials import trial_axes
 
 TABLE_COLUMNS = ("entry", "method", "trial", "options", "state", "constraints_broken", "score", "steps",
                  "fid_half_a", "coverage_half_a", "diversity_half_a", "collapsed_half_a", "cond_acc", "rank", "chosen",
-                 "cells")
+                 "seconds", "cells")
 
 
 def options_text(values: dict[str, Any]) -> str:
@@ -58,7 +58,9 @@ def table_rows(results: list[TrialResult]) -> list[dict[str, Any]]:
                      "steps": " ".join("-" if s is None else str(s) for s in r.steps),
                      **{c: r.values.get(c, math.nan) for c in ("fid_half_a", "coverage_half_a", "diversity_half_a",
                                                                 "collapsed_half_a", "cond_acc")},
-                     "rank": r.rank, "chosen": int(r.chosen), "cells": " ".join(r.trial.cells)})
+                     "rank": r.rank, "chosen": int(r.chosen),
+                     "seconds": round(r.seconds, 1) if math.isfinite(r.seconds) else math.nan,
+                     "cells": " ".join(r.trial.cells)})
     return rows
 
 

@@ -23,6 +23,7 @@ from typing import Any
 from bench.results import grid_dir
 from bench.run.folder import RunDir, read_rows, read_status
 from bench.search_grid import Objective, TuneSpec
+from bench.speed import read_record
 from bench.tune.trials import Trial
 
 SHOWN_COLUMNS = ("fid_half_a", "coverage_half_a", "diversity_half_a", "collapsed_half_a", "cond_acc")  # per trial
@@ -41,6 +42,7 @@ class TrialResult:
     values: dict[str, float] = field(default_factory=dict)
     rank: int = 0
     chosen: bool = False
+    seconds: float = math.nan  # what its runs cost, summed over its seeds (their speed.json; NaN without one)
 
     @property
     def meets(self) -> bool:
@@ -85,7 +87,8 @@ def score_trials(trials: list[Trial], spec: TuneSpec, results_root: Path, key: s
             best.append(best_evaluation(read_rows(run.metrics), spec.objective, spec.protocol)
                         if run.metrics.exists() else None)
         state = "done" if all(s == "done" for s in states) else "failed" if "failed" in states else "unfinished"
-        result = TrialResult(trial=trial, state=state, steps=[int(b["step"]) if b else None for b in best])
+        result = TrialResult(trial=trial, state=state, steps=[int(b["step"]) if b else None for b in best],
+                             seconds=run_seconds([folder / cell for cell in trial.cells]))
         if state == "done" and all(b is not None for b in best):
             result.violations = sum(spec.objective.violations(b) for b in best) / len(best)
             result.score = sum(spec.objective.score(b) for b in best) / len(best)
@@ -98,6 +101,19 @@ def score_trials(trials: list[Trial], spec: TuneSpec, results_root: Path, key: s
         if ranked and ranked[0].state == "done":
             ranked[0].chosen = True
     return results
+
+
+def run_seconds(runs: list[Path]) -> float:
+    """The wall-clock seconds the runs took, every phase of their speed records (``bench.speed``: data, judge,
+    reference, pretraining, training, evaluation; a resumed run's attempts summed) added; NaN when a run has none."""
+    total = 0.0
+    for run in runs:
+        record = read_record(run)
+        phases = (record or {}).get("phases")
+        if not isinstance(phases, dict):
+            return math.nan
+        total += sum(float(v) for v in phases.values() if isinstance(v, int | float))
+    return total
 
 
 def _mean(values: list[float]) -> float:

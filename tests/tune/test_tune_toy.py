@@ -52,6 +52,10 @@ def test_the_tuner_chooses_the_option_that_does_not_collapse(tmp_path: Path):
     assert float(by_modes[64]["collapsed_half_a"]) == 0.0 and float(by_modes[64]["diversity_half_a"]) > 0.5
     assert by_modes[64]["chosen"] == "1" and by_modes[1]["chosen"] == "0"
     assert float(by_modes[1]["constraints_broken"]) == 1.0 and float(by_modes[64]["constraints_broken"]) == 0.0
+    # what each trial cost, from its run's speed record, and the total in the protocol's record
+    assert all(float(r["seconds"]) > 0 for r in rows)
+    record = json.loads((tmp_path / "results" / "toy-search" / "tuning.json").read_text())
+    assert record["seconds"]["total"] == pytest.approx(sum(float(r["seconds"]) for r in rows), abs=0.2)
 
     tuned = load_grid(out)
     options = [spec.axes["method_options"] for spec in tuned.specs]
