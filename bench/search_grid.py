@@ -45,6 +45,7 @@ from bench.errors import ConfigError, check, closest
 from bench.methods import get_method
 from bench.methods.backbones import get_backbone
 from bench.methods.search import AXIS_KEYS, Dimension, SearchSpace
+from bench.metrics.halves import HALF_HEALTH_COLUMNS
 from bench.plan import RunPlan
 
 SAMPLERS = ("sobol", "random")
@@ -53,7 +54,7 @@ OBJECTIVE_KEYS = ("minimize", "maximize", "at_least", "at_most")
 VARIANT_KEYS = ("of", "set", "label")
 VARIANT_AXES = ("sampling", "quirks", "g_cond", "regularizer", "augment")  # what a variant may change
 assert set(VARIANT_AXES) <= set(AXES), "a variant changes grid axes of the option table (bench.config)"
-HALF_A_COLUMNS = ("fid_half_a", "density_half_a", "coverage_half_a", "diversity_half_a", "collapsed_half_a")
+HALF_A_COLUMNS = ("fid_half_a", *(c for c in HALF_HEALTH_COLUMNS if c.endswith("_half_a")))  # metrics.csv's
 REFERENCE_FREE_COLUMNS = ("cond_acc", "label_sens", "is_mean", "d_acc_fake")  # measured on the fakes alone
 COLLAPSE_COLUMNS = ("collapsed_half_a", "coverage_half_a", "diversity_half_a")
 DEFAULT_SEEDS = (100,)
