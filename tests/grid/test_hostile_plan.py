@@ -5,34 +5,16 @@ checks one clear line or the fixed behaviour, with no Python traceback. Every te
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from gridstub import STUB_IDS, attempts
+from hostile_cli import bench, error_line
 
-from bench.cli import main
 from bench.grid import load_grid
 from bench.scheduler import run_grid
 
 SMOKE_RUN = ("run", "--dataset", "digits_lt", "--method", "ecogan", "--scale", "smoke")
 CELL = "digits_lt-ecogan-none-s0"
-
-
-def bench(*args: str | Path):
-    """Run ``bench ARGS`` in this process; fails on a traceback or an exception other than the exit."""
-    result = CliRunner().invoke(main, [str(a) for a in args])
-    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout, result.output
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise AssertionError(f"bench {' '.join(map(str, args))} raised {result.exception!r}\n{result.output}")
-    return result
-
-
-def error_line(result) -> str:
-    """The one error line on stderr (the test fails on anything longer)."""
-    lines = [ln for ln in result.stderr.splitlines() if ln.startswith("Error:")]
-    assert len(lines) == 1, result.stderr
-    return lines[0]
 
 
 # -- item 2: a seed list on a single run -------------------------------------------------------------
