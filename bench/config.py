@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from bench.errors import ConfigError, check, closest
+from bench.hardware import resolve_fast_path
 
 SAMPLINGS = ("none", "balanced")
 G_CONDS = ("scale", "concat", "cbn")  # every backbone's g_cond values (each backbone says which it supports)
@@ -36,13 +37,14 @@ REGULARIZERS = ("none", "lecam")  # D-loss regularisers any method with an adver
 AUGMENTS = ("none", "diffaug")  # augmentations of every image D sees, any method (bench.methods.diffaugment)
 PROTOCOLS = ("paper", "standard")
 DEVICES = ("auto", "cpu", "cuda")
+FAST_PATH_KEYS = ("bf16", "channels_last")  # "auto" = on when the run trains on a CPU with bf16 units
 
 # Keys that do not change the numbers a run produces; they may differ on resume.
 RUNTIME_KEYS = ("device", "data_root", "grid", "workers_hint", "inception_weights", "tv_inception_weights",
                 "tensorboard")
 # Keys added after runs existed: left out of the hash while at their default, so older runs keep their hash.
 HASH_OMITTED_AT_DEFAULT = {"compile": False, "nproc": 1, "g_cond": None, "bootstrap": 100, "regularizer": "none",
-                           "augment": "none"}
+                           "augment": "none", "pretrain_images": None}
 
 _C = TypeVar("_C")
 
@@ -96,13 +98,15 @@ class TrainBudget:
     steps: int = 300  # training iterations; one iteration = n_dis D steps + 1 G step
     eval_every: int = 100  # evaluate every this many iterations (and at the end)
     ckpt_every: int = 50  # checkpoint every this many iterations (and at each evaluation)
-    pretrain_epochs: int | None = None  # None = the method's default (BAGAN 150, EBGAN 30)
+    pretrain_epochs: int | None = None  # None = the method's default (BAGAN 150, EBGAN 30, IDA-GAN 150)
+    pretrain_images: int | None = None  # cap on the images pretraining passes (epochs x train images); None = none
 
     def check(self) -> None:
         """Ranges of the budget keys; a ConfigError names the key and the value."""
         for key in ("batch_size", "steps", "eval_every", "ckpt_every"):
             _positive(key, getattr(self, key))
         _positive_or_null("pretrain_epochs", self.pretrain_epochs)
+        _positive_or_null("pretrain_images", self.pretrain_images)
         check(_is_int(self.seed) and self.seed >= 0, f"seed must be a non-negative integer, got {self.seed!r}")
         check(self.batch_size >= 2, f"batch_size must be >= 2 (contrastive losses need pairs), got {self.batch_size}")
 
@@ -135,8 +139,8 @@ class RuntimeConfig:
     scale: str = "cpu"  # budget preset: paper | cpu | smoke
     tensorboard: bool = False  # also write a TensorBoard event file into the run folder (pip install tensorboard)
     device: str = "auto"  # auto | cpu | cuda
-    bf16: bool = False  # bf16 autocast of the steps' forward passes (CUDA and CPU)
-    channels_last: bool = False  # channels_last memory format of the nets and real batches (CUDA and CPU)
+    bf16: bool = False  # bf16 autocast of the steps' forward passes (CUDA and CPU); "auto" resolves (bench.hardware)
+    channels_last: bool = False  # channels_last memory format of the nets and real batches; "auto" as bf16
     compile: bool = False  # torch.compile G and D (in place; checkpoints unchanged)
     nproc: int = 1  # data-parallel processes (devices) for this run; batch_size is the global batch
 
@@ -144,6 +148,9 @@ class RuntimeConfig:
         """Enumerated values of the runtime keys."""
         _choice("scale", self.scale, tuple(SCALES))
         _choice("device", self.device, DEVICES)
+        for key in ("bf16", "channels_last"):
+            value = getattr(self, key)
+            check(isinstance(value, bool), f"{key} must be true, false or auto, got {value!r}")
         check(isinstance(self.nproc, int) and self.nproc >= 1, f"nproc must be a positive integer, got {self.nproc!r}")
 
 
@@ -239,8 +246,62 @@ def _choice(key: str, value: Any, choices: tuple[str, ...]) -> None:
 
 
 # Scale presets: budgets only. ``d_updates`` and ``evaluations`` are turned into each method's ``steps`` and
-# ``eval_every`` by :func:`resolve` (see the module docstring); the other keys are RunConfig keys.
+# ``eval_every`` by :func:`resolve` (see the module docstring); the other keys are RunConfig keys. ``"auto"`` for
+# ``bf16`` and ``channels_last`` means the CPU's fast path: on when the run trains on a CPU with bf16 units
+# (:mod:`bench.hardware`), resolved by :func:`resolve` before the config exists. Every phase below the paper scale
+# has a budget that does not grow with the dataset: pretraining passes at most ``pretrain_images`` images, the
+# judge trains on a fixed number of image passes (:mod:`bench.metrics.classifier`), reference features and
+# evaluations take ``num_eval_samples`` images (see :mod:`bench.phases`).
 SCALE_BUDGET_KEYS = ("d_updates", "evaluations")
+SCALES: dict[str, dict[str, Any]] = {
+    "paper": {},
+    # cpu: a couple of minutes per cell on 2 cores, for the digits demo. dcgan64 at 16x16 (digits are 8x8
+    # images: 32x32 only costs time), batch 32, 1,500 D updates (ECOGAN/EBGAN/2C/D2D-CE 300 iterations of
+    # 5 D + 1 G, BAGAN 1,500 of 1 D + 1 G), 5 evaluations; pretraining takes each method's own epochs up to
+    # 96,000 images (all of BAGAN's 150 and EBGAN's 30 epochs of digits_lt's 534 images). BigGAN needs
+    # --set backbone=biggan32 image_size=32.
+    "cpu": {
+        "image_size": 16,
+        "batch_size": 32,
+        "d_updates": 1500,
+        "evaluations": 5,
+        "pretrain_images": 96000,
+        "backbone": "dcgan64",
+        "extractor": "classifier",
+        "num_eval_samples": 1000,
+        "bootstrap": 50,  # 50 resamples: about 1.9 s per evaluation of both protocols (100: 3.8 s, 1 thread)
+        "bf16": "auto",
+        "channels_last": "auto",
+    },
+    # lab: CIFAR-10-like 32x32 data in at most 10 minutes per cell on 2 cores (bf16 CPUs): dcgan64 at 32x32,
+    # batch 64, 4,000 D updates (800 iterations of 5 D + 1 G), 4 evaluations of 2,000 images; pretraining
+    # passes at most 64,000 images (6 epochs of CIFAR10_LT's 9,500).
+    "lab": {
+        "image_size": 32,
+        "batch_size": 64,
+        "d_updates": 4000,
+        "evaluations": 4,
+        "pretrain_images": 64000,
+        "backbone": "dcgan64",
+        "extractor": "classifier",
+        "num_eval_samples": 2000,
+        "bf16": "auto",
+        "channels_last": "auto",
+    },
+    "smoke": {
+        "image_size": 16,
+        "batch_size": 8,
+        "d_updates": 20,
+        "evaluations": 2,
+        "pretrain_epochs": 1,
+        "backbone": "tiny",
+        "extractor": "classifier",
+        "num_eval_samples": 64,
+        "max_per_class": 20,
+    },
+}
+
+BUDGET_KEYS = ("d_updates", "evaluations")
 SCALES: dict[str, dict[str, Any]] = {
     "paper": {},
     # cpu: a couple of minutes per cell on 2 cores, for the digits demo. dcgan64 at 16x16 (digits are 8x8
@@ -283,7 +344,7 @@ SCALES: dict[str, dict[str, Any]] = {
 }
 
 BUDGET_KEYS = ("image_size", "batch_size", "steps", "eval_every", "ckpt_every", "pretrain_epochs",
-               "num_eval_samples", "max_per_class")
+               "pretrain_images", "num_eval_samples", "max_per_class")
 
 
 def field_names() -> list[str]:
@@ -321,6 +382,8 @@ def resolve(cell: dict[str, Any], scale: str | None = None, paper_budget: dict[s
     for key in merged:
         if key not in names:
             raise ConfigError(f"unknown config key {key!r}{closest(key, names)}")
+    for key in FAST_PATH_KEYS:
+        merged[key] = resolve_fast_path(merged.get(key, False), merged.get("device", RunConfig.device))
     explicit = set(cell) | set(overrides or {})
     if fair and "steps" not in explicit:
         merged.update(fair_budget(merged.get("method", RunConfig.method), merged.get("method_options") or {},

@@ -30,11 +30,13 @@ best step in our iterations; required for ``batches``), ``selection`` (``min_fid
 Cell ids are ``<dataset>-<method>-<sampling>-s<seed>``, then ``-<backbone>`` when a cell's backbone differs
 from the grid's setting, ``-g_<g_cond>`` when the cell sets how G takes the class (``-g_concat``),
 ``-<option><value>`` per method option (``-div4``, ``-pretrained_false``), ``-reg_lecam`` and ``-aug_diffaug`` when
-a training aid is on, and ``-quirks_fixed``. A
+a training aid is on, ``-quirks_fixed``, and last ``-bf16`` / ``-chlast`` when the resolved config trains with
+bf16 autocast / channels_last nets (:func:`precision_suffix`; the cpu and lab scales choose them per machine). A
 ``folder:<path>`` dataset appears as ``folder_<name>_<8 hex digits of its absolute path's sha256>``, so that
 folders whose names differ only in characters outside ASCII never collide. Ids are built from the grid file
-alone (and, for a relative folder path, the working directory), so they never change with the scale (but for
-the dataset a ``[scale_datasets]`` entry swaps in) or the code, and name the run folders
+alone (and, for a relative folder path, the working directory) and the precision tokens, so they never change
+with the scale (but for the dataset a ``[scale_datasets]`` entry swaps in and the precision a scale picks on this
+machine) or the code, and name the run folders
 ``results/<grid key>/<cell id>/``.
 """
 
@@ -82,6 +84,7 @@ STEP_UNITS = ("iterations", "batches")
 SELECTIONS = ("min_fid", "last")
 # Keys ``[settings]`` may not hold: they have their own place in the file or are set by bench.
 _NOT_SETTINGS = ("grid", "scale", "protocols", *BUDGET_KEYS, *(a for a in AXES if a not in ("backbone", "g_cond")))
+PRECISION_TOKENS = (("bf16", "bf16"), ("channels_last", "chlast"))  # config key, cell-id token (in this order)
 # ``only`` filter keys: the scalar axes and the cell id.
 FILTER_KEYS = ("dataset", "method", "sampling", "seed", "quirks", "backbone", "g_cond", "regularizer", "augment", "id")
 
@@ -176,6 +179,7 @@ class Grid:
                     if strict:
                         raise
                     continue
+                cell_id += precision_suffix(config)
                 same = _without_seed(axes) == _without_seed(spec.axes)  # the seed never changes the paper's row
                 paper = spec.paper if same else None
                 label = spec.label if spec.label and same else make_label(axes, self.settings)
@@ -229,6 +233,8 @@ class Grid:
             key, sep, value = item.partition("=")
             key, value = key.strip(), value.strip()
             check(bool(sep and key and value), f"--only expects key=value[,key=value], got {item!r}")
+            if key == "id":
+                value = without_precision(value)
             check(key in FILTER_KEYS, f"--only: unknown key {key!r}{closest(key, FILTER_KEYS)}; "
                                       f"keys: {', '.join(FILTER_KEYS)}")
             present = sorted({_filter_value(s, key, self.settings) for s in self.specs})
@@ -338,6 +344,21 @@ def make_cell_id(axes: Mapping[str, Any], default_backbone: str | None = None) -
     if axes.get("quirks", "paper") != "paper":
         parts.append(f"quirks_{_token(axes['quirks'])}")
     return "-".join(parts)
+
+
+def precision_suffix(config: RunConfig) -> str:
+    """The cell-id tokens of a run's numeric path: ``-bf16`` with bf16 autocast, ``-chlast`` with channels_last
+    nets, nothing for fp32 (the reference). The ``cpu`` and ``lab`` scales turn both on by themselves on CPUs with
+    bf16 units (:mod:`bench.hardware`), so that these tokens keep fp32 and bf16 runs of a cell in separate
+    folders."""
+    return "".join(f"-{token}" for key, token in PRECISION_TOKENS if getattr(config, key))
+
+
+def without_precision(cell_id: str) -> str:
+    """``cell_id`` without the tokens of :func:`precision_suffix` (``--only id=...`` takes either form)."""
+    for _, token in reversed(PRECISION_TOKENS):
+        cell_id = cell_id.removesuffix(f"-{token}")
+    return cell_id
 
 
 def make_label(axes: Mapping[str, Any], settings: Mapping[str, Any] | None = None) -> str:

@@ -3,7 +3,8 @@
 ``train(cfg, run_dir)`` drives a method only through the contract of ``bench.methods.base.Method`` (it never
 branches on a method's name):
 
-    pretrain once (if the method has a pretraining stage), checkpoint at step 0
+    decode the data, train (or load) the judge, compute (or load) the reference features
+    pretrain once (if the method has a pretraining stage), checkpointed after each epoch, then at step 0
     for step in start+1 .. steps:
         n_dis D steps, each on a fresh real batch from the sampler (none | balanced)
         one G step, then update_ema(step)
@@ -13,6 +14,9 @@ branches on a method's name):
 
 With ``nproc`` > 1 the run trains data-parallel on that many processes (``bench.distributed`` says what that
 means for the batch); only rank 0 writes the run folder.
+
+Every phase shows its progress (:mod:`bench.progress`) and its seconds go to ``speed.json``
+(:class:`bench.phases.PhaseClock`); a run killed during pretraining resumes from its last whole epoch.
 
 CSV rows are written before the checkpoint that covers them, and a restart drops training rows newer than
 its checkpoint, so a run killed at any instant and started again writes the same bytes as one that never
@@ -26,8 +30,10 @@ about the code is ``bench.provenance``, the pretraining batches are ``bench.batc
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
+import time
 import traceback
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,16 +43,16 @@ from typing import Any, Literal
 import torch
 from tqdm import tqdm
 
-from bench import distributed, run_state
+from bench import distributed, progress, run_state
 from bench.batches import ShuffledBatches
 from bench.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from bench.config import RunConfig
 from bench.datasets.base import uint8_to_float
 from bench.errors import RunFailed, one_line
-from bench.executors.progress import progress_bar
 from bench.interrupts import DeferredInterrupt
 from bench.methods.base import Method, losses_to_floats
 from bench.monitor import Monitor, make_monitor
+from bench.phases import PhaseClock, PretrainBudget, pretrain_budget
 from bench.provenance import environment_versions, git_commit
 from bench.rng import preserved_rng, rng_state, seed_everything, set_rng_state
 from bench.run_dir import (
@@ -63,10 +69,12 @@ from bench.run_dir import (
 from bench.run_setup import (
     build_method,
     data_info,
+    load_reference_set,
     load_train_set,
     make_evaluator,
     make_sampler,
     metric_columns,
+    precision_recipe,
     resolve_device,
 )
 from bench.samples import class_grid, grid_classes, png_bytes
@@ -155,9 +163,16 @@ class _Trainer:
         self.postfix: dict[str, str] = {}
         self.stop_requested = False  # data-parallel: some rank got Ctrl-C / SIGTERM (agreed on by all ranks)
         self.monitor: Monitor = Monitor()  # --set tensorboard=true: an event file (bench.monitor), from run()
+        self.clock = PhaseClock()  # seconds per phase of this attempt (speed.json)
+        self.pretrain_resume: dict[str, Any] | None = None  # a checkpoint's pretraining progress, restored
+        self.iterations_done = 0  # iterations trained in this attempt (speed.json)
 
     # -- setup -----------------------------------------------------------------------------------
     def run(self) -> RunOutcome:
+        with progress.shown(self.progress, prefix=self.run_dir.root.name):
+            return self._run()
+
+    def _run(self) -> RunOutcome:
         cfg, run, main = self.cfg, self.run_dir, self.ranks.main
         if main:
             for folder in (run.root, run.checkpoints, run.samples):
@@ -166,13 +181,18 @@ class _Trainer:
         self.device = resolve_device(cfg.device, self.ranks.rank)
         if self.ranks.parallel and self.ranks.rank == 0 and self.device.type == "cuda":
             self.device = torch.device("cuda", 0)
-        train_set = load_train_set(cfg)
+        with self.clock("decode"):
+            train_set = load_train_set(cfg)
+            reference_set = load_reference_set(cfg) if main else None
         self.data = data_info(train_set)
         threads = torch.get_num_threads()  # moves float sums on CPU: recorded, not hashed (see the README)
         seed_everything(cfg.seed)
         self.method = build_method(cfg, self.data, self.device, self.ranks.world)
         if main and not run.config.exists():
-            recipe = self.method.recipe() | {"steps": cfg.steps, "d_updates": cfg.steps * self.method.n_dis}
+            recipe = self.method.recipe() | {"steps": cfg.steps, "d_updates": cfg.steps * self.method.n_dis,
+                                             "pretrain": self.pretrain_plan(len(train_set)).describe(
+                                                 len(train_set), cfg.batch_size),
+                                             "precision": precision_recipe(cfg)}
             atomic_write_json(run.config, {"config": cfg.to_dict(), "hyper": cfg.method_hyper(),
                                            "hash": cfg.config_hash(),
                                            "versions": environment_versions(), "git_commit": git_commit(),
@@ -182,7 +202,11 @@ class _Trainer:
                   f"{threads}: its numbers will not be bit for bit those of an uninterrupted run", file=sys.stderr)
         if main:
             with preserved_rng():  # building the evaluator may train and cache a classifier
-                self.evaluator = make_evaluator(cfg, train_set, self.device)
+                self.evaluator = make_evaluator(cfg, train_set, self.device, reference_set)
+                with self.clock("judge"):
+                    self.evaluator.judge()
+                with self.clock("reference"):
+                    self.evaluator.prepare()
         self.metrics_columns, self.per_class_columns = metric_columns()
         self.method.amp_dtype = torch.bfloat16 if cfg.bf16 else None
         if cfg.compile:
@@ -207,16 +231,23 @@ class _Trainer:
             for path in run.csvs():
                 truncate_csv(path, self.step)
             write_status(run, "running", self.step, cfg.steps, best=self.best)
-        if self.saved_step is None and self.method.has_pretrain:
-            self.pretrain()
+        if self.method.has_pretrain and (self.saved_step is None or self.pretrain_resume is not None):
+            with self.clock("pretrain"):
+                self.pretrain(len(train_set))
         self.at_boundary = True
-        self.bar = progress_bar(cfg.steps, self.step, f"{cfg.method} {run.root.name}", self.progress, unit="it")
+        self.bar = progress.bar(cfg.steps, "train", initial=self.step, unit="it")
+        started, evaluating = time.perf_counter(), self.clock.seconds.get("evaluate", 0.0)
         with DeferredInterrupt() as interrupt:
             self.interrupt = interrupt
-            while self.step < cfg.steps:
-                if self.stop_requested or (interrupt.requested and not self.ranks.parallel):
-                    raise KeyboardInterrupt
-                self.iterate(self.step + 1)
+            try:
+                while self.step < cfg.steps:
+                    if self.stop_requested or (interrupt.requested and not self.ranks.parallel):
+                        raise KeyboardInterrupt
+                    self.iterate(self.step + 1)
+                    self.iterations_done += 1
+            finally:
+                self.clock.add("train", time.perf_counter() - started
+                               - (self.clock.seconds.get("evaluate", 0.0) - evaluating))
         distributed.barrier()
         if main:
             write_status(run, "done", self.step, cfg.steps, best=self.best)
@@ -227,26 +258,77 @@ class _Trainer:
 
     def restore(self, ckpt: Checkpoint) -> None:
         assert self.method is not None
+        if ckpt.pretrain is not None:  # killed during pretraining: set the stage up again, then load its state
+            self.begin_pretrain()
+            self.method.load_pretrain_state(ckpt.pretrain["state"])
+            self.pretrain_resume = ckpt.pretrain
         self.method.load_state_dict(ckpt.method)
         set_rng_state(ckpt.rng)
         self.sampler.load_state_dict(ckpt.rng["sampler"])
         self.step = self.saved_step = ckpt.step
         self.best = ckpt.best
 
-    def pretrain(self) -> None:
-        """The method's pretraining stage on seeded shuffled batches, then a checkpoint at step 0. Data-parallel:
-        rank 0 pretrains alone and the other ranks restore its checkpoint."""
+    def pretrain_plan(self, n_images: int) -> PretrainBudget:
+        """This run's pretraining: the method's epochs (or ``pretrain_epochs``), cut to ``pretrain_images``."""
         assert self.method is not None
+        return pretrain_budget(self.method.pretrain_epochs(), n_images, self.cfg.batch_size,
+                               epochs=self.cfg.pretrain_epochs, max_images=self.cfg.pretrain_images)
+
+    def begin_pretrain(self) -> None:
+        """The method's pretraining stage set up, its own nets in the run's memory format."""
+        assert self.method is not None
+        self.method.begin_pretrain()
+        if self.cfg.channels_last:
+            for module in self.method.pretrain_modules().values():
+                module.to(memory_format=torch.channels_last)
+
+    def pretrain(self, n_images: int) -> None:
+        """The method's pretraining stage on seeded shuffled batches, epoch by epoch, each epoch checkpointed (a
+        kill loses at most the epoch under way), then the stage's hand-over and a checkpoint at step 0.
+        Data-parallel: rank 0 pretrains alone and the other ranks restore its checkpoint."""
+        method, cfg = self.method, self.cfg
+        assert method is not None
         if self.ranks.main:
-            loader = ShuffledBatches(self.images, self.labels, self.cfg.batch_size, self.cfg.seed,
-                                     self.batch_format)
-            losses = self.method.pretrain(loader, self.cfg.pretrain_epochs)
-            if self.progress and losses:
-                tqdm.write(f"pretrained: {_format_losses(losses)}", file=sys.stderr)
+            loader = ShuffledBatches(self.images, self.labels, cfg.batch_size, cfg.seed, self.batch_format)
+            plan = self.pretrain_plan(n_images)
+            resume, first = self.pretrain_resume, 0
+            if resume is None:
+                self.begin_pretrain()
+            else:
+                loader.generator.set_state(resume["loader"])
+                first = int(resume["epoch"])
+            done = sum(plan.batches_of_epoch(e) or plan.batches_per_epoch for e in range(first))
+            bar = progress.bar(plan.batches, "pretrain", initial=done, unit="batch")
+            losses: dict[str, float] = dict(resume["losses"]) if resume else {}
+            try:
+                for epoch in range(first, plan.epochs):
+                    bar.set_postfix_str(f"epoch {epoch + 1}/{plan.epochs}{_short_losses(losses)}", refresh=False)
+                    losses = method.pretrain_epoch(loader, plan.batches_of_epoch(epoch),
+                                                   on_batch=lambda _: bar.update(1))
+                    self.save_pretrain(epoch + 1, plan.epochs, loader, losses)
+                bar.set_postfix_str(f"epoch {plan.epochs}/{plan.epochs}{_short_losses(losses)}")
+            finally:
+                bar.close()
+            method.finish_pretrain(loader)
+            self.pretrain_resume = None
+            if losses:
+                progress.note(f"pretrained ({plan.describe(n_images, cfg.batch_size)}): {_format_losses(losses)}")
             self.save(new_best=False)
         distributed.barrier()
         if not self.ranks.main:
             self.restore(load_checkpoint(self.run_dir.checkpoint("latest")))
+
+    def save_pretrain(self, epoch: int, epochs: int, loader: ShuffledBatches, losses: dict[str, float]) -> None:
+        """Checkpoint the pretraining stage after ``epoch`` of ``epochs`` passes (step 0, ``Checkpoint.pretrain``)."""
+        assert self.method is not None
+        pretrain = {"epoch": epoch, "epochs": epochs, "loader": loader.generator.get_state(),
+                    "state": self.method.pretrain_state(), "losses": dict(losses)}
+        ckpt = Checkpoint(step=0, method=self.method.state_dict(), best=None,
+                          rng=rng_state() | {"sampler": self.sampler.state_dict()}, config_hash=self.cfg.config_hash(),
+                          pretrain=pretrain)
+        save_checkpoint(ckpt, self.run_dir.checkpoint("latest"))
+        self.saved_step = 0
+        write_status(self.run_dir, "running", 0, self.cfg.steps, best=self.best)
 
     # -- one iteration ---------------------------------------------------------------------------
     def batch_format(self, x: torch.Tensor) -> torch.Tensor:
@@ -314,10 +396,18 @@ class _Trainer:
         best."""
         cfg, run, method = self.cfg, self.run_dir, self.method
         assert method is not None
-        with preserved_rng():
-            results = [self.evaluator.evaluate(method, step, protocol, source="train") for protocol in cfg.protocols]
+        with self.clock("evaluate"), preserved_rng():
+            bar = progress.bar(len(cfg.protocols) + 1, f"evaluate step {step}", unit="part", leave=False)
+            results = []
+            for protocol in cfg.protocols:
+                bar.set_postfix_str(protocol)
+                results.append(self.evaluator.evaluate(method, step, protocol, source="train"))
+                bar.update(1)
+            bar.set_postfix_str("samples")
             grid = class_grid(method, self.grid_rows, self.data["class_names"], self.data["class_counts"],
                               seed=cfg.seed)
+            bar.update(1)
+            bar.close()
         append_rows(run.metrics, [r.row for r in results], self.metrics_columns)
         append_rows(run.per_class, [row for r in results for row in r.per_class], self.per_class_columns)
         atomic_write_bytes(run.sample_grid(step), png_bytes(grid))
@@ -381,6 +471,28 @@ class _Trainer:
         self.monitor.close()
         if self.bar is not None:
             self.bar.close()
+        if self.ranks.main and self.clock.seconds:
+            with contextlib.suppress(Exception):  # the speed record is a courtesy: never fail a run for it
+                self.record_speed()
+
+    def record_speed(self) -> None:
+        """Add this attempt's phase seconds and training rate to ``speed.json`` (an earlier attempt's stay)."""
+        run, cfg = self.run_dir, self.cfg
+        old = read_json(run.speed) if run.speed.exists() else {}
+        phases = dict(old.get("phases") or {})
+        for phase, seconds in self.clock.seconds.items():
+            phases[phase] = round(phases.get(phase, 0.0) + seconds, 3)
+        trained = dict(old.get("train") or {})
+        iterations = int(trained.get("iterations", 0)) + self.iterations_done
+        seconds = float(trained.get("seconds", 0.0)) + self.clock.seconds.get("train", 0.0)
+        n_dis = self.method.n_dis if self.method is not None else 1
+        train = {"iterations": iterations, "seconds": round(seconds, 3),
+                 "s_per_iteration": seconds / iterations if iterations else None,
+                 "images_per_s": iterations * n_dis * cfg.batch_size / seconds if seconds > 0 else None}
+        atomic_write_json(run.speed, {"device": str(self.device), "dtype": "bf16" if cfg.bf16 else "fp32",
+                                      "channels_last": cfg.channels_last, "threads": torch.get_num_threads(),
+                                      "phases": phases, "train": train})
+        progress.note(f"phases: {self.clock.describe()}")
 
 
 def _mean_losses(steps: list[dict[str, float]]) -> dict[str, float]:
@@ -391,3 +503,11 @@ def _mean_losses(steps: list[dict[str, float]]) -> dict[str, float]:
 
 def _format_losses(losses: dict[str, float]) -> str:
     return "  ".join(f"{key} {value:.4f}" for key, value in losses.items())
+
+
+def _short_losses(losses: dict[str, float]) -> str:
+    """``, ae 0.0213`` (the first loss of the last pretraining epoch), or nothing before the first."""
+    if not losses:
+        return ""
+    key, value = next(iter(losses.items()))
+    return f", {key.removeprefix('loss/')} {value:.4f}"

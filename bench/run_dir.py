@@ -66,6 +66,11 @@ class RunDir:
     def error_log(self) -> Path:
         return self.root / "error.log"
 
+    @property
+    def speed(self) -> Path:
+        """``speed.json``: seconds per phase and the training rate (never in the CSVs, which must not change)."""
+        return self.root / "speed.json"
+
     def checkpoint(self, which: str) -> Path:
         """``checkpoints/<which>.pt`` (which: ``latest`` or ``best``)."""
         return self.checkpoints / f"{which}.pt"

@@ -77,7 +77,8 @@ def register_dataset(spec: DatasetSpec) -> DatasetSpec:
     return DATASETS.add(spec.name, spec)
 
 
-_CIFAR_GET = "automatic (torchvision) into <data_root>/cifar-10-batches-py/; offline: extract " + cifar10.URL + " there"
+_CIFAR_GET = ("automatic (torchvision) into <data_root>/cifar-10-batches-py/; offline: extract " + cifar10.URL
+              + " there, or an image-folder copy at <data_root>/cifar10/{train,test}/<class>/")
 register_dataset(DatasetSpec(
     "cifar10_lt", "cifar10", "ecogan", num_classes=10, native_channels=3, native_size=32, paper_size=64,
     description="CIFAR10_LT of the ECOGAN paper: class 0 whole, class c its first 100c ([5000,100,...,900])",

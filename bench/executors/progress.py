@@ -1,60 +1,28 @@
 """Progress of cells that run in worker processes: one live line per worker in the scheduler's terminal.
 
 With one worker the loop's tqdm bar goes straight to the terminal. With several, their output goes to log files,
-so the local executor gives each worker a progress file (``BENCH_PROGRESS_FILE``): the worker's bar
-(:func:`progress_bar`) rewrites it with its latest line (step/steps, rate, ETA) about once a second, and the
-scheduler's :class:`ProgressBoard` shows one line per running worker: redrawn in place on a terminal, printed
-every ``BENCH_PROGRESS_EVERY_S`` seconds (default 30) otherwise.
+so the local executor gives each worker a progress file (``BENCH_PROGRESS_FILE``): the bar of the phase the worker
+is in (decoding, judge, reference features, pretraining, training, an evaluation; :mod:`bench.progress`) rewrites
+it with its latest line (phase, done/total, rate, ETA) about once a second, and the scheduler's
+:class:`ProgressBoard` shows one line per running worker: redrawn in place on a terminal, printed every
+``BENCH_PROGRESS_EVERY_S`` seconds (default 10) otherwise.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
-from tqdm import tqdm
+from bench.progress import PROGRESS_FILE_ENV, ProgressFile, progress_bar
 
-from bench.run_dir import atomic_write_text
-
-PROGRESS_FILE_ENV = "BENCH_PROGRESS_FILE"
 EVERY_ENV = "BENCH_PROGRESS_EVERY_S"
-_LINE = "{desc}: {percentage:3.0f}% {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}{postfix}]"  # no bar
 
-
-class ProgressFile:
-    """A file-like target for tqdm that keeps only the bar's latest line, written atomically to ``path``."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.line = ""
-
-    def write(self, text: str) -> None:
-        last = text.replace("\n", "\r").split("\r")
-        line = next((part for part in reversed(last) if part.strip()), "")
-        if line:
-            self.line = line.strip()
-
-    def flush(self) -> None:
-        if self.line:
-            with contextlib.suppress(Exception):  # progress is a courtesy: never fail a run for it
-                atomic_write_text(self.path, self.line + "\n")
-
-
-def progress_bar(total: int, initial: int, desc: str, enabled: bool, **kwargs: Any) -> tqdm:
-    """The training loop's bar: on stderr when ``enabled``; else, under a worker given ``BENCH_PROGRESS_FILE``,
-    into that file (about once a second); else disabled."""
-    target = os.environ.get(PROGRESS_FILE_ENV)
-    if enabled or not target:
-        return tqdm(total=total, initial=initial, desc=desc, file=sys.stderr, disable=not enabled,
-                    dynamic_ncols=True, **kwargs)
-    return tqdm(total=total, initial=initial, desc=desc, file=ProgressFile(Path(target)), mininterval=1.0,
-                bar_format=_LINE, **kwargs)
+__all__ = ["PROGRESS_FILE_ENV", "ProgressBoard", "ProgressFile", "progress_bar"]
 
 
 class ProgressBoard:
@@ -67,7 +35,7 @@ class ProgressBoard:
     def __init__(self, stream: IO[str] | None = None, interval: float | None = None) -> None:
         self.stream = stream or sys.stderr
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        every = float(os.environ.get(EVERY_ENV, "30"))
+        every = float(os.environ.get(EVERY_ENV, "10"))
         self.interval = interval if interval is not None else (1.0 if self.tty else every)
         self.drawn = 0  # lines of the block now on the terminal
         self.last = 0.0

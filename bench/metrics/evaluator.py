@@ -160,6 +160,20 @@ class Evaluator:
                                                                self.cache_root, self.batch_size)
         return ref_set, self._references[key]
 
+    def judge(self) -> FeatureExtractor:
+        """The reference classifier (trained on the reference split on first use, then cached on disk)."""
+        return self.extractor(CLASSIFIER)
+
+    def prepare(self) -> None:
+        """Everything an evaluation reuses, built now rather than in the first evaluation: the judge, each
+        protocol's extractor and cached reference features, the judge's accuracy on real train images. Draws
+        nothing from the global generators."""
+        with preserved_rng():
+            self.judge()
+            for protocol in self.cfg.protocols:
+                self.reference(protocol)
+            self.judge_accuracy()
+
     def judge_accuracy(self) -> float:
         """The reference classifier's class-mean accuracy on (a histogram-keeping subset of) the train split,
         which it never trained on: the ceiling of conditional accuracy. Computed once per Evaluator."""

@@ -1,0 +1,122 @@
+"""The phases of one run, the budget of each and the time each took.
+
+A run goes through these phases, each with its progress bar (:mod:`bench.progress`) and its seconds in
+``<run>/speed.json`` (:class:`PhaseClock`):
+
+=============  ==========================================================  ==========================================
+phase          what runs                                                   budget below the paper scale
+=============  ==========================================================  ==========================================
+``decode``     the train and reference images, decoded and resized        the dataset's images (cached by nothing)
+``judge``      the reference classifier trained on the reference split    a fixed number of image passes, cached per
+               (once per dataset and size, then cached)                   dataset (:mod:`bench.metrics.classifier`)
+``reference``  the reference features of each protocol (cached) and the   ``num_eval_samples`` images per protocol
+               judge's accuracy on real train images
+``pretrain``   the method's pretraining stage (BAGAN's and EBGAN's        ``pretrain_images``: the method's epochs,
+               autoencoders, IDA-GAN's VAE), checkpointed per epoch       cut to at most that many images
+``train``      the GAN phase                                              ``d_updates`` D updates (``steps``)
+``evaluate``   every evaluation (fakes, features, metrics, samples)       ``evaluations`` x ``num_eval_samples``
+=============  ==========================================================  ==========================================
+
+The paper scale keeps the paper's epochs (no ``pretrain_images``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+PHASES = ("decode", "judge", "reference", "pretrain", "train", "evaluate")
+
+
+@dataclass(frozen=True)
+class PretrainBudget:
+    """How much pretraining a run does: ``epochs`` passes over the train set of ``batches_per_epoch`` batches,
+    the last one cut to ``last_batches`` when the image cap falls inside it (None = whole)."""
+
+    epochs: int
+    batches_per_epoch: int
+    last_batches: int | None = None
+
+    @property
+    def batches(self) -> int:
+        """Batches in all."""
+        if self.epochs == 0:
+            return 0
+        return (self.epochs - 1) * self.batches_per_epoch + (self.last_batches or self.batches_per_epoch)
+
+    def batches_of_epoch(self, epoch: int) -> int | None:
+        """Batches of pass ``epoch`` (0-based) when it is cut, else None (the whole pass)."""
+        return self.last_batches if epoch == self.epochs - 1 else None
+
+    def describe(self, n_images: int, batch_size: int) -> str:
+        """E.g. ``6 epochs of 9,500 images (57,000 images, 894 batches)``; ``none`` without pretraining."""
+        if self.epochs == 0:
+            return "none"
+        images = min(self.batches * batch_size, self.epochs * n_images)
+        cut = f" (the last cut to {self.last_batches} batches)" if self.last_batches else ""
+        return (f"{self.epochs} epoch{'s' if self.epochs != 1 else ''} of {n_images:,} images{cut} = "
+                f"{images:,} images, {self.batches:,} batches")
+
+
+def pretrain_budget(method_epochs: int, n_images: int, batch_size: int, *, epochs: int | None = None,
+                    max_images: int | None = None) -> PretrainBudget:
+    """The pretraining of a run on ``n_images`` train images in batches of ``batch_size``.
+
+    Args:
+        method_epochs: the method's own epochs (0 = no pretraining stage).
+        epochs: the config's ``pretrain_epochs`` (None = ``method_epochs``).
+        max_images: the config's ``pretrain_images``: at most this many images pass through pretraining, in
+            whole epochs while one fits (``max_images // n_images``), else one epoch cut to
+            ``ceil(max_images / batch_size)`` batches. None = no cap (the paper scale).
+    """
+    wanted = method_epochs if epochs is None else epochs
+    per_epoch = len(batch_sizes(n_images, batch_size))
+    if method_epochs == 0 or wanted == 0 or n_images == 0:
+        return PretrainBudget(0, per_epoch)
+    if max_images is None:
+        return PretrainBudget(wanted, per_epoch)
+    whole = max_images // n_images
+    if whole >= 1:
+        return PretrainBudget(min(wanted, whole), per_epoch)
+    return PretrainBudget(1, per_epoch, min(per_epoch, math.ceil(max_images / batch_size)))
+
+
+def batch_sizes(n: int, batch_size: int) -> list[int]:
+    """The batch sizes of one pass over ``n`` images (``bench.batches.ShuffledBatches``): ``batch_size`` (capped
+    at n) each, the remainder last, and a remainder of exactly one image joined to the batch before it (BatchNorm
+    in train mode needs two samples)."""
+    if n <= 0:
+        return []
+    b = max(1, min(batch_size, n))
+    sizes = [b] * (n // b) + ([n % b] if n % b else [])
+    if b > 1 and len(sizes) > 1 and sizes[-1] == 1:
+        sizes[-2:] = [b + 1]
+    return sizes
+
+
+class PhaseClock:
+    """Wall seconds per phase of this attempt (:data:`PHASES`); ``with clock("pretrain"): ...`` adds to one."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, phase: str) -> Iterator[None]:
+        assert phase in PHASES, phase
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[phase] = self.seconds.get(phase, 0.0) + time.perf_counter() - start
+
+    def add(self, phase: str, seconds: float) -> None:
+        assert phase in PHASES, phase
+        self.seconds[phase] = self.seconds.get(phase, 0.0) + seconds
+
+    def describe(self) -> str:
+        """E.g. ``decode 11 s, judge 0 s, pretrain 95 s, train 402 s, evaluate 31 s (total 539 s)``."""
+        parts = [f"{phase} {self.seconds[phase]:.0f} s" for phase in PHASES if phase in self.seconds]
+        return f"{', '.join(parts)} (total {sum(self.seconds.values()):.0f} s)"
