@@ -301,48 +301,6 @@ SCALES: dict[str, dict[str, Any]] = {
     },
 }
 
-BUDGET_KEYS = ("d_updates", "evaluations")
-SCALES: dict[str, dict[str, Any]] = {
-    "paper": {},
-    # cpu: a couple of minutes per cell on 2 cores, for the digits demo. dcgan64 at 16x16 (digits are 8x8
-    # images: 32x32 only costs time), batch 32, 1,500 D updates (ECOGAN/EBGAN/2C/D2D-CE 300 iterations of
-    # 5 D + 1 G, BAGAN 1,500 of 1 D + 1 G), 5 evaluations; pretraining takes each method's own epochs (BAGAN 150,
-    # EBGAN 30: cheap at 16x16). BigGAN needs --set backbone=biggan32 image_size=32.
-    "cpu": {
-        "image_size": 16,
-        "batch_size": 32,
-        "d_updates": 1500,
-        "evaluations": 5,
-        "backbone": "dcgan64",
-        "extractor": "classifier",
-        "num_eval_samples": 1000,
-        "bootstrap": 50,  # 50 resamples: about 1.9 s per evaluation of both protocols (100: 3.8 s, 1 thread)
-    },
-    # lab: CIFAR-10-like 32x32 data in under 20 minutes per cell on 2 cores: dcgan64 at 32x32, batch 64,
-    # 6,000 D updates (1,200 iterations of 5 D + 1 G), 4 evaluations of 2,000 images.
-    "lab": {
-        "image_size": 32,
-        "batch_size": 64,
-        "d_updates": 6000,
-        "evaluations": 4,
-        "pretrain_epochs": 10,
-        "backbone": "dcgan64",
-        "extractor": "classifier",
-        "num_eval_samples": 2000,
-    },
-    "smoke": {
-        "image_size": 16,
-        "batch_size": 8,
-        "d_updates": 20,
-        "evaluations": 2,
-        "pretrain_epochs": 1,
-        "backbone": "tiny",
-        "extractor": "classifier",
-        "num_eval_samples": 64,
-        "max_per_class": 20,
-    },
-}
-
 BUDGET_KEYS = ("image_size", "batch_size", "steps", "eval_every", "ckpt_every", "pretrain_epochs",
                "pretrain_images", "num_eval_samples", "max_per_class")
 

@@ -166,6 +166,8 @@ class _Trainer:
         self.clock = PhaseClock()  # seconds per phase of this attempt (speed.json)
         self.pretrain_resume: dict[str, Any] | None = None  # a checkpoint's pretraining progress, restored
         self.iterations_done = 0  # iterations trained in this attempt (speed.json)
+        self.pretrain_batches_done = 0  # pretraining batches of this attempt (speed.json)
+        self.evaluations_done = 0  # evaluations of this attempt (speed.json)
 
     # -- setup -----------------------------------------------------------------------------------
     def run(self) -> RunOutcome:
@@ -304,7 +306,7 @@ class _Trainer:
                 for epoch in range(first, plan.epochs):
                     bar.set_postfix_str(f"epoch {epoch + 1}/{plan.epochs}{_short_losses(losses)}", refresh=False)
                     losses = method.pretrain_epoch(loader, plan.batches_of_epoch(epoch),
-                                                   on_batch=lambda _: bar.update(1))
+                                                   on_batch=self.pretrain_batch_done(bar))
                     self.save_pretrain(epoch + 1, plan.epochs, loader, losses)
                 bar.set_postfix_str(f"epoch {plan.epochs}/{plan.epochs}{_short_losses(losses)}")
             finally:
@@ -317,6 +319,15 @@ class _Trainer:
         distributed.barrier()
         if not self.ranks.main:
             self.restore(load_checkpoint(self.run_dir.checkpoint("latest")))
+
+    def pretrain_batch_done(self, bar: Any) -> Any:
+        """The callback of each pretraining batch: the bar moves and speed.json's batch count grows."""
+
+        def done(_losses: Any) -> None:
+            self.pretrain_batches_done += 1
+            bar.update(1)
+
+        return done
 
     def save_pretrain(self, epoch: int, epochs: int, loader: ShuffledBatches, losses: dict[str, float]) -> None:
         """Checkpoint the pretraining stage after ``epoch`` of ``epochs`` passes (step 0, ``Checkpoint.pretrain``)."""
@@ -408,6 +419,7 @@ class _Trainer:
                               seed=cfg.seed)
             bar.update(1)
             bar.close()
+        self.evaluations_done += 1
         append_rows(run.metrics, [r.row for r in results], self.metrics_columns)
         append_rows(run.per_class, [row for r in results for row in r.per_class], self.per_class_columns)
         atomic_write_bytes(run.sample_grid(step), png_bytes(grid))
@@ -489,9 +501,13 @@ class _Trainer:
         train = {"iterations": iterations, "seconds": round(seconds, 3),
                  "s_per_iteration": seconds / iterations if iterations else None,
                  "images_per_s": iterations * n_dis * cfg.batch_size / seconds if seconds > 0 else None}
+        pretrain = dict(old.get("pretrain") or {})
+        pretrain = {"batches": int(pretrain.get("batches", 0)) + self.pretrain_batches_done,
+                    "seconds": round(float(pretrain.get("seconds", 0.0)) + self.clock.seconds.get("pretrain", 0.0), 3)}
         atomic_write_json(run.speed, {"device": str(self.device), "dtype": "bf16" if cfg.bf16 else "fp32",
                                       "channels_last": cfg.channels_last, "threads": torch.get_num_threads(),
-                                      "phases": phases, "train": train})
+                                      "phases": phases, "train": train, "pretrain": pretrain,
+                                      "evaluations": int(old.get("evaluations", 0)) + self.evaluations_done})
         progress.note(f"phases: {self.clock.describe()}")
 
 

@@ -119,11 +119,15 @@ def bar(total: int | None, phase: str, *, initial: int = 0, unit: str = "it", le
         unit: tqdm's unit name.
         leave: keep the finished bar on a terminal.
         show: show on stderr (None = :func:`enabled`).
+        kwargs: tqdm's; ``disable=True`` gives a bar that shows nowhere.
     """
     desc = describe(phase)
     show = enabled() if show is None else show
     target = os.environ.get(PROGRESS_FILE_ENV)
+    off = kwargs.pop("disable", False)
     common = {"total": total, "initial": initial, "desc": desc, "unit": unit, **kwargs}
+    if off:
+        return tqdm(disable=True, **common)
     if show and _stderr_is_terminal():
         return tqdm(file=sys.stderr, dynamic_ncols=True, leave=leave, **common)
     if show:

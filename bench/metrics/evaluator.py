@@ -101,6 +101,8 @@ class Evaluator:
         cache_root: folder of the disk caches (classifier weights, reference features); None =
             :func:`bench.metrics.cache.default_cache_root` ($BENCH_CACHE, else ~/.cache/ecogan-bench).
         batch_size: images per generation / extraction batch.
+        extractors: extractors already built, by name (e.g. an untrained judge for a time calibration,
+            ``bench.estimate``); the others are built on first use.
 
     Raises:
         ConfigError: unknown protocol or extractor in ``cfg``; train and reference sets that disagree with each
@@ -108,7 +110,8 @@ class Evaluator:
     """
 
     def __init__(self, cfg: RunConfig, train_set: ImageSet, reference_set: ImageSet, device: torch.device | str,
-                 cache_root: Path | str | None = None, batch_size: int = 128) -> None:
+                 cache_root: Path | str | None = None, batch_size: int = 128,
+                 extractors: dict[str, FeatureExtractor] | None = None) -> None:
         for name in cfg.protocols:
             get_protocol(name)
         if cfg.extractor is not None and cfg.extractor not in list_extractors():
@@ -128,7 +131,7 @@ class Evaluator:
         self.device = torch.device(device)
         self.cache_root = Path(cache_root) if cache_root is not None else default_cache_root()
         self.batch_size = batch_size
-        self._extractors: dict[str, FeatureExtractor] = {}
+        self._extractors: dict[str, FeatureExtractor] = dict(extractors or {})
         self._references: dict[tuple[str, str, int], ReferenceFeatures] = {}
         self._judge_acc: float | None = None
 

@@ -73,6 +73,28 @@ def load_folder_copy(base: Path, split: str, size: int | None = None, channels: 
                     class_names=list(CLASSES))
 
 
+def labels(root: Path, split: str) -> tuple[torch.Tensor, int]:
+    """A split's labels in the order :func:`load` reads the images, without decoding them (file names of a copy,
+    the label lists of the original files); DataNotFoundError when neither layout is on disk."""
+    root = Path(root)
+    if all((root / FOLDER / f).is_file() for f in FILES):
+        import pickle
+
+        names = [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"]
+        found: list[int] = []
+        for name in names:
+            with (root / FOLDER / name).open("rb") as fh:
+                found += pickle.load(fh, encoding="latin1")["labels"]
+        return torch.tensor(found, dtype=torch.long), len(CLASSES)
+    copy = folder_copy(root)
+    if copy is None:
+        raise DataNotFoundError(f"CIFAR-10 not found at {expected_files(root)}; {how_to_get(root)}")
+    from bench.datasets.sources.folder import image_files
+
+    counts = [len(image_files(copy / COPY_SPLITS[split] / name)) for name in CLASSES]
+    return torch.repeat_interleave(torch.arange(len(CLASSES)), torch.tensor(counts)), len(CLASSES)
+
+
 def load(root: Path, split: str, size: int | None = None, channels: int | None = None,
          select: Selector | None = None) -> ImageSet:
     """CIFAR-10 train (50,000) or test (10,000) images, 32x32 RGB natively, from the first layout of the module

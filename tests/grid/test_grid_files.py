@@ -14,7 +14,7 @@ from bench.grid import describe_grids, list_grids, load_grid, make_cell_id
 from bench.methods import get_method
 
 SHIPPED = {"table1": 6, "table3": 14, "width": 5, "quirks": 4, "smoke": 5, "demo": 7, "conditioning": 12,
-           "ltgan": 48}
+           "ltgan": 48, "table3-lab": 6, "table1-lab": 6}
 
 # The paper's third table (upstream README §3), transcribed: method, dataset, pretrained, sampling, best step
 # as printed, FID, IS.
