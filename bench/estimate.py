@@ -167,12 +167,12 @@ def phase_budgets(cfg: RunConfig, facts: DataFacts) -> dict[str, str]:
         judge = JudgeRecipe(epochs, batch, False, 0, False).describe(reference).split(" (")[0]
     n_eval = cfg.num_eval_samples
     return {
-        "decode": f"{train + reference:,} images" if train is not None and reference is not None else unknown,
+        "data": f"{train + reference:,} images" if train is not None and reference is not None else unknown,
         "judge": judge,
         "reference": f"{len(cfg.protocols)} x {n_eval or 'all'} images",
-        "pretrain": pretrain.describe(train or 0, cfg.batch_size) if pretrain is not None else unknown,
-        "train": f"{cfg.steps:,} it = {cfg.steps * n_dis:,} D updates",
-        "evaluate": f"{evaluations(cfg)} x {len(cfg.protocols)} x {n_eval or 'all'} fakes",
+        "pretraining": pretrain.describe(train or 0, cfg.batch_size) if pretrain is not None else unknown,
+        "training": f"{cfg.steps:,} it = {cfg.steps * n_dis:,} D updates",
+        "evaluation": f"{evaluations(cfg)} x {len(cfg.protocols)} x {n_eval or 'all'} fakes",
     }
 
 
@@ -419,7 +419,8 @@ def _recorded(run_dir: Path, cfg: RunConfig) -> tuple[dict[str, Any], dict[str, 
         return (status, {}) if status.get("state") == "done" else None
     with contextlib.suppress(Exception):
         speed = read_json(run.speed)
-        if speed.get("dtype") == ("bf16" if cfg.bf16 else "fp32") and speed.get("threads") == torch.get_num_threads():
+        dtype = "bfloat16" if cfg.bf16 else "float32"
+        if speed.get("dtype") == dtype and speed.get("threads") == torch.get_num_threads():
             return status, speed
     return (status, {}) if status.get("state") == "done" else None
 
@@ -474,33 +475,33 @@ class _Estimator:
         if status.get("state") == "done":
             return CellEstimate(cell_id, budgets, dict.fromkeys(PHASES, 0.0), "done (skipped)")
         done_steps = int(status.get("step") or 0)
-        seconds: dict[str, float | None] = {"decode": self.decode(cfg, facts), "judge": self.judge(cfg, facts)}
+        seconds: dict[str, float | None] = {"data": self.decode(cfg, facts), "judge": self.judge(cfg, facts)}
         pretrain = cell_pretrain(cfg, facts)
         train_rate = (speed.get("train") or {}).get("s_per_iteration")
-        record = speed.get("pretrain") or {}
-        pretrain_rate = record["seconds"] / record["batches"] if record.get("batches") else None
         source = "recorded" if train_rate is not None else "calibrated"
-        if train_rate is None or (pretrain is not None and pretrain.batches and pretrain_rate is None):
-            it, pre = self.rate(_key("train", _method_key(cfg, facts)), f"{cell_id}: training",
-                                lambda: calibrate_training(cfg, facts), ("", "-pretrain"))
+        pretrain_left = pretrain is not None and pretrain.batches > 0 and done_steps == 0
+        pretrain_rate = None
+        if train_rate is None or pretrain_left:
+            it, pretrain_rate = self.rate(_key("train", _method_key(cfg, facts)), f"{cell_id}: training",
+                                          lambda: calibrate_training(cfg, facts), ("", "-pretrain"))
             train_rate = train_rate if train_rate is not None else it
-            pretrain_rate = pretrain_rate if pretrain_rate is not None else pre
-        seconds["train"] = train_rate * max(0, cfg.steps - done_steps) if train_rate is not None else None
+        seconds["training"] = train_rate * max(0, cfg.steps - done_steps) if train_rate is not None else None
         if pretrain is None:
-            seconds["pretrain"] = None
-        elif pretrain.batches == 0 or done_steps > 0:
-            seconds["pretrain"] = 0.0
+            seconds["pretraining"] = None
+        elif not pretrain_left:
+            seconds["pretraining"] = 0.0
         else:
-            seconds["pretrain"] = pretrain_rate * pretrain.batches if pretrain_rate is not None else None
-        evaluations_done = int(speed.get("evaluations") or 0)
-        eval_rate = speed.get("phases", {}).get("evaluate", 0.0) / evaluations_done if evaluations_done else None
+            seconds["pretraining"] = pretrain_rate * pretrain.batches if pretrain_rate is not None else None
+        evaluations_done = done_steps // cfg.eval_every  # what the recorded evaluation seconds cover
+        recorded_eval = (speed.get("phases") or {}).get("evaluation")
+        eval_rate = recorded_eval / evaluations_done if recorded_eval and evaluations_done else None
         reference: float | None = 0.0 if eval_rate is not None else None  # a resumed cell's features are cached
         if eval_rate is None and not _uses_inception(cfg):  # Inception on a CPU: no calibration, recorded rates only
             reference, eval_rate = self.rate(_key("evaluate", _eval_key(cfg, facts)), "an evaluation",
                                              lambda: calibrate_evaluation(cfg, facts), ("-reference", ""))
         left = evaluations(cfg) - done_steps // cfg.eval_every
         seconds["reference"] = reference
-        seconds["evaluate"] = eval_rate * left if eval_rate is not None else None
+        seconds["evaluation"] = eval_rate * left if eval_rate is not None else None
         return CellEstimate(cell_id, budgets, {p: seconds.get(p) for p in PHASES}, source)
 
     def decode(self, cfg: RunConfig, facts: DataFacts) -> float | None:

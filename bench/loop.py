@@ -166,8 +166,6 @@ class _Trainer:
         self.clock = PhaseClock()  # seconds per phase of this attempt (speed.json)
         self.pretrain_resume: dict[str, Any] | None = None  # a checkpoint's pretraining progress, restored
         self.iterations_done = 0  # iterations trained in this attempt (speed.json)
-        self.pretrain_batches_done = 0  # pretraining batches of this attempt (speed.json)
-        self.evaluations_done = 0  # evaluations of this attempt (speed.json)
 
     # -- setup -----------------------------------------------------------------------------------
     def run(self) -> RunOutcome:
@@ -183,7 +181,7 @@ class _Trainer:
         self.device = resolve_device(cfg.device, self.ranks.rank)
         if self.ranks.parallel and self.ranks.rank == 0 and self.device.type == "cuda":
             self.device = torch.device("cuda", 0)
-        with self.clock("decode"):
+        with self.clock("data"):
             train_set = load_train_set(cfg)
             reference_set = load_reference_set(cfg) if main else None
         self.data = data_info(train_set)
@@ -234,11 +232,11 @@ class _Trainer:
                 truncate_csv(path, self.step)
             write_status(run, "running", self.step, cfg.steps, best=self.best)
         if self.method.has_pretrain and (self.saved_step is None or self.pretrain_resume is not None):
-            with self.clock("pretrain"):
+            with self.clock("pretraining"):
                 self.pretrain(len(train_set))
         self.at_boundary = True
         self.bar = progress.bar(cfg.steps, "train", initial=self.step, unit="it")
-        started, evaluating = time.perf_counter(), self.clock.seconds.get("evaluate", 0.0)
+        started, evaluating = time.perf_counter(), self.clock.seconds.get("evaluation", 0.0)
         with DeferredInterrupt() as interrupt:
             self.interrupt = interrupt
             try:
@@ -248,8 +246,8 @@ class _Trainer:
                     self.iterate(self.step + 1)
                     self.iterations_done += 1
             finally:
-                self.clock.add("train", time.perf_counter() - started
-                               - (self.clock.seconds.get("evaluate", 0.0) - evaluating))
+                self.clock.add("training", time.perf_counter() - started
+                               - (self.clock.seconds.get("evaluation", 0.0) - evaluating))
         distributed.barrier()
         if main:
             write_status(run, "done", self.step, cfg.steps, best=self.best)
@@ -306,7 +304,7 @@ class _Trainer:
                 for epoch in range(first, plan.epochs):
                     bar.set_postfix_str(f"epoch {epoch + 1}/{plan.epochs}{_short_losses(losses)}", refresh=False)
                     losses = method.pretrain_epoch(loader, plan.batches_of_epoch(epoch),
-                                                   on_batch=self.pretrain_batch_done(bar))
+                                                   on_batch=lambda _: bar.update(1))
                     self.save_pretrain(epoch + 1, plan.epochs, loader, losses)
                 bar.set_postfix_str(f"epoch {plan.epochs}/{plan.epochs}{_short_losses(losses)}")
             finally:
@@ -319,15 +317,6 @@ class _Trainer:
         distributed.barrier()
         if not self.ranks.main:
             self.restore(load_checkpoint(self.run_dir.checkpoint("latest")))
-
-    def pretrain_batch_done(self, bar: Any) -> Any:
-        """The callback of each pretraining batch: the bar moves and speed.json's batch count grows."""
-
-        def done(_losses: Any) -> None:
-            self.pretrain_batches_done += 1
-            bar.update(1)
-
-        return done
 
     def save_pretrain(self, epoch: int, epochs: int, loader: ShuffledBatches, losses: dict[str, float]) -> None:
         """Checkpoint the pretraining stage after ``epoch`` of ``epochs`` passes (step 0, ``Checkpoint.pretrain``)."""
@@ -407,7 +396,7 @@ class _Trainer:
         best."""
         cfg, run, method = self.cfg, self.run_dir, self.method
         assert method is not None
-        with self.clock("evaluate"), preserved_rng():
+        with self.clock("evaluation"), preserved_rng():
             bar = progress.bar(len(cfg.protocols) + 1, f"evaluate step {step}", unit="part", leave=False)
             results = []
             for protocol in cfg.protocols:
@@ -419,7 +408,6 @@ class _Trainer:
                               seed=cfg.seed)
             bar.update(1)
             bar.close()
-        self.evaluations_done += 1
         append_rows(run.metrics, [r.row for r in results], self.metrics_columns)
         append_rows(run.per_class, [row for r in results for row in r.per_class], self.per_class_columns)
         atomic_write_bytes(run.sample_grid(step), png_bytes(grid))
@@ -496,18 +484,14 @@ class _Trainer:
             phases[phase] = round(phases.get(phase, 0.0) + seconds, 3)
         trained = dict(old.get("train") or {})
         iterations = int(trained.get("iterations", 0)) + self.iterations_done
-        seconds = float(trained.get("seconds", 0.0)) + self.clock.seconds.get("train", 0.0)
+        seconds = float(trained.get("seconds", 0.0)) + self.clock.seconds.get("training", 0.0)
         n_dis = self.method.n_dis if self.method is not None else 1
         train = {"iterations": iterations, "seconds": round(seconds, 3),
                  "s_per_iteration": seconds / iterations if iterations else None,
                  "images_per_s": iterations * n_dis * cfg.batch_size / seconds if seconds > 0 else None}
-        pretrain = dict(old.get("pretrain") or {})
-        pretrain = {"batches": int(pretrain.get("batches", 0)) + self.pretrain_batches_done,
-                    "seconds": round(float(pretrain.get("seconds", 0.0)) + self.clock.seconds.get("pretrain", 0.0), 3)}
-        atomic_write_json(run.speed, {"device": str(self.device), "dtype": "bf16" if cfg.bf16 else "fp32",
+        atomic_write_json(run.speed, {"device": str(self.device), "dtype": "bfloat16" if cfg.bf16 else "float32",
                                       "channels_last": cfg.channels_last, "threads": torch.get_num_threads(),
-                                      "phases": phases, "train": train, "pretrain": pretrain,
-                                      "evaluations": int(old.get("evaluations", 0)) + self.evaluations_done})
+                                      "phases": phases, "train": train})
         progress.note(f"phases: {self.clock.describe()}")
 
 

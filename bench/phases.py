@@ -6,15 +6,15 @@ A run goes through these phases, each with its progress bar (:mod:`bench.progres
 =============  ==========================================================  ==========================================
 phase          what runs                                                   budget below the paper scale
 =============  ==========================================================  ==========================================
-``decode``     the train and reference images, decoded and resized        the dataset's images (cached by nothing)
+``data``       the train and reference images, decoded and resized        the dataset's images (cached by nothing)
 ``judge``      the reference classifier trained on the reference split    a fixed number of image passes, cached per
                (once per dataset and size, then cached)                   dataset (:mod:`bench.metrics.classifier`)
 ``reference``  the reference features of each protocol (cached) and the   ``num_eval_samples`` images per protocol
                judge's accuracy on real train images
-``pretrain``   the method's pretraining stage (BAGAN's and EBGAN's        ``pretrain_images``: the method's epochs,
+``pretraining`` the method's pretraining stage (BAGAN's and EBGAN's        ``pretrain_images``: the method's epochs,
                autoencoders, IDA-GAN's VAE), checkpointed per epoch       cut to at most that many images
-``train``      the GAN phase                                              ``d_updates`` D updates (``steps``)
-``evaluate``   every evaluation (fakes, features, metrics, samples)       ``evaluations`` x ``num_eval_samples``
+``training``   the GAN phase                                              ``d_updates`` D updates (``steps``)
+``evaluation`` every evaluation (fakes, features, metrics, samples)       ``evaluations`` x ``num_eval_samples``
 =============  ==========================================================  ==========================================
 
 The paper scale keeps the paper's epochs (no ``pretrain_images``).
@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-PHASES = ("decode", "judge", "reference", "pretrain", "train", "evaluate")
+PHASES = ("data", "judge", "reference", "pretraining", "training", "evaluation")  # as speed.json names them
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ def batch_sizes(n: int, batch_size: int) -> list[int]:
 
 
 class PhaseClock:
-    """Wall seconds per phase of this attempt (:data:`PHASES`); ``with clock("pretrain"): ...`` adds to one."""
+    """Wall seconds per phase of this attempt (:data:`PHASES`); ``with clock("pretraining"): ...`` adds to one."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
@@ -117,6 +117,6 @@ class PhaseClock:
         self.seconds[phase] = self.seconds.get(phase, 0.0) + seconds
 
     def describe(self) -> str:
-        """E.g. ``decode 11 s, judge 0 s, pretrain 95 s, train 402 s, evaluate 31 s (total 539 s)``."""
+        """E.g. ``data 11 s, judge 0 s, pretraining 95 s, training 402 s, evaluation 31 s (total 539 s)``."""
         parts = [f"{phase} {self.seconds[phase]:.0f} s" for phase in PHASES if phase in self.seconds]
         return f"{', '.join(parts)} (total {sum(self.seconds.values()):.0f} s)"

@@ -56,8 +56,8 @@ def test_finished_and_partly_run_cells_use_their_records(calibrating, tmp_path, 
     run = RunDir(root / partial.id)
     half = partial.config.steps // 2
     write_status(run, "pending", half, partial.config.steps)
-    atomic_write_json(run.speed, {"dtype": "fp32", "threads": torch.get_num_threads(),
-                                  "phases": {"evaluate": 3.0}, "evaluations": 1,
+    atomic_write_json(run.speed, {"dtype": "float32", "threads": torch.get_num_threads(),
+                                  "phases": {"evaluation": 3.0},
                                   "train": {"iterations": half, "seconds": 40.0 * half, "s_per_iteration": 40.0}})
     run_grid("smoke", results_root=tmp_path, dry_run=True, estimate=True, only=f"id={done.id},id={partial.id}")
     rows = times_table(capsys.readouterr().out)

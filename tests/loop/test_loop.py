@@ -31,8 +31,8 @@ def test_run_folder_holds_every_file(reference_run):
     assert files == ["checkpoints/best.pt", "checkpoints/latest.pt", "config.json", "losses.csv", "metrics.csv",
                      "per_class.csv", "samples/step-3.png", "samples/step-6.png", "speed.json", "status.json"]
     speed = json.loads(run.speed.read_text())
-    assert set(speed["phases"]) == {"decode", "judge", "reference", "train", "evaluate"}  # no pretraining stage
-    assert speed["train"]["iterations"] == 6 and speed["dtype"] == "fp32" and speed["threads"] >= 1
+    assert set(speed["phases"]) == {"data", "judge", "reference", "training", "evaluation"}  # no pretraining stage
+    assert speed["train"]["iterations"] == 6 and speed["dtype"] == "float32" and speed["threads"] >= 1
     saved = json.loads(run.config.read_text())
     assert saved["hash"] == cfg.config_hash() and saved["config"] == json.loads(json.dumps(cfg.to_dict()))
     # every resolved hyperparameter, not only the options the config names (n_dis)

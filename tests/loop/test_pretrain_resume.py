@@ -63,7 +63,7 @@ def test_the_pretraining_budget_is_what_runs(reference_runs):
     assert recipe["pretrain"] == f"{EPOCHS} epochs of 21 images = 84 images, 12 batches"
     assert load_checkpoint(run.checkpoint("latest")).pretrain is None  # over: later checkpoints do not carry it
     speed = json.loads(run.speed.read_text())
-    assert speed["phases"]["pretrain"] > 0
+    assert speed["phases"]["pretraining"] > 0
 
 
 def test_sigkilled_pretraining_resumes_from_its_last_epoch(reference_runs, tmp_path):
