@@ -26,9 +26,9 @@ def small_reference():
 
 
 def test_budget_scales_with_the_data():
-    # about 300,000 image passes within [10, 40] epochs; batches of N/32 as a power of two within [32, 256]
-    assert (num_epochs(500), num_epochs(10_000), num_epochs(100_000), num_epochs(2000)) == (40, 30, 10, 40)
-    assert [judge_budget(n)[1] for n in (100, 500, 2000, 10_000, 36_500)] == [32, 32, 32, 256, 256]
+    # about 300,000 image passes within [10, 30] epochs; batches of N/8 as a power of two within [64, 256]
+    assert (num_epochs(500), num_epochs(10_000), num_epochs(100_000), num_epochs(20_000)) == (30, 30, 10, 15)
+    assert [judge_budget(n)[1] for n in (100, 500, 1000, 2000, 10_000, 36_500)] == [64, 64, 64, 128, 256, 256]
 
 
 def test_augmentations_follow_the_dataset():
