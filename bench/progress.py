@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import math
 import os
 import sys
 import time
@@ -85,11 +86,11 @@ class ProgressFile:
 
 class LogLines:
     """A file-like target for tqdm on a stream that is not a terminal (a log file): the bar's latest line as a
-    line of its own at most every ``every`` seconds, and the last one when the bar closes."""
+    line of its own: the first at once, then at most every ``every`` seconds, and the last when the bar closes."""
 
     def __init__(self, stream: Any, every: float) -> None:
         self.stream, self.every = stream, every
-        self.line, self.written, self.last = "", "", 0.0
+        self.line, self.written, self.last = "", "", -math.inf  # the first line at once
 
     def write(self, text: str) -> None:
         parts = [part.strip() for part in text.replace("\n", "\r\n").split("\r")]
