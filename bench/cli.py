@@ -195,12 +195,15 @@ def run_cmd(grid, dataset, method, sampling, seed, seeds, quirks, scale, sets, o
                    "(default: the run's own, e.g. classifier for cpu-scale runs; else the protocol's).")
 @DATA_ROOT
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
-def eval_cmd(run_dir, protocol, checkpoint, extractor, data_root, device) -> None:
+@click.option("--allow-foreign-checkpoint", "allow_foreign", is_flag=True,
+              help="Use a checkpoint whose config hash differs from the run folder's config.json (a file copied in "
+                   "from another run); refused by default.")
+def eval_cmd(run_dir, protocol, checkpoint, extractor, data_root, device, allow_foreign) -> None:
     """Re-evaluate a run's checkpoint under a protocol, without training; rows are appended to its CSVs."""
     from bench.posthoc import evaluate_run
 
     result = evaluate_run(run_dir, protocol=protocol, checkpoint=checkpoint, extractor=extractor,
-                          data_root=data_root, device=device)
+                          data_root=data_root, device=device, allow_foreign=allow_foreign)
     row = result.row
     click.echo(f"step {row['step']} [{row['protocol']} protocol, {row['extractor']} features, "
                f"reference {row['reference']}]: FID {row['fid']:.2f}  IS {row['is_mean']:.2f}  "
@@ -217,12 +220,15 @@ def eval_cmd(run_dir, protocol, checkpoint, extractor, data_root, device) -> Non
 @click.option("--checkpoint", type=click.Choice(["best", "latest"]), default="best", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
-def sample_cmd(run_dir, per_class, out, class_index, n, out_dir, checkpoint, seed, device) -> None:
+@click.option("--allow-foreign-checkpoint", "allow_foreign", is_flag=True,
+              help="Use a checkpoint whose config hash differs from the run folder's config.json (a file copied in "
+                   "from another run); refused by default.")
+def sample_cmd(run_dir, per_class, out, class_index, n, out_dir, checkpoint, seed, device, allow_foreign) -> None:
     """Write generated images from a run's checkpoint, without training or data."""
     from bench.posthoc import sample_run
 
     written = sample_run(run_dir, per_class=per_class, out=out, class_index=class_index, n=n, out_dir=out_dir,
-                         checkpoint=checkpoint, seed=seed, device=device)
+                         checkpoint=checkpoint, seed=seed, device=device, allow_foreign=allow_foreign)
     click.echo(f"wrote {written}")
 
 
@@ -253,16 +259,20 @@ def status_cmd(grid, scale, results_root) -> None:
 
 
 @main.command("report")
-@click.option("--grid", required=True, help="Grid name or key (table3-cpu, adhoc-smoke), as gathered.")
+@click.option("--grid", required=True,
+              help="Grid name, grid file (path/mine.toml, as given to bench run) or key (table3-cpu, adhoc-smoke), "
+                   "as gathered.")
+@click.option("--scale", type=click.Choice(list(SCALES)), default=None,
+              help="The scale the grid ran at, when its results exist at several (results/<grid>-<scale>/).")
 @click.option("--html", is_flag=True, help="Also render the self-contained HTML page.")
 @RESULTS_ROOT
 @click.option("--reports-root", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"),
               show_default=True)
-def report_cmd(grid, html, results_root, reports_root) -> None:
+def report_cmd(grid, scale, html, results_root, reports_root) -> None:
     """Tables (CSV, Markdown, LaTeX), curves, minority-class views and samples into reports/<grid>/."""
     from bench.report import render_report
 
-    path = render_report(grid, results_root=results_root, reports_root=reports_root, html=html)
+    path = render_report(grid, results_root=results_root, reports_root=reports_root, html=html, scale=scale)
     click.echo(f"wrote {path}")
 
 

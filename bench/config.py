@@ -245,8 +245,10 @@ def _choice(key: str, value: Any, choices: tuple[str, ...]) -> None:
     check(value in choices, f"{key} = {value!r} is not one of {', '.join(choices)}{closest(str(value), choices)}")
 
 
-# Scale presets: budgets only. ``d_updates`` and ``evaluations`` are turned into each method's ``steps`` and
-# ``eval_every`` by :func:`resolve` (see the module docstring); the other keys are RunConfig keys. ``"auto"`` for
+# Scale presets: budgets only (and, below the paper scale, the label-free ``random-cnn`` features: FID, coverage
+# and diversity must see variation within a class, which the judge's classifier features are trained to ignore;
+# bench.metrics.random_features says why). ``d_updates`` and ``evaluations`` are turned into each method's ``steps``
+# and ``eval_every`` by :func:`resolve` (see the module docstring); the other keys are RunConfig keys. ``"auto"`` for
 # ``bf16`` and ``channels_last`` means the CPU's fast path: on when the run trains on a CPU with bf16 units
 # (:mod:`bench.hardware`), resolved by :func:`resolve` before the config exists. Every phase below the paper scale
 # has a budget that does not grow with the dataset: pretraining passes at most ``pretrain_images`` images, the
@@ -267,7 +269,7 @@ SCALES: dict[str, dict[str, Any]] = {
         "evaluations": 5,
         "pretrain_images": 96000,
         "backbone": "dcgan64",
-        "extractor": "classifier",
+        "extractor": "random-cnn",
         "num_eval_samples": 1000,
         "bootstrap": 50,  # 50 resamples: about 1.9 s per evaluation of both protocols (100: 3.8 s, 1 thread)
         "bf16": "auto",
@@ -283,7 +285,7 @@ SCALES: dict[str, dict[str, Any]] = {
         "evaluations": 4,
         "pretrain_images": 64000,
         "backbone": "dcgan64",
-        "extractor": "classifier",
+        "extractor": "random-cnn",
         "num_eval_samples": 2000,
         "bf16": "auto",
         "channels_last": "auto",
@@ -295,7 +297,7 @@ SCALES: dict[str, dict[str, Any]] = {
         "evaluations": 2,
         "pretrain_epochs": 1,
         "backbone": "tiny",
-        "extractor": "classifier",
+        "extractor": "random-cnn",
         "num_eval_samples": 64,
         "max_per_class": 20,
     },

@@ -33,7 +33,8 @@ from the grid's setting, ``-g_<g_cond>`` when the cell sets how G takes the clas
 a training aid is on, ``-quirks_fixed``, and last ``-bf16`` / ``-chlast`` when the resolved config trains with
 bf16 autocast / channels_last nets (:func:`precision_suffix`; the cpu and lab scales choose them per machine). A
 ``folder:<path>`` dataset appears as ``folder_<name>_<8 hex digits of its absolute path's sha256>``, so that
-folders whose names differ only in characters outside ASCII never collide. Ids are built from the grid file
+folders whose names differ only in characters outside ASCII never collide. An id longer than 120 characters
+keeps its first 111 and ends in ``-`` and 8 hex digits of the whole id's sha256. Ids are built from the grid file
 alone (and, for a relative folder path, the working directory) and the precision tokens, so they never change
 with the scale (but for the dataset a ``[scale_datasets]`` entry swaps in and the precision a scale picks on this
 machine) or the code, and name the run folders
@@ -44,6 +45,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import os
 import re
 import tomllib
@@ -78,6 +80,8 @@ TOP_KEYS = ("description", "scale", "protocols", "settings", "budget", "axes", "
             "scale_datasets")
 CLAIM_KEYS = ("id", "text", "kind", "metric", "better", "worse", "order", "improving", "stalls", "match", "paper")
 CLAIM_KINDS = {"less": ("better", "worse"), "order": ("order",), "slope": ("improving", "stalls"), "tail": ()}
+CLAIM_OPTIONAL = {"less": ("metric",), "order": ("metric",), "slope": (), "tail": ("match",)}  # per kind
+CLAIM_ROW_KEYS = (*(a for a in AXES if a != "seed"), "options")  # a claim compares groups of seeds
 CELL_KEYS = (*AXES, "label", "budget", "paper")
 PAPER_KEYS = ("fid", "is", "best_step", "step_unit", "best_iteration", "selection", "source", "note")
 STEP_UNITS = ("iterations", "batches")
@@ -85,6 +89,7 @@ SELECTIONS = ("min_fid", "last")
 # Keys ``[settings]`` may not hold: they have their own place in the file or are set by bench.
 _NOT_SETTINGS = ("grid", "scale", "protocols", *BUDGET_KEYS, *(a for a in AXES if a not in ("backbone", "g_cond")))
 PRECISION_TOKENS = (("bf16", "bf16"), ("channels_last", "chlast"))  # config key, cell-id token (in this order)
+MAX_ID_LENGTH = 120  # characters of a cell id (the longest shipped id has 76)
 # ``only`` filter keys: the scalar axes and the cell id.
 FILTER_KEYS = ("dataset", "method", "sampling", "seed", "quirks", "backbone", "g_cond", "regularizer", "augment", "id")
 
@@ -145,7 +150,9 @@ class Grid:
         Args:
             scale: scale preset; None = the grid's default scale.
             only: ``key=value[,key=value]`` filter on the grid's axes (keys: dataset, method, sampling, seed,
-                quirks, backbone, id); values of one key are alternatives, different keys must all match.
+                quirks, backbone, id); values of one key are alternatives, different keys must all match. A value
+                is matched against the cells as the overrides make them (``--seeds 3 --only seed=2``), and against
+                the grid file's values of the axes no override replaces (:meth:`_filtered`).
             overrides: ``--set`` values. Axis keys (and ``method_options.<key>``) change the cells' axes, and
                 so their ids; ``seed`` may be a list (``--seeds N`` = ``[0, ..., N-1]``): each cell once per seed;
                 cells an override makes identical are kept once, and a changed cell drops its
@@ -162,28 +169,32 @@ class Grid:
         key = self.key(scale)
         axis_over, config_over = _split_overrides(overrides or {})
         seeds = seed_list(axis_over.pop("seed", None))
-        cells: list[Cell] = []
-        seen: set[str] = set()
-        for spec in self._filtered(only):
+        changed = {*axis_over, *(["seed"] if seeds != [None] else [])}  # axes whose file values the overrides replace
+        expanded = []
+        for spec in self.specs:
             for seed in seeds:  # --seeds N: every cell once per seed
                 axes = _apply_axis_overrides(spec.axes, axis_over if seed is None else {**axis_over, "seed": seed})
                 if scale in self.scale_datasets:  # e.g. the cpu variant of a CIFAR grid runs on digits_lt
                     axes["dataset"] = self.scale_datasets[scale]
-                cell_id = make_cell_id(axes, self.settings.get("backbone"))
-                if cell_id in seen:
-                    continue
-                seen.add(cell_id)
-                try:
-                    config = self._resolve(axes, spec.budget, scale, key, config_over)
-                except ConfigError:
-                    if strict:
-                        raise
-                    continue
-                cell_id += precision_suffix(config)
-                same = _without_seed(axes) == _without_seed(spec.axes)  # the seed never changes the paper's row
-                paper = spec.paper if same else None
-                label = spec.label if spec.label and same else make_label(axes, self.settings)
-                cells.append(Cell(id=cell_id, axes=axes, label=label, config=config, paper=paper))
+                expanded.append((spec, axes))
+        cells: list[Cell] = []
+        seen: set[str] = set()
+        for spec, axes in self._filtered(expanded, only, changed):
+            cell_id = make_cell_id(axes, self.settings.get("backbone"))
+            if cell_id in seen:
+                continue
+            seen.add(cell_id)
+            try:
+                config = self._resolve(axes, spec.budget, scale, key, config_over)
+            except ConfigError:
+                if strict:
+                    raise
+                continue
+            cell_id = make_cell_id(axes, self.settings.get("backbone"), precision_suffix(config))
+            same = _without_seed(axes) == _without_seed(spec.axes)  # the seed never changes the paper's row
+            paper = spec.paper if same else None
+            label = spec.label if spec.label and same else make_label(axes, self.settings)
+            cells.append(Cell(id=cell_id, axes=axes, label=label, config=config, paper=paper))
         return cells
 
     def budget_note(self, scale: str | None = None) -> str | None:
@@ -225,9 +236,14 @@ class Grid:
         except ConfigError as err:
             raise ConfigError(f"grid {self.name!r} ({self.path}), cell {make_cell_id(axes)}: {err}") from None
 
-    def _filtered(self, only: str | None) -> list[_Spec]:
+    def _filtered(self, expanded: list[tuple[_Spec, dict[str, Any]]], only: str | None,
+                  changed: set[str]) -> list[tuple[_Spec, dict[str, Any]]]:
+        """The (spec, axes) pairs that ``only`` selects. A cell matches a value of a key when its axes (after the
+        overrides, the seeds and the scale's dataset) have it, or the grid file's do for an axis no override
+        replaced (``dataset=cifar10_lt`` still names a CIFAR cell that a scale runs on digits_lt; ``seed=1`` with
+        ``--seeds 3`` names the seed-1 copies only)."""
         if not only:
-            return list(self.specs)
+            return expanded
         wanted: dict[str, set[str]] = {}
         for item in only.split(","):
             key, sep, value = item.partition("=")
@@ -237,12 +253,19 @@ class Grid:
                 value = without_precision(value)
             check(key in FILTER_KEYS, f"--only: unknown key {key!r}{closest(key, FILTER_KEYS)}; "
                                       f"keys: {', '.join(FILTER_KEYS)}")
-            present = sorted({_filter_value(s, key, self.settings) for s in self.specs})
+            present = sorted({v for spec, axes in expanded for v in self._filter_values(spec, axes, key, changed)})
             check(value in present, f"--only: {key} = {value!r} is not in grid {self.name!r}"
                                     f"{closest(value, present)}; its values: {', '.join(present)}")
             wanted.setdefault(key, set()).add(value)
-        return [s for s in self.specs
-                if all(_filter_value(s, k, self.settings) in v for k, v in wanted.items())]
+        return [(spec, axes) for spec, axes in expanded
+                if all(self._filter_values(spec, axes, k, changed) & v for k, v in wanted.items())]
+
+    def _filter_values(self, spec: _Spec, axes: dict[str, Any], key: str, changed: set[str]) -> set[str]:
+        """The values of ``key`` a cell answers to in ``--only``: its own, and the grid file's unless an override
+        replaced that axis (for ``id``: unless any did)."""
+        own = _filter_value(axes, key, self.settings)
+        replaced = bool(changed) if key == "id" else key in changed
+        return {own} if replaced else {own, _filter_value(spec.axes, key, self.settings)}
 
 
 def seed_list(value: Any) -> list[int | None]:
@@ -260,10 +283,10 @@ def _without_seed(axes: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in axes.items() if k != "seed"}
 
 
-def _filter_value(spec: _Spec, key: str, settings: Mapping[str, Any]) -> str:
+def _filter_value(axes: Mapping[str, Any], key: str, settings: Mapping[str, Any]) -> str:
     if key == "id":
-        return make_cell_id(spec.axes, settings.get("backbone"))
-    value = spec.axes.get(key)
+        return make_cell_id(axes, settings.get("backbone"))
+    value = axes.get(key)
     if key == "backbone" and value is None:
         value = settings.get("backbone")
     return str(value)
@@ -323,11 +346,12 @@ def dataset_token(dataset: Any) -> str:
     return f"folder_{readable}_{digest}" if readable else f"folder_{digest}"
 
 
-def make_cell_id(axes: Mapping[str, Any], default_backbone: str | None = None) -> str:
+def make_cell_id(axes: Mapping[str, Any], default_backbone: str | None = None, precision: str = "") -> str:
     """The cell id: ``<dataset>-<method>-<sampling>-s<seed>`` plus ``-<backbone>`` (when it differs from
-    ``default_backbone``), ``-<option><value>`` per method option in key order, and ``-quirks_<q>`` when the
-    quirks are not ``paper``. Characters other than letters, digits, ``_`` and ``.`` become ``_``; a
-    ``folder:<path>`` dataset is named by :func:`dataset_token`."""
+    ``default_backbone``), ``-<option><value>`` per method option in key order, ``-quirks_<q>`` when the
+    quirks are not ``paper``, then ``precision`` (:func:`precision_suffix` of the resolved config). Characters
+    other than letters, digits, ``_`` and ``.`` become ``_``; a ``folder:<path>`` dataset is named by
+    :func:`dataset_token`."""
     parts = [dataset_token(axes["dataset"]), _token(axes["method"]), _token(axes.get("sampling", "none")),
              f"s{_token(axes.get('seed', 0))}"]
     backbone = axes.get("backbone")
@@ -343,7 +367,17 @@ def make_cell_id(axes: Mapping[str, Any], default_backbone: str | None = None) -
         parts.append(f"aug_{_token(axes['augment'])}")
     if axes.get("quirks", "paper") != "paper":
         parts.append(f"quirks_{_token(axes['quirks'])}")
-    return "-".join(parts)
+    return bounded_id("-".join(parts) + precision)
+
+
+def bounded_id(cell_id: str) -> str:
+    """``cell_id`` itself up to :data:`MAX_ID_LENGTH` characters; a longer one (many method options) cut to its
+    first characters plus ``-`` and 8 hex digits of the whole id's sha256, so that the run folder, its lock
+    (``.<id>.lock.<random>.tmp`` while written), log and report files all stay within a file name's 255 bytes."""
+    if len(cell_id) <= MAX_ID_LENGTH:
+        return cell_id
+    digest = hashlib.sha256(cell_id.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    return f"{cell_id[:MAX_ID_LENGTH - len(digest) - 1].rstrip('-_.')}-{digest}"
 
 
 def precision_suffix(config: RunConfig) -> str:
@@ -492,6 +526,8 @@ def _parse(name: str, path: Path, data: dict[str, Any]) -> Grid:
         check(cell_id not in ids, f"{_where(path, '')}: two cells have the id {cell_id!r}")
         ids[cell_id] = i
     claims = [_claim(raw, path, f"[[claims]] #{i + 1}") for i, raw in enumerate(_array(data, "claims", path))]
+    for i, claim in enumerate(claims):
+        check_claim_rows(claim, [spec.axes for spec in specs], _where(path, f"[[claims]] #{i + 1} ({claim['id']})"))
     scale_datasets = _table(data, "scale_datasets", path)
     for key, value in scale_datasets.items():
         check(key in SCALES, f"{_where(path, '[scale_datasets]')}: {key!r} is not a scale; scales: "
@@ -503,25 +539,109 @@ def _parse(name: str, path: Path, data: dict[str, Any]) -> Grid:
 
 
 def _claim(raw: dict[str, Any], path: Path, section: str) -> dict[str, Any]:
-    """Check a claim's keys, kind and the row selections its kind needs (tables of axis values, or lists)."""
-    _check_keys(raw, CLAIM_KEYS, path, section)
-    where = _where(path, section)
+    """A claim checked as :func:`check_claim` does, its ``where`` naming the grid file and section."""
+    return check_claim(raw, _where(path, section))
+
+
+def check_claim(raw: Any, where: str) -> dict[str, Any]:
+    """Check one ``[[claims]]`` entry (``where`` names it in errors): its keys, kind and the keys that kind takes,
+    the row selections (tables of axis values; lists of them for order, improving and stalls; ``match`` of a
+    tail claim), and ``metric`` (a per-run column of the report, e.g. ``fid_best``, with the closest name).
+    Returns a copy. Whether the rows select cells is :func:`check_claim_rows`."""
+    check(isinstance(raw, dict), f"{where}: a claim must be a table, got {raw!r}")
+    for key in raw:
+        check(key in CLAIM_KEYS, f"{where}: unknown key {key!r}{closest(key, CLAIM_KEYS)}; valid keys: "
+                                 f"{', '.join(CLAIM_KEYS)}")
     for key in ("id", "text", "kind"):
         check(isinstance(raw.get(key), str) and raw[key] != "", f"{where}: {key!r} must be a non-empty string")
     kind = raw["kind"]
     check(kind in CLAIM_KINDS, f"{where}: kind = {kind!r} is not one of {', '.join(CLAIM_KINDS)}"
                                f"{closest(kind, CLAIM_KINDS)}")
-    for key in CLAIM_KINDS[kind]:
-        value = raw.get(key)
-        tables = value if isinstance(value, list) else [value]
-        check(value is not None and all(isinstance(t, dict) for t in tables) and len(tables) > 0,
-              f"{where}: a {kind} claim needs {key!r} (a table of axis values, or for order, improving and "
-              f"stalls a list of them)")
+    takes = (*CLAIM_KINDS[kind], *CLAIM_OPTIONAL[kind])
+    for key in raw:
+        check(key in ("id", "text", "kind", "paper", *takes),
+              f"{where}: {key!r} does not apply to a {kind} claim, which takes {', '.join(takes) or 'no rows'}")
+    check(isinstance(raw.get("paper", ""), str), f"{where}: 'paper' must be a string, got {raw.get('paper')!r}")
+    for key, tables in claim_rows(raw):
+        check(raw.get(key) is not None, f"{where}: a {kind} claim needs {key!r} (a table of axis values, or for "
+                                        f"order, improving and stalls a list of them)")
+        check(len(tables) > 0 and all(isinstance(t, dict) for t in tables),
+              f"{where}: {key} must be a table of axis values"
+              f"{' (or a list of them)' if key in ('order', 'improving', 'stalls') else ''}, e.g. "
+              f"{key} = {{ method = \"ecogan\" }}, got {raw.get(key)!r}")
         for table in tables:
-            _check_keys(table, (*AXES, "options"), path, f"{section} {key}")
+            for axis in table:
+                check(axis != "seed", f"{where}: {key} selects by seed, but a claim compares the groups of cells "
+                                      f"that differ only by seed; leave seed out")
+                check(axis in CLAIM_ROW_KEYS, f"{where}, {key}: unknown axis {axis!r}"
+                                              f"{closest(axis, CLAIM_ROW_KEYS)}; axes: {', '.join(CLAIM_ROW_KEYS)}")
     if kind == "order":
         check(len(raw["order"]) >= 2, f"{where}: 'order' needs at least two rows")
+    if "metric" in raw:
+        from bench.report.summary import SUMMARY_METRICS  # pandas: only for the claims that name a metric
+
+        metric = raw["metric"]
+        check(isinstance(metric, str) and metric in SUMMARY_METRICS,
+              f"{where}: metric = {metric!r} is not a per-run number of the report"
+              f"{closest(str(metric), SUMMARY_METRICS)}; metrics: {', '.join(SUMMARY_METRICS)}")
     return dict(raw)
+
+
+def claim_rows(claim: Mapping[str, Any]) -> list[tuple[str, list[Any]]]:
+    """The row selections of a claim: (key, tables) for each key its kind takes (``match`` of a tail claim only
+    when given); a key's single table is a list of one."""
+    kind = claim["kind"]
+    keys = [*CLAIM_KINDS[kind], *(["match"] if kind == "tail" and "match" in claim else [])]
+    out = []
+    for key in keys:
+        value = claim.get(key)
+        out.append((key, [] if value is None else value if isinstance(value, list) else [value]))
+    return out
+
+
+def _claim_text(value: Any) -> str:
+    """An axis value as the report compares it: None (a cell that leaves the axis to the grid) is ""."""
+    return "" if value is None else str(value)
+
+
+def _claim_options(value: Any) -> str:
+    return json.dumps(value or {}, sort_keys=True, separators=(",", ":"))
+
+
+def claim_selects(where: Mapping[str, Any], axes: Mapping[str, Any]) -> bool:
+    """Whether a cell of axis values ``axes`` is a row of the claim table ``where`` (as
+    :func:`bench.report.claims.matches` decides on the report's rows: ``options`` / ``method_options`` compared as
+    canonical JSON, other axes as text, ``""`` for an axis the cell leaves unset)."""
+    for key, value in where.items():
+        if key in ("options", "method_options"):
+            if _claim_options(axes.get("method_options")) != _claim_options(value):
+                return False
+        elif _claim_text(axes.get(key)) != _claim_text(value):
+            return False
+    return True
+
+
+def check_claim_rows(claim: Mapping[str, Any], cells: list[Mapping[str, Any]], where: str) -> None:
+    """A ConfigError when a row selection of ``claim`` selects none of ``cells`` (their axes), naming the axis value
+    that no cell has and the closest one that some cell has."""
+    for key, tables in claim_rows(claim):
+        for table in tables:
+            if any(claim_selects(table, axes) for axes in cells):
+                continue
+            for axis, value in table.items():
+                is_options = axis in ("options", "method_options")
+                present = sorted({(_claim_options(a.get("method_options")) if is_options else
+                                   _claim_text(a.get(axis))) for a in cells})
+                wanted = _claim_options(value) if is_options else _claim_text(value)
+                if wanted not in present:
+                    raise ConfigError(f"{where}: {key} {_inline(table)} selects no cell: no cell has {axis} = "
+                                      f"{value!r}{closest(wanted, present)}; the cells' values: "
+                                      f"{', '.join(repr(v) for v in present)}")
+            raise ConfigError(f"{where}: {key} {_inline(table)} selects no cell: no cell has all of these values")
+
+
+def _inline(table: Mapping[str, Any]) -> str:
+    return "{ " + ", ".join(f"{k} = {json.dumps(v)}" for k, v in table.items()) + " }"
 
 
 def _table(data: Mapping[str, Any], key: str, path: Path) -> dict[str, Any]:

@@ -45,12 +45,19 @@ from tqdm import tqdm
 
 from bench import distributed, progress, run_state
 from bench.batches import ShuffledBatches
-from bench.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from bench.checkpoint import (
+    Checkpoint,
+    check_checkpoint_config,
+    load_checkpoint,
+    restore_method,
+    save_checkpoint,
+)
 from bench.config import RunConfig
 from bench.datasets.base import uint8_to_float
-from bench.errors import RunFailed, one_line
+from bench.errors import ConfigError, RunFailed, one_line
 from bench.interrupts import DeferredInterrupt
 from bench.methods.base import Method, losses_to_floats
+from bench.metrics.collapse import selection_key
 from bench.monitor import Monitor, make_monitor
 from bench.phases import PhaseClock, PretrainBudget, pretrain_budget
 from bench.provenance import environment_versions, git_commit
@@ -60,6 +67,7 @@ from bench.run_dir import (
     append_rows,
     atomic_write_bytes,
     atomic_write_json,
+    check_columns,
     read_json,
     read_status,
     remove_stale_temporaries,
@@ -121,6 +129,8 @@ def train(cfg: RunConfig, run_dir: Path, *, force_restart: bool = False, progres
     if state.done_with(cfg.config_hash()):
         best = state.status.get("best") or {}
         return RunOutcome(run_state.SKIPPED, int(state.status.get("step", cfg.steps)), best.get("fid"), None)
+    for path, columns in zip((run.metrics, run.per_class), metric_columns(), strict=True):
+        check_columns(path, columns)  # a folder an older bench wrote: refused before any work
     if cfg.nproc > 1:
         from bench.launch import train_parallel
 
@@ -178,6 +188,7 @@ class _Trainer:
             for folder in (run.root, run.checkpoints, run.samples):
                 remove_stale_temporaries(folder)
             self.monitor = make_monitor(cfg.tensorboard, run.root)
+        self.metrics_columns, self.per_class_columns = metric_columns()
         self.device = resolve_device(cfg.device, self.ranks.rank)
         if self.ranks.parallel and self.ranks.rank == 0 and self.device.type == "cuda":
             self.device = torch.device("cuda", 0)
@@ -207,7 +218,6 @@ class _Trainer:
                     self.evaluator.judge()
                 with self.clock("reference"):
                     self.evaluator.prepare()
-        self.metrics_columns, self.per_class_columns = metric_columns()
         self.method.amp_dtype = torch.bfloat16 if cfg.bf16 else None
         if cfg.compile:
             for module in (self.method.G, self.method.D):
@@ -226,7 +236,7 @@ class _Trainer:
         self.grid_rows = grid_classes(self.data["num_classes"])
 
         if run.checkpoint("latest").exists():
-            self.restore(load_checkpoint(run.checkpoint("latest")))
+            self.restore(load_checkpoint(run.checkpoint("latest")), run.checkpoint("latest"))
         if main:
             for path in run.csvs():
                 truncate_csv(path, self.step)
@@ -256,13 +266,21 @@ class _Trainer:
             raise KeyboardInterrupt
         return RunOutcome("done", self.step, self.best_fid, None)
 
-    def restore(self, ckpt: Checkpoint) -> None:
+    def restore(self, ckpt: Checkpoint, path: Path) -> None:
+        """Continue from ``ckpt`` (read from ``path``): refused in one line when it was written under another config
+        hash than the run folder's config.json records (another run's file) or does not fit this run's networks."""
         assert self.method is not None
+        try:
+            recorded = read_json(self.run_dir.config).get("hash") if self.run_dir.config.exists() else None
+            check_checkpoint_config(ckpt, path, recorded, f"{self.run_dir.config}")
+        except ConfigError as err:
+            raise ConfigError(f"{err}; refusing to resume from it: use --force-restart to start over (old files "
+                              "move to _previous/)") from None
         if ckpt.pretrain is not None:  # killed during pretraining: set the stage up again, then load its state
             self.begin_pretrain()
             self.method.load_pretrain_state(ckpt.pretrain["state"])
             self.pretrain_resume = ckpt.pretrain
-        self.method.load_state_dict(ckpt.method)
+        restore_method(self.method, ckpt, path)
         set_rng_state(ckpt.rng)
         self.sampler.load_state_dict(ckpt.rng["sampler"])
         self.step = self.saved_step = ckpt.step
@@ -316,7 +334,7 @@ class _Trainer:
             self.save(new_best=False)
         distributed.barrier()
         if not self.ranks.main:
-            self.restore(load_checkpoint(self.run_dir.checkpoint("latest")))
+            self.restore(load_checkpoint(self.run_dir.checkpoint("latest")), self.run_dir.checkpoint("latest"))
 
     def save_pretrain(self, epoch: int, epochs: int, loader: ShuffledBatches, losses: dict[str, float]) -> None:
         """Checkpoint the pretraining stage after ``epoch`` of ``epochs`` passes (step 0, ``Checkpoint.pretrain``)."""
@@ -392,8 +410,9 @@ class _Trainer:
         return out
 
     def evaluate(self, step: int) -> bool:
-        """Every protocol's rows and the sample grid at ``step``; True when the first protocol's FID is a new
-        best."""
+        """Every protocol's rows and the sample grid at ``step``; True when the first protocol's evaluation is a new
+        best by :func:`bench.metrics.collapse.selection_key` (a healthy evaluation beats any collapsed one, then the
+        lower FID)."""
         cfg, run, method = self.cfg, self.run_dir, self.method
         assert method is not None
         with self.clock("evaluation"), preserved_rng():
@@ -414,10 +433,14 @@ class _Trainer:
         self.monitor.evaluation(step, [r.row for r in results], grid)
         first = results[0].row
         fid = float(first["fid"]) if first.get("fid") is not None else math.nan
-        self.postfix[f"FID[{first['protocol']}/{first['extractor']}]"] = f"{fid:.2f}"
-        if not math.isfinite(fid) or (self.best is not None and fid >= self.best["fid"]):
+        collapsed = bool(first.get("collapsed"))
+        self.postfix[f"FID[{first['protocol']}/{first['extractor']}]"] = f"{fid:.2f}" + (" collapsed" if collapsed
+                                                                                         else "")
+        if not math.isfinite(fid) or (self.best is not None and selection_key(fid, collapsed) >= selection_key(
+                self.best["fid"], self.best.get("collapsed", False))):
             return False
-        self.best = {"fid": fid, "step": step, "protocol": first["protocol"], "extractor": first["extractor"]}
+        self.best = {"fid": fid, "step": step, "protocol": first["protocol"], "extractor": first["extractor"],
+                     "collapsed": collapsed}
         return True
 
     def save(self, new_best: bool) -> None:

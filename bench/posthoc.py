@@ -4,12 +4,13 @@ from a checkpoint). Sampling needs no dataset: the run folder's ``config.json`` 
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from bench.checkpoint import Checkpoint, load_checkpoint
+from bench.checkpoint import Checkpoint, check_checkpoint_config, load_checkpoint, restore_method
 from bench.config import RunConfig
 from bench.errors import ConfigError, check
 from bench.methods.base import Method
@@ -22,7 +23,7 @@ from bench.run_setup import (
     metric_columns,
     resolve_device,
 )
-from bench.samples import class_grid, generate_uint8, png_bytes, to_pil
+from bench.samples import class_grid, generate_uint8, grid_memory_bytes, png_bytes, to_pil
 
 CHECKPOINTS = ("best", "latest")
 
@@ -41,9 +42,13 @@ def open_run(run_dir: Path) -> tuple[RunConfig, dict[str, Any]]:
     return cfg, saved["data"]
 
 
-def load_run_method(run_dir: Path, checkpoint: str = "best", device: str = "auto"
-                    ) -> tuple[RunConfig, dict[str, Any], Method, Checkpoint]:
-    """Rebuild a run's method from ``checkpoints/<checkpoint>.pt``; returns (config, data, method, checkpoint)."""
+def load_run_method(run_dir: Path, checkpoint: str = "best", device: str = "auto", *,
+                    allow_foreign: bool = False) -> tuple[RunConfig, dict[str, Any], Method, Checkpoint]:
+    """Rebuild a run's method from ``checkpoints/<checkpoint>.pt``; returns (config, data, method, checkpoint).
+
+    A checkpoint whose config hash differs from config.json's (copied in from another run) is refused unless
+    ``allow_foreign`` (``--allow-foreign-checkpoint``); one that does not fit the run's networks is refused
+    naming the first mismatch (:func:`bench.checkpoint.restore_method`)."""
     check(checkpoint in CHECKPOINTS, f"checkpoint must be one of {', '.join(CHECKPOINTS)}, got {checkpoint!r}")
     cfg, data = open_run(run_dir)
     run = RunDir(Path(run_dir))
@@ -53,13 +58,19 @@ def load_run_method(run_dir: Path, checkpoint: str = "best", device: str = "auto
     check(path.exists(), f"{run.root} has no {checkpoint} checkpoint ({path} is missing: {hint})")
     torch_device = resolve_device(device)
     ckpt = load_checkpoint(path)
+    try:
+        check_checkpoint_config(ckpt, path, read_json(run.config).get("hash"), str(run.config))
+    except ConfigError as err:
+        if not allow_foreign:
+            raise ConfigError(f"{err}; refusing to use it (--allow-foreign-checkpoint uses it anyway)") from None
+        print(f"note: {err}; using it as --allow-foreign-checkpoint says", file=sys.stderr)
     method = build_method(cfg, data, torch_device)
-    method.load_state_dict(ckpt.method)
+    restore_method(method, ckpt, path)
     return cfg, data, method, ckpt
 
 
 def evaluate_run(run_dir: Path, protocol: str, checkpoint: str = "best", extractor: str | None = None,
-                 data_root: str | None = None, device: str = "auto") -> Any:
+                 data_root: str | None = None, device: str = "auto", allow_foreign: bool = False) -> Any:
     """Evaluate a run's checkpoint under ``protocol`` and append the rows (source ``eval:<checkpoint>``) to
     its metrics.csv and per_class.csv.
 
@@ -71,11 +82,13 @@ def evaluate_run(run_dir: Path, protocol: str, checkpoint: str = "best", extract
             ``extractor``, itself None = the protocol's own), so an offline CPU run stays on ``classifier``.
         data_root: where the datasets live; None = the run's own setting.
         device: auto | cpu | cuda.
+        allow_foreign: use a checkpoint written by a run of another config (another run's file copied in);
+            refused by default, as the rows would describe another run.
 
     Returns:
         The ``bench.metrics.EvalResult`` (``row``, ``per_class``).
     """
-    cfg, data, method, ckpt = load_run_method(run_dir, checkpoint, device)
+    cfg, data, method, ckpt = load_run_method(run_dir, checkpoint, device, allow_foreign=allow_foreign)
     cfg = dataclasses.replace(cfg, protocols=[protocol], extractor=extractor or cfg.extractor, device=device,
                               data_root=data_root if data_root is not None else cfg.data_root)
     train_set = load_train_set(cfg)
@@ -93,7 +106,7 @@ def evaluate_run(run_dir: Path, protocol: str, checkpoint: str = "best", extract
 
 def sample_run(run_dir: Path, per_class: int | None = None, out: Path | None = None, class_index: int | None = None,
                n: int = 64, out_dir: Path | None = None, checkpoint: str = "best", seed: int = 0,
-               device: str = "auto") -> Path:
+               device: str = "auto", allow_foreign: bool = False) -> Path:
     """Write generated images from a run's checkpoint, without the dataset.
 
     Either ``out``: a grid picture with one row per class and ``per_class`` (default 8) samples in each row,
@@ -112,7 +125,18 @@ def sample_run(run_dir: Path, per_class: int | None = None, out: Path | None = N
         check(per_class is None, "--per-class goes with --out (a grid image), not with --out-dir")
         check(class_index is not None, "--out-dir needs --class: the class whose images to write")
         check(n >= 1, f"--n must be >= 1, got {n}")
-    _, data, method, _ = load_run_method(run_dir, checkpoint, device)
+    _, data = open_run(run_dir)
+    if out is not None:
+        needed = grid_memory_bytes(data["num_classes"], per_class or 8, data["channels"], data["image_size"])
+        what = (f"--per-class {per_class or 8}: a grid of {data['num_classes']} classes x {per_class or 8} samples "
+                f"of {data['image_size']}x{data['image_size']} pixels")
+        advice = "use a smaller --per-class, or write single images with --out-dir and --class"
+    else:
+        needed = n * (data["channels"] * data["image_size"] ** 2 + 4 * 1024)  # the images and their latents
+        what = f"--n {n}: {n} images of {data['image_size']}x{data['image_size']} pixels"
+        advice = "use a smaller --n"
+    check_memory(needed, what, advice)
+    _, data, method, _ = load_run_method(run_dir, checkpoint, device, allow_foreign=allow_foreign)
     num_classes = data["num_classes"]
     if out is not None:
         classes = torch.arange(num_classes)
@@ -132,5 +156,32 @@ def sample_run(run_dir: Path, per_class: int | None = None, out: Path | None = N
     return out_dir
 
 
-def _safe_name(name: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in str(name)) or "class"
+def _safe_name(name: str, limit: int = 64) -> str:
+    """A class name as part of a file name: letters, digits, ``-`` and ``_``, at most ``limit`` characters."""
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in str(name))[:limit] or "class"
+
+
+def available_memory_bytes() -> int | None:
+    """The memory the system can give this process without swapping (Linux ``MemAvailable``); None where it
+    cannot be read."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def check_memory(needed: int, what: str, advice: str) -> None:
+    """A ConfigError before any work when ``needed`` bytes exceed the memory available (so the OOM killer never
+    ends the command without a word); nothing where the available memory is unknown."""
+    available = available_memory_bytes()
+    if available is not None and needed > available:
+        raise ConfigError(f"{what} would take about {_size(needed)} of memory, and {_size(available)} are "
+                          f"available: {advice}")
+
+
+def _size(n_bytes: int) -> str:
+    return f"{n_bytes / 2**30:.1f} GiB" if n_bytes >= 2**30 else f"{n_bytes / 2**20:.1f} MiB"

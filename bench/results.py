@@ -16,6 +16,7 @@ import io
 import json
 import os
 import shlex
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,13 +24,14 @@ from typing import Any
 from bench.config import SCALES, RunConfig
 from bench.errors import BenchError, DataNotFoundError
 from bench.grid import Cell, Grid, load_grid, make_label
-from bench.run_dir import RunDir, atomic_write_json, atomic_write_text, read_json, read_rows
+from bench.run_dir import RunDir, atomic_write_json, atomic_write_text, read_csv_header, read_json, read_rows
 from bench.run_state import folder_state
 
 MANIFEST = "grid.json"
 METRICS = ("fid", "is_mean", "is_std", "kid_mean", "kid_std", "precision", "recall", "ifid_mean", "fid_head",
            "fid_tail", "cond_acc", "judge_acc", "d_acc_real", "d_acc_fake", "label_sens", "n_real", "n_fake",
-           "fid_lo", "fid_hi", "fid_head_lo", "fid_head_hi", "fid_tail_lo", "fid_tail_hi", "fid_half_a", "fid_half_b")
+           "fid_lo", "fid_hi", "fid_head_lo", "fid_head_hi", "fid_tail_lo", "fid_tail_hi", "fid_half_a", "fid_half_b",
+           "density", "coverage", "diversity", "diversity_min", "collapsed_classes", "collapsed")
 COLUMNS = ("grid", "cell", "label", "dataset", "method", "sampling", "seed", "quirks", "scale", "backbone",
            "g_cond", "regularizer", "augment", "options", "step", "source", "protocol", "extractor", "reference",
            "label_mix", "metric", "value")
@@ -174,7 +176,11 @@ def gather(grid: Grid | str | Path, results_root: Path | str = "results", scale:
     manifest = read_manifest(folder) or {}
     labels = {e["id"]: e.get("label") for e in manifest.get("cells", [])}
     rows: list[dict[str, Any]] = []
+    older = []  # run folders whose metrics.csv predates the collapse metrics
     for run_dir in _run_dirs(folder):
+        header = read_csv_header(RunDir(run_dir).metrics)
+        if header is not None and "collapsed" not in header:
+            older.append(run_dir.name)
         config = read_json(run_dir / "config.json").get("config", {})
         axes = {k: config.get(k) for k in ("dataset", "method", "sampling", "seed", "quirks", "backbone", "g_cond")}
         axes["method_options"] = config.get("method_options") or {}
@@ -198,14 +204,20 @@ def gather(grid: Grid | str | Path, results_root: Path | str = "results", scale:
     writer.writerows(rows)
     out = Path(results_root) / f"{key}.csv"
     atomic_write_text(out, buf.getvalue())
+    if older:
+        print(f"note: {len(older)} run(s) of {key} were written before bench measured coverage, diversity and "
+              f"collapse (e.g. {older[0]}): their verdict shows as unknown; run them again with --force-restart, "
+              f"or `bench eval` their checkpoints", file=sys.stderr)
     return out
 
 
 def describe_best(best: Mapping[str, Any] | None) -> str:
-    """``41.23 @300 (standard, classifier)`` or ``-``."""
+    """``41.23 @300 (standard, random-cnn)`` or ``-``; ``… COLLAPSED`` when even the best evaluation is collapsed
+    (no evaluation of the run is healthy, :mod:`bench.metrics.collapse`)."""
     if not best or best.get("fid") is None:
         return "-"
-    return f"{float(best['fid']):.2f} @{best.get('step')} ({best.get('protocol')}, {best.get('extractor')})"
+    text = f"{float(best['fid']):.2f} @{best.get('step')} ({best.get('protocol')}, {best.get('extractor')})"
+    return text + (" COLLAPSED" if best.get("collapsed") else "")
 
 
 def format_table(rows: list[tuple[str, ...]]) -> str:
@@ -217,13 +229,16 @@ def format_table(rows: list[tuple[str, ...]]) -> str:
 
 def grid_status(grid: Grid | str | Path, results_root: Path | str = "results", scale: str | None = None) -> str:
     """A table of each cell of the grid at ``scale``: state, step/steps, best FID (with protocol and
-    extractor) and the error of failed cells, headed by the grid key and a count per state."""
+    extractor) and the error of failed cells, headed by the grid key and a count per state.
+
+    The cells are those of the results folder's ``grid.json`` (every cell a run wrote there, also those that
+    ``--seeds`` or ``--set`` added), then the grid file's cells that no run has written yet."""
     key, loaded = resolve_key(grid, results_root, scale)
     folder = grid_dir(results_root, key)
+    ids = [e["id"] for e in (read_manifest(folder) or {}).get("cells", []) if isinstance(e, dict) and "id" in e]
     if loaded is not None:
-        ids = [c.id for c in loaded.cells(scale or _manifest_scale(folder) or loaded.scale)]
-    else:
-        ids = [e["id"] for e in (read_manifest(folder) or {}).get("cells", [])]
+        ids += [c.id for c in loaded.cells(scale or _manifest_scale(folder) or loaded.scale)]
+    ids = list(dict.fromkeys(ids))
     rows = [("cell", "state", "step", "best FID", "error")]
     counts: dict[str, int] = {}
     for cell_id in ids:

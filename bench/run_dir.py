@@ -189,6 +189,21 @@ def read_csv_header(path: Path) -> list[str] | None:
         return next(csv.reader(fh), None)
 
 
+def check_columns(path: Path, columns: Sequence[str]) -> None:
+    """A ConfigError in one line when the CSV at ``path`` exists with other columns than ``columns`` (a file an
+    older bench wrote), naming the columns it lacks and has in excess; nothing when it is absent or matches."""
+    header = read_csv_header(path)
+    if header is None or header == list(columns):
+        return
+    missing = [c for c in columns if c not in header]
+    extra = [c for c in header if c not in columns]
+    parts = ([f"lacks {', '.join(missing)}"] if missing else []) + ([f"has {', '.join(extra)}"] if extra else [])
+    difference = " and ".join(parts) or "orders its columns differently"
+    raise ConfigError(f"{path} was written by another version of bench (it {difference}): rows of this version "
+                      "cannot be appended to it; start the run over with --force-restart (the old files move to "
+                      "_previous/), or move the file away")
+
+
 def append_rows(path: Path, rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> None:
     """Append rows to a CSV file, writing the header first when the file is new.
 
@@ -207,8 +222,7 @@ def append_rows(path: Path, rows: Sequence[Mapping[str, Any]], columns: Sequence
     if columns is not None:
         extra = [k for k in keys if k not in columns]
         assert not extra, f"{path.name}: unexpected columns {extra}"
-        if header is not None and header != list(columns):
-            raise ConfigError(f"{path} has columns {header}, expected {list(columns)}; move the file away")
+        check_columns(path, columns)
         header = header or list(columns)
         new_file = not path.exists() or path.stat().st_size == 0
     else:

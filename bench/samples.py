@@ -46,6 +46,20 @@ def generate_uint8(method: Method, labels: torch.Tensor, seed: int) -> torch.Ten
     return torch.cat(chunks)
 
 
+def tile_scale(image_size: int) -> int:
+    """How much a grid enlarges images of ``image_size`` pixels (nearest): to at least :data:`MIN_TILE`."""
+    return max(1, math.ceil(MIN_TILE / image_size))
+
+
+def grid_memory_bytes(rows: int, per_class: int, channels: int, image_size: int) -> int:
+    """About the most memory :func:`class_grid` holds at once for a grid of ``rows`` x ``per_class`` images: the
+    generated uint8 images, then in :func:`render_grid` about six RGB copies of the enlarged, padded tiles (the
+    enlarged images, the padded tiles, the canvas, its contiguous copy, the PIL image and the picture)."""
+    n = rows * per_class
+    tile = image_size * tile_scale(image_size) + _PAD
+    return n * channels * image_size * image_size + 6 * n * 3 * tile * tile
+
+
 def render_grid(images: torch.Tensor, labels: list[str], scale: int = 1) -> Image.Image:
     """Tile uint8 images (R, K, C, H, W) into an RGB picture of R rows and K columns, row r labelled
     ``labels[r]`` on a white left margin (PIL's default font); ``scale`` enlarges each image (nearest)."""
@@ -88,7 +102,7 @@ def class_grid(method: Method, classes: torch.Tensor, class_names: list[str], cl
     images = generate_uint8(method, labels, seed)
     images = images.reshape(len(classes), per_class, *images.shape[1:])
     names = [f"{class_names[c]} (n={class_counts[c]})" for c in classes.tolist()]
-    return render_grid(images, names, scale=max(1, math.ceil(MIN_TILE / images.shape[-1])))
+    return render_grid(images, names, scale=tile_scale(images.shape[-1]))
 
 
 def to_pil(image: torch.Tensor) -> Image.Image:

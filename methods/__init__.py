@@ -12,8 +12,9 @@ from __future__ import annotations
 import importlib
 import os
 import pkgutil
+import traceback
 
-from bench.errors import ConfigError
+from bench.errors import ConfigError, one_line
 from bench.methods.base import METHODS, Method, MethodConfig, register_method
 
 
@@ -24,8 +25,26 @@ def _import_all() -> None:
     for module in filter(None, (m.strip() for m in os.environ.get("BENCH_METHODS", "").split(","))):
         try:
             importlib.import_module(module)
-        except ImportError as err:
+        except ModuleNotFoundError as err:
+            if err.name is None or not (module == err.name or module.startswith(f"{err.name}.")):
+                raise ConfigError(f"BENCH_METHODS module {module!r} failed at {_user_line(err)}: "
+                                  f"{one_line(err)}") from err
             raise ConfigError(f"BENCH_METHODS names {module!r}, which cannot be imported: {err}") from err
+        except Exception as err:  # a user's module: a SyntaxError, a NameError, a name registered twice ...
+            raise ConfigError(f"BENCH_METHODS module {module!r} failed at {_user_line(err)}: "
+                              f"{one_line(err)}") from err
+
+
+def _user_line(err: Exception) -> str:
+    """``file:line`` where a module imported through BENCH_METHODS went wrong: a SyntaxError's own place, else
+    the innermost frame of the traceback outside bench and importlib (the user's decorator or statement)."""
+    if isinstance(err, SyntaxError) and err.filename:
+        return f"{err.filename}:{err.lineno}"
+    ours = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the folder holding methods/ and bench/
+    frames = traceback.extract_tb(err.__traceback__)
+    outside = [f for f in frames if not f.filename.startswith(("<", ours)) and "importlib" not in f.filename]
+    frame = (outside or frames)[-1]
+    return f"{frame.filename}:{frame.lineno}"
 
 
 _import_all()

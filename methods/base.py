@@ -532,11 +532,14 @@ METHODS: Registry[type[Method]] = Registry("method")
 
 
 def register_method(name: str):
-    """Class decorator registering a Method subclass under ``name`` (lower-case, no spaces)."""
-    assert name and name == name.strip().lower() and " " not in name and "/" not in name, name
+    """Class decorator registering a Method subclass under ``name`` (lower-case, no whitespace or ``/``: it is
+    what grid files and ``--method`` type); a ConfigError naming the name otherwise."""
+    check(isinstance(name, str) and name != "" and name == name.lower() and not any(c.isspace() for c in name)
+          and "/" not in name, f"method name {name!r} must be a non-empty lower-case string without spaces or '/'")
 
     def wrap(cls: type[Method]) -> type[Method]:
-        assert issubclass(cls, Method), cls
+        check(isinstance(cls, type) and issubclass(cls, Method),
+              f"@register_method({name!r}) decorates {cls!r}, which is not a Method subclass")
         cls.name = name
         return METHODS.add(name, cls)
 

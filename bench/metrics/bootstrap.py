@@ -16,6 +16,9 @@ moments of the head and the tail rows (the overall Σ is their pooled sum).
 Every resample and every group of a call is one batched product and one
 batched SVD or eigendecomposition (float64), in chunks of resamples that bound the memory.
 
+A group of classes that each hold one image on both sides (classes with one image each) cannot vary under such
+resampling (:func:`resamplable_groups`); its interval is NaN rather than zero-width.
+
 The interval is the basic (reverse-percentile) bootstrap interval [2θ̂ − q(1 − α/2), 2θ̂ − q(α/2)], which
 corrects the upward bias of FID on finite samples, where the percentile interval would inherit it twice
 (Efron & Tibshirani 1993, §13.4; checked by simulation in tests/metrics/test_bootstrap.py).
@@ -213,6 +216,18 @@ def basic_interval(point: torch.Tensor, replicates: torch.Tensor,
     lo, hi = 2 * point - q[1], 2 * point - q[0]
     nan = torch.full_like(lo, math.nan)
     return lo.where(~bad, nan), hi.where(~bad, nan)
+
+
+def resamplable_groups(real_labels: torch.Tensor, fake_labels: torch.Tensor, groups: torch.Tensor,
+                       num_classes: int) -> torch.Tensor:
+    """Bool (G,): whether a class-stratified resample can differ from the set itself for each group of classes
+    (``groups``: (G, C) bool). It cannot when every class of the group holds at most one row among the real and
+    among the fake features (one image per class): each resample then draws every row exactly once, and the
+    "interval" has zero width while saying nothing about the sampling error."""
+    real_sizes = torch.bincount(real_labels.cpu(), minlength=num_classes)
+    fake_sizes = torch.bincount(fake_labels.cpu(), minlength=num_classes)
+    varies = (real_sizes >= 2) | (fake_sizes >= 2)  # (C,)
+    return (groups.cpu() & varies).any(1)
 
 
 def reference_halves(labels: torch.Tensor) -> torch.Tensor:

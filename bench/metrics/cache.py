@@ -21,9 +21,24 @@ def default_cache_root() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "ecogan-bench"
 
 
-def slug(name: str) -> str:
-    """A file-name-safe form of a name (``folder:/a/b`` -> ``folder_a_b``)."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "unnamed"
+SLUG_MAX = 48  # characters of a name inside a cache file's name (a file name may hold 255 bytes)
+
+
+def slug(name: str, limit: int = SLUG_MAX) -> str:
+    """A file-name-safe form of a name of at most ``limit`` characters (``folder:/a/b`` -> ``folder_a_b``).
+
+    A longer one (a dataset at a deep path) becomes ``<kind>_<its last path component, cut>_<8 hex digits of the
+    sha256 of the whole name>`` (``folder_my_set_1a2b3c4d``), so that a cache file's name stays short and two
+    names never share one."""
+    text = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "unnamed"
+    if len(text) <= limit:
+        return text
+    kind, sep, rest = name.partition(":")
+    prefix = re.sub(r"[^A-Za-z0-9]+", "_", kind).strip("_")[:8] if sep else ""
+    last = re.sub(r"[^A-Za-z0-9_.-]+", "_", os.path.basename(rest.rstrip("/\\") if sep else name)).strip("_.")
+    hashed = hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    last = last[:max(0, limit - len(prefix) - len(hashed) - 2)]
+    return "_".join(part for part in (prefix, last, hashed) if part)
 
 
 def digest(*parts: Any, length: int = 12) -> str:

@@ -29,14 +29,28 @@ Metrics (``metrics.csv``; NaN where undefined):
     label_sens          ‖G(z, y) − G(z, y′)‖ / ‖G(z, y) − G(z′, y)‖ (:mod:`bench.metrics.conditioning`).
     fid_lo, fid_hi      95% basic bootstrap interval of fid over ``cfg.bootstrap`` class-stratified resamples of
                         the real and the fake features (:mod:`bench.metrics.bootstrap`); so too
-                        fid_head_lo/_hi, fid_tail_lo/_hi, and per_class.csv's fid_lo/_hi. NaN with bootstrap = 0.
+                        fid_head_lo/_hi, fid_tail_lo/_hi, and per_class.csv's fid_lo/_hi. NaN with bootstrap = 0,
+                        and (with a note) where every class holds one image on both sides.
     fid_half_a, _b      FID of all fakes against half A / half B of the reference (alternate rows within each
                         class): the report picks the best step on A and reports B there (held-out best step).
+    density, coverage   Naeem et al. 2020's k = 5 density (fidelity) and coverage (diversity) of the fakes
+                        against the reference (:mod:`bench.metrics.coverage`).
+    diversity           mean over classes of the intra-class diversity ratio sqrt(Tr Σ_fake,c / Tr Σ_real,c)
+                        (:mod:`bench.metrics.diversity`); diversity_min its minimum over classes.
+    collapsed_classes   classes whose own diversity, coverage and density meet the collapse rule
+                        (:mod:`bench.metrics.collapse`); collapsed = 1 when the overall numbers meet it, else 0.
+
+Per class (``per_class.csv``) the same: coverage, density, diversity and collapsed of the class's fakes against
+the class's reference images. Diversity, coverage and density are measured in the evaluation's feature space:
+at the cpu, lab and smoke scales a label-free one (``random-cnn``), so that variation within a class counts; the
+``classifier`` stays the judge of class identity (cond_acc, judge_acc) and gives IS its logits when the
+extractor has none.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,9 +62,18 @@ from bench.config import RunConfig
 from bench.datasets.base import ImageSet, float_to_uint8
 from bench.errors import ConfigError, check, unknown_name
 from bench.metrics.accuracy import conditional_accuracy
-from bench.metrics.bootstrap import basic_interval, reference_halves, resampled_fids, stratified_counts
+from bench.metrics.bootstrap import (
+    basic_interval,
+    reference_halves,
+    resamplable_groups,
+    resampled_fids,
+    stratified_counts,
+)
 from bench.metrics.cache import default_cache_root
+from bench.metrics.collapse import collapsed_classes, is_collapsed
 from bench.metrics.conditioning import batched_scores, class_mean_accuracy, d_scores_of, label_sensitivity
+from bench.metrics.coverage import density_coverage
+from bench.metrics.diversity import diversity_ratio
 from bench.metrics.extractors import FeatureExtractor, get_extractor, list_extractors
 from bench.metrics.fid import fid_from_statistics, fid_statistics, frechet_distance, per_class_fid
 from bench.metrics.isc import inception_score
@@ -64,9 +87,11 @@ from bench.rng import eval_seed, preserved_rng
 METRICS_COLUMNS = ["step", "source", "protocol", "extractor", "reference", "label_mix", "n_real", "n_fake", "fid",
                    "is_mean", "is_std", "kid_mean", "kid_std", "precision", "recall", "ifid_mean", "fid_head",
                    "fid_tail", "cond_acc", "judge_acc", "d_acc_real", "d_acc_fake", "label_sens", "fid_lo",
-                   "fid_hi", "fid_head_lo", "fid_head_hi", "fid_tail_lo", "fid_tail_hi", "fid_half_a", "fid_half_b"]
+                   "fid_hi", "fid_head_lo", "fid_head_hi", "fid_tail_lo", "fid_tail_hi", "fid_half_a", "fid_half_b",
+                   "density", "coverage", "diversity", "diversity_min", "collapsed_classes", "collapsed"]
 PER_CLASS_COLUMNS = ["step", "source", "protocol", "extractor", "class", "class_name", "train_count", "n_real",
-                     "n_fake", "fid", "cond_acc", "d_acc_fake", "fid_lo", "fid_hi"]
+                     "n_fake", "fid", "cond_acc", "d_acc_fake", "fid_lo", "fid_hi", "coverage", "density", "diversity",
+                     "collapsed"]
 CLASSIFIER = "classifier"
 
 
@@ -134,6 +159,7 @@ class Evaluator:
         self._extractors: dict[str, FeatureExtractor] = dict(extractors or {})
         self._references: dict[tuple[str, str, int], ReferenceFeatures] = {}
         self._judge_acc: float | None = None
+        self._noted_fixed: list[str] = []  # the FIDs whose NaN intervals a note explained
 
     # -- building blocks (cached per Evaluator) ---------------------------------------------------------------
     def extractor(self, name: str) -> FeatureExtractor:
@@ -263,7 +289,8 @@ class Evaluator:
         real, fake = ref.features.to(self.device), features.to(self.device)
         n_real, n_fake = real.shape[0], fake.shape[0]
         fid = fid_from_statistics(ref.stats, fid_statistics(fake)) if min(n_real, n_fake) >= 2 else math.nan
-        is_mean, is_std = inception_score(logits, proto.is_splits, proto.is_shuffle_seed)
+        is_logits = logits if logits.shape[1] else cls_logits  # a label-free extractor has no class logits
+        is_mean, is_std = inception_score(is_logits, proto.is_splits, proto.is_shuffle_seed)
         kid_mean, kid_std = kernel_inception_distance(fake, real)
         precision, recall = precision_recall(fake, real)
         class_fid = per_class_fid(real, ref.labels.to(self.device), fake, labels.to(self.device), num_classes)
@@ -272,6 +299,11 @@ class Evaluator:
         is_head = head_classes(train_counts)
         fid_head = frechet_distance(real[is_head[ref.labels]], fake[is_head[labels]])
         fid_tail = frechet_distance(real[~is_head[ref.labels]], fake[~is_head[labels]])
+        real_labels, fake_labels_dev = ref.labels.to(self.device), labels.to(self.device)
+        spread = density_coverage(real, real_labels, fake, fake_labels_dev, num_classes)
+        class_diversity = diversity_ratio(real, real_labels, fake, fake_labels_dev, num_classes)
+        class_collapsed = collapsed_classes(class_diversity, spread.class_coverage, spread.class_density)
+        diversity = _nanmean(class_diversity)
         half_a = reference_halves(ref.labels).to(self.device)
         intervals = self._intervals(step, real, ref.labels, fake, labels, is_head,
                                     torch.tensor([fid, fid_head, fid_tail], dtype=torch.float64), class_fid)
@@ -282,6 +314,9 @@ class Evaluator:
                   "fid_head": fid_head, "fid_tail": fid_tail, "cond_acc": _nanmean(class_acc),
                   "fid_half_a": frechet_distance(real[half_a], fake),
                   "fid_half_b": frechet_distance(real[~half_a], fake),
+                  "density": spread.density, "coverage": spread.coverage, "diversity": diversity,
+                  "diversity_min": _nanmin(class_diversity), "collapsed_classes": int(class_collapsed.sum()),
+                  "collapsed": int(is_collapsed(diversity, spread.coverage, spread.density)),
                   **intervals.row}
         row = {k: values.get(k, math.nan) for k in METRICS_COLUMNS}
         real_counts = torch.bincount(ref.labels, minlength=num_classes).tolist()
@@ -289,7 +324,8 @@ class Evaluator:
         per_class = [dict(zip(PER_CLASS_COLUMNS, (
             int(step), source, protocol, extractor_name, c, self.train_set.class_names[c], train_counts[c],
             real_counts[c], fake_counts[c], float(class_fid[c]), float(class_acc[c]), math.nan,
-            float(intervals.class_lo[c]), float(intervals.class_hi[c])), strict=True))
+            float(intervals.class_lo[c]), float(intervals.class_hi[c]), float(spread.class_coverage[c]),
+            float(spread.class_density[c]), float(class_diversity[c]), int(class_collapsed[c])), strict=True))
             for c in range(num_classes)]
         return EvalResult(row=row, per_class=per_class)
 
@@ -309,10 +345,24 @@ class Evaluator:
         per_class, pooled = resampled_fids(real, real_labels, weights_real, fake, fake_labels, weights_fake,
                                            num_classes, groups)
         lo, hi = basic_interval(pooled_fid, pooled)
+        fixed = ~resamplable_groups(real_labels, fake_labels, groups, num_classes)
+        lo[fixed], hi[fixed] = math.nan, math.nan
+        self._note_fixed_groups(fixed, len(real_labels), len(fake_labels))
         class_lo, class_hi = basic_interval(class_fid.double(), per_class)
         values = [float(v) for pair in zip(lo, hi, strict=True) for v in pair]
         return _Intervals(dict(zip(_INTERVAL_KEYS, values, strict=True)), class_lo, class_hi)
 
+    def _note_fixed_groups(self, fixed: torch.Tensor, n_real: int, n_fake: int) -> None:
+        """Say once per Evaluator which FIDs get no interval because resampling cannot vary them."""
+        names = [name for name, is_fixed in zip(("fid", "fid_head", "fid_tail"), fixed.tolist(), strict=True)
+                 if is_fixed]
+        if names and names != self._noted_fixed:
+            self._noted_fixed = names
+            words = {"fid": "FID", "fid_head": "head FID", "fid_tail": "tail FID"}
+            print(f"note: {self.cfg.dataset}: the classes of the {', '.join(words[n] for n in names)} hold at most "
+                  f"one image each among the {n_real} reference and {n_fake} generated images, so class-stratified "
+                  f"resampling cannot vary them: {', '.join(f'{n}_lo/{n}_hi' for n in names)} are NaN, not a "
+                  f"zero-width interval", file=sys.stderr)
 
 _INTERVAL_KEYS = ("fid_lo", "fid_hi", "fid_head_lo", "fid_head_hi", "fid_tail_lo", "fid_tail_hi")
 
@@ -322,6 +372,12 @@ class _Intervals:
     row: dict[str, float]  # the _INTERVAL_KEYS
     class_lo: torch.Tensor  # (C,)
     class_hi: torch.Tensor
+
+
+def _nanmin(values: torch.Tensor) -> float:
+    """Minimum over the finite entries; NaN when there is none."""
+    finite = values[~values.isnan()]
+    return float(finite.min()) if finite.numel() else math.nan
 
 
 def _nanmean(values: torch.Tensor) -> float:

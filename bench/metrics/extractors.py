@@ -6,7 +6,11 @@ name                      network                                               
 ``inception-v3-compat``   torch-fidelity's TF-FID InceptionV3 (TF1-exact resize)  2048      1008 (``logits_unbiased``)
 ``torchvision-inception`` torchvision ImageNet InceptionV3 (the ECOGAN code's)    2048      1000
 ``classifier``            bench's small CNN trained on the reference split        128       C
+``random-cnn``            a fixed, randomly initialised conv net: label-free      1024      none (0)
 ========================  =====================================================  ========  ==========
+
+An extractor without class logits (``random-cnn``) returns logits of shape (N, 0); the evaluator then takes IS
+from the judge's (the classifier's) logits.
 
 Every extractor takes uint8 (N, C, H, W) images with C in {1, 3} (1-channel images are repeated to 3 for the
 Inception nets) and returns float32 ``(features (N, F), logits (N, K))`` on its device; IS uses
@@ -29,6 +33,8 @@ from bench.datasets.base import ImageSet, uint8_to_float
 from bench.errors import ConfigError, check
 from bench.metrics.cache import default_cache_root
 from bench.metrics.classifier import load_or_train_classifier, weights_tag
+from bench.metrics.random_features import RandomConvNet
+from bench.metrics.random_features import weights_tag as random_tag
 from bench.metrics.weights import INCEPTION_V3_COMPAT, TORCHVISION_INCEPTION, resolve_weights
 from bench.registry import Registry
 from bench.rng import preserved_rng
@@ -227,3 +233,28 @@ class ClassifierExtractor(FeatureExtractor):
         check(tuple(images.shape[1:]) == self.input_shape,
               f"classifier extractor was trained on {self.input_shape} images, got {tuple(images.shape[1:])}")
         return self.net(uint8_to_float(images))
+
+
+@register_extractor("random-cnn")
+class RandomCNNExtractor(FeatureExtractor):
+    """The label-free extractor (:mod:`bench.metrics.random_features`): 1,024 features of a fixed random conv net,
+    no logits, no training, no file. The default of the cpu, lab and smoke scales, where within-class variation must
+    count (FID, coverage, diversity); the classifier stays the judge of class identity.
+    """
+
+    def __init__(self, device: torch.device | str, *, reference_set: ImageSet | None = None, **_: Any) -> None:
+        super().__init__(device)
+        channels = reference_set.channels if reference_set is not None else 3
+        check(reference_set is None or reference_set.image_size >= 8,
+              f"the random-cnn extractor takes images of at least 8 x 8, got {getattr(reference_set, 'image_size', 0)}")
+        with preserved_rng():
+            self.net = RandomConvNet(channels).to(self.device)
+        self.channels = channels
+        self.cache_tag = random_tag(self.net)
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        check(images.shape[1] == self.channels and images.shape[-1] >= 8,
+              f"random-cnn extractor was built for {self.channels}-channel images of at least 8 x 8, got "
+              f"{tuple(images.shape[1:])}")
+        features = self.net(images)
+        return features, features.new_zeros(features.shape[0], 0)

@@ -29,9 +29,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench.grid import check_claim, check_claim_rows
 from bench.report.load import ReportData, canonical_options
 from bench.report.stats import ALPHA, Comparison, last_third_slope, one_sample, spearman, welch
-from bench.report.summary import dataset_name
+from bench.report.summary import GROUP_AXES, dataset_name
 from bench.report.tables import Table, slugify
 
 KINDS = ("less", "order", "slope", "tail")
@@ -174,12 +175,27 @@ class ClaimJudge:
                            f"run(s), {test} {p_text}" + ("" if significant else " (n.s.)")]
 
 
+def checked_claims(data: ReportData) -> list[dict[str, Any]]:
+    """grid.json's claims, each checked as a grid file's are when it loads (``bench.grid.check_claim``: grid.json
+    written by an older bench may hold a misspelt metric or a malformed row) and its rows checked against the
+    grid's cells; a ConfigError naming grid.json, the claim and the closest name otherwise."""
+    source = data.results_dir / "grid.json"
+    cells = [{**{axis: row[axis] for axis in GROUP_AXES if axis != "options"},
+              "method_options": json.loads(row["options"] or "{}")} for _, row in data.cells.iterrows()]
+    claims = []
+    for i, raw in enumerate(data.claims):
+        where = f"{source}, claim #{i + 1}" + (f" ({raw['id']})" if isinstance(raw, dict) and "id" in raw else "")
+        claims.append(check_claim(raw, where))
+        check_claim_rows(claims[-1], cells, where)
+    return claims
+
+
 def verdict_tables(data: ReportData, groups: pd.DataFrame, per_run: pd.DataFrame, points: pd.DataFrame,
                    per_class: pd.DataFrame) -> list[Table]:
     """One verdict table per protocol and extractor for the grid's claims (none when the grid states none)."""
-    claims = data.claims
-    if not claims:
+    if not data.claims:
         return []
+    claims = checked_claims(data)
     tables = []
     for (protocol, extractor), _ in groups.groupby(["protocol", "extractor"], sort=False):
         judge = ClaimJudge(groups, per_run, points, per_class, protocol, extractor)

@@ -2,7 +2,8 @@
 
 * ``curves-*``: FID and IS against step for every cell, the kind of the paper's figure 5;
 * ``conditioning-*``: conditional accuracy (with the judge's own accuracy on real images, its ceiling, dashed),
-  D's accuracy on the fakes and G's label sensitivity against step: does each generator follow its labels?
+  D's accuracy on the fakes, G's label sensitivity and the intra-class diversity ratio (with the collapse threshold)
+  against step: does each generator follow its labels without drawing one image per class?
 * ``minority-*``: per-class FID and conditional accuracy against the class's training count (log x) at each
   run's best step, to show where each method fails on the tail;
 * ``headtail-*``: FID on the head and on the tail classes at the best step, as bars;
@@ -30,6 +31,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
+from bench.metrics.collapse import DIVERSITY_MIN
 from bench.report.load import ReportData
 from bench.report.samples import tail_sample_figures
 from bench.report.stats import t_halfwidth
@@ -123,6 +125,17 @@ def ceiling(fig: Figure, frame: pd.DataFrame) -> None:
         ax.annotate(f"judge on real images {judge.mean():.2f}", (0.01, float(judge.mean())),
                     xycoords=("axes fraction", "data"), va="bottom", fontsize=8, color="0.3")
     ax.set_ylim(0, 1.02)
+
+
+def diversity_floor(fig: Figure) -> None:
+    """Draw the collapse rule's diversity threshold and the data's own level (1) on the diversity panel."""
+    ax = fig.axes[3]
+    if ax.has_data():
+        ax.axhline(DIVERSITY_MIN, color="0.3", linestyle="--", linewidth=1)
+        ax.annotate(f"collapse below {DIVERSITY_MIN}", (0.01, DIVERSITY_MIN), xycoords=("axes fraction", "data"),
+                    va="bottom", fontsize=8, color="0.3")
+        ax.axhline(1.0, color="0.5", linestyle=":", linewidth=1)
+        ax.set_ylim(bottom=0)
 
 
 def head_tail_bars(best: pd.DataFrame, palette: dict, title: str) -> Figure:
@@ -279,15 +292,21 @@ def render_figures(points: pd.DataFrame, per_run: pd.DataFrame, per_class: pd.Da
             if len(train) and "cond_acc" in train and train["cond_acc"].notna().any():
                 fig = lines(train, "step", [("cond_acc", "conditional accuracy (higher is better)"),
                                             ("d_acc_fake", "D's accuracy on the fakes"),
-                                            ("label_sens", "label sensitivity")],
-                            palette, f"Does G follow its labels? — {where}")
+                                            ("label_sens", "label sensitivity"),
+                                            ("diversity", "intra-class diversity (1 = the data's)")],
+                            palette, f"Does G follow its labels, without collapsing? — {where}")
                 ceiling(fig, train)
+                diversity_floor(fig)
                 out.append(FigureFile(save(fig, out_dir / f"conditioning-{stem}.png"), "conditioning", where,
                                       "Left: the share of each class's fakes that the reference classifier (the judge) "
                                       "assigns to that class, against step; dashed: the judge's own accuracy on real "
                                       "images it never trained on (the ceiling). Middle: D's own class view of the "
-                                      "fakes (nearest proxy, class head or best label). Right: ‖G(z,y)−G(z,y′)‖ over "
-                                      "‖G(z,y)−G(z′,y)‖; near 0, G ignores its labels."))
+                                      "fakes (nearest proxy, class head or best label). Third: ‖G(z,y)−G(z,y′)‖ over "
+                                      "‖G(z,y)−G(z′,y)‖; near 0, G ignores its labels; far above the data's own "
+                                      "spread, z barely moves the image. Right: the intra-class diversity ratio "
+                                      "(the fakes' RMS pairwise feature distance over the real images', per class, "
+                                      "averaged); dashed: the collapse threshold. A generator that draws one image "
+                                      "per class reaches high accuracy with diversity near 0."))
             classes = at_best[(at_best["dataset"] == dataset) & (at_best["protocol"] == protocol)
                               & (at_best["extractor"] == extractor)].sort_values("train_count")
             if len(classes):

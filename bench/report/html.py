@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import pandas as pd
 
+from bench.metrics.collapse import RULE
 from bench.report.figures import FigureFile
 from bench.report.load import ReportData
 from bench.report.samples import SampleSet
@@ -107,6 +109,27 @@ def weak_judges(data: ReportData) -> list[tuple[str, float]]:
     return [(dataset, float(value)) for dataset, value in lowest.items() if value < JUDGE_FLOOR]
 
 
+def collapsed_runs(per_run: pd.DataFrame) -> list[dict[str, Any]]:
+    """Runs whose best evaluation is collapsed (so every evaluation is: :mod:`bench.metrics.collapse`), with the
+    numbers behind the verdict."""
+    if per_run.empty or "collapsed" not in per_run:
+        return []
+    rows = per_run[per_run["collapsed"].fillna(0) > 0].sort_values(["protocol", "extractor", "cell"])
+    return [{"cell": r["cell"], "protocol": r["protocol"], "extractor": r["extractor"],
+             "coverage": r["coverage"], "density": r["density"], "diversity": r["diversity"],
+             "classes": r["collapsed_classes"]} for _, r in rows.iterrows()]
+
+
+def stereotype_runs(per_run: pd.DataFrame) -> list[dict[str, Any]]:
+    """Runs whose conditional accuracy at the best step exceeds the judge's own accuracy on real images: the fakes
+    are easier to classify than real images, as class stereotypes are."""
+    if per_run.empty or "cond_acc" not in per_run:
+        return []
+    rows = per_run[per_run["cond_acc"] > per_run["judge_acc"]].sort_values(["protocol", "extractor", "cell"])
+    return [{"cell": r["cell"], "protocol": r["protocol"], "extractor": r["extractor"], "cond_acc": r["cond_acc"],
+             "judge_acc": r["judge_acc"]} for _, r in rows.iterrows()]
+
+
 def bench_version() -> str:
     try:
         return metadata.version("ecogan-bench")
@@ -115,8 +138,11 @@ def bench_version() -> str:
 
 
 def page_context(data: ReportData, tables: list[Table], files: dict[str, dict[str, Path]],
-                 figures: list[FigureFile], samples: list[SampleSet]) -> dict[str, Any]:
-    """Everything the template shows, images already turned into data URIs."""
+                 figures: list[FigureFile], samples: list[SampleSet],
+                 per_run: pd.DataFrame | None = None) -> dict[str, Any]:
+    """Everything the template shows, images already turned into data URIs; ``per_run`` (best and last per run,
+    ``summary.summarize``) gives the collapse and stereotype notices."""
+    per_run = per_run if per_run is not None else pd.DataFrame()
     versions, commits = distinct_versions(data)
     extractors = data.tidy.groupby("protocol", sort=False)["extractor"].agg(lambda s: ", ".join(dict.fromkeys(s)))
     protocols = [{"name": p, "extractors": extractors.get(p, "no results")} for p in
@@ -138,7 +164,8 @@ def page_context(data: ReportData, tables: list[Table], files: dict[str, dict[st
                      "images": [(caption, data_uri(path)) for caption, path in s.images]} for s in samples],
         "bench_version": bench_version(),
         "recipe_columns": RECIPE_COLUMNS, "recipes": recipe_rows(data), "weak_judges": weak_judges(data),
-        "judge_floor": JUDGE_FLOOR,
+        "judge_floor": JUDGE_FLOOR, "collapsed": collapsed_runs(per_run), "stereotypes": stereotype_runs(per_run),
+        "collapse_rule": RULE,
     }
 
 
@@ -163,9 +190,9 @@ def render_page(context: dict[str, Any]) -> str:
 
 
 def write_page(path: Path, data: ReportData, tables: list[Table], files: dict[str, dict[str, Path]],
-               figures: list[FigureFile], samples: list[SampleSet]) -> Path:
+               figures: list[FigureFile], samples: list[SampleSet], per_run: pd.DataFrame | None = None) -> Path:
     """Render the page and write it to ``path`` (atomically: temporary file, then rename)."""
-    text = render_page(page_context(data, tables, files, figures, samples))
+    text = render_page(page_context(data, tables, files, figures, samples, per_run))
     tmp = path.with_suffix(".html.tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)

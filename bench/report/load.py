@@ -37,9 +37,9 @@ class NoResultsError(DataNotFoundError):
     """A grid has nothing on disk to report yet."""
 
 
-def no_results(grid: str, root: Path) -> NoResultsError:
-    return NoResultsError(f"no results for grid {grid} in {root}: run `{_advice('run', grid, root)}` "
-                          f"then `{_advice('gather', grid, root)}`")
+def no_results(grid: str, root: Path, scale: str | None = None) -> NoResultsError:
+    return NoResultsError(f"no results for grid {grid}{f' at scale {scale}' if scale else ''} in {root}: run "
+                          f"`{_advice('run', grid, root, scale)}` then `{_advice('gather', grid, root, scale)}`")
 
 
 @dataclass
@@ -111,26 +111,48 @@ def read_json(path: Path) -> dict[str, Any]:
     return data
 
 
-def find_grid_key(grid: str, results_root: Path) -> str:
-    """The folder name under ``results_root`` that holds ``grid``: the name itself, or the key of the one
-    ``*/grid.json`` whose ``grid`` is that name. Several keys for one name is a ConfigError listing them."""
-    if (results_root / grid).is_dir() or (results_root / f"{grid}.csv").is_file():
-        return grid
-    keys = sorted(p.parent.name for p in results_root.glob("*/grid.json") if read_json(p).get("grid") == grid)
+def find_grid_key(grid: str, results_root: Path, scale: str | None = None) -> str:
+    """The folder name under ``results_root`` that holds ``grid``: a grid key (``table3-cpu``), a grid's name, or
+    the path of a grid file (``path/mine.toml``, as ``bench run --grid`` took it); with ``scale``, the results of
+    that scale. A name or file is looked up among the ``*/grid.json`` manifests (the grid they name, and for a
+    file the file they were run from when several match). Several keys for one grid is a ConfigError listing
+    them."""
+    is_file = str(grid).endswith(".toml") or Path(grid).is_file()
+    name = Path(grid).stem if is_file else str(grid)
+    candidates = [f"{name}-{scale}", name] if scale else [name]
+    for key in candidates:
+        if not ((results_root / key).is_dir() or (results_root / f"{key}.csv").is_file()):
+            continue
+        manifest = results_root / key / "grid.json"
+        if key != name or scale is None or not manifest.is_file() or read_json(manifest).get("scale") == scale:
+            return key
+    manifests = {p.parent.name: read_json(p) for p in sorted(results_root.glob("*/grid.json"))}
+    keys = [k for k, m in manifests.items() if m.get("grid") == name and (scale is None or m.get("scale") == scale)]
+    if is_file and len(keys) > 1:  # grids of one name from several files: the one run from this file
+        same = [k for k in keys if _same_file(manifests[k].get("source"), Path(grid))]
+        keys = same or keys
     if len(keys) > 1:
         raise ConfigError(f"grid {grid!r} has results under several keys in {results_root}: {', '.join(keys)}; "
                           f"pass one of them as --grid (e.g. `{_advice('report', keys[0], results_root)}`)")
     if not keys:
-        raise no_results(grid, results_root)
+        raise no_results(grid, results_root, scale)
     return keys[0]
 
 
-def load_results(grid: str, results_root: Path | str = "results") -> ReportData:
+def _same_file(source: Any, path: Path) -> bool:
+    try:
+        return source is not None and Path(source).resolve() == path.resolve()
+    except OSError:
+        return False
+
+
+def load_results(grid: str, results_root: Path | str = "results", scale: str | None = None) -> ReportData:
     """Read a grid's results for the report.
 
     Args:
-        grid: grid name or grid key (folder name under ``results_root``).
+        grid: grid name, grid key (folder name under ``results_root``) or grid file path (:func:`find_grid_key`).
         results_root: the folder ``bench run`` and ``bench gather`` wrote to.
+        scale: the scale whose results to read; None = the one the grid's results are at.
 
     Raises:
         NoResultsError: nothing to report (no results folder, or no metric rows at all).
@@ -138,7 +160,7 @@ def load_results(grid: str, results_root: Path | str = "results") -> ReportData:
         DataNotFoundError: run folders exist but the tidy CSV was never gathered.
     """
     root = Path(results_root)
-    key = find_grid_key(grid, root)
+    key = find_grid_key(str(grid), root, scale)
     results_dir, csv_path = root / key, root / f"{key}.csv"
     grid_json = read_json(results_dir / "grid.json") if (results_dir / "grid.json").is_file() else {}
     if not csv_path.is_file():
@@ -263,10 +285,10 @@ def read_per_class(run: RunFolder) -> pd.DataFrame:
     return frame
 
 
-def _advice(verb: str, grid: str, root: Path) -> str:
+def _advice(verb: str, grid: str, root: Path, scale: str | None = None) -> str:
     from bench.results import advice
 
-    return advice(verb, grid, root)
+    return advice(verb, grid, root, scale)
 
 
 def missing_cells(cells: pd.DataFrame, tidy: pd.DataFrame, runs: dict[str, RunFolder],

@@ -1,13 +1,16 @@
 """The numbers a report shows: each run's best and last evaluation per protocol, and their mean, std and 95%
 t-interval over seeds (:mod:`bench.report.stats`).
 
-Best step = the evaluation with the lowest FID under a protocol and extractor (IS and every other metric taken
-at that step), as the paper picks it (upstream ``ModelCheckpoint(monitor='fid', mode='min')``: the best is chosen
-on the evaluation set itself). Last = the evaluation at the highest step. Evaluations made during training
+Best step = the evaluation with the lowest FID under a protocol and extractor among the evaluations that are not
+collapsed (:mod:`bench.metrics.collapse`; the lowest FID overall when every evaluation is collapsed, and then
+``collapsed`` at the best step says so), IS and every other metric taken at that step. Without collapse this is the
+paper's rule (upstream ``ModelCheckpoint(monitor='fid', mode='min')``: the best is chosen on the evaluation set
+itself). Last = the evaluation at the highest step. Evaluations made during training
 (source ``train``) are used when a protocol has any; otherwise ``bench eval``'s ``eval:best`` / ``eval:latest``.
 
 Held-out best step: the step with the lowest FID against half A of the reference (``fid_half_a``), reported by
-its FID against half B (``fid_heldout``); ``fid_half_b_min`` is half B's own minimum (the paper's rule on the
+its FID against half B (``fid_heldout``), healthy evaluations first as above;
+``fid_half_b_min`` is half B's own minimum (the paper's rule on the
 same half), so ``optimism`` = fid_heldout − fid_half_b_min ≥ 0 is what picking the step on the evaluation set
 gains by luck.
 """
@@ -18,14 +21,16 @@ import json
 
 import pandas as pd
 
+from bench.metrics.collapse import selection_key
 from bench.report.load import PAPER_KEYS, ReportData
 from bench.report.stats import t_halfwidth
 
 EVAL_KEYS = ["cell", "protocol", "extractor"]
 POINT_INDEX = [*EVAL_KEYS, "reference", "label_mix", "source", "step"]
 GROUP_AXES = ["dataset", "method", "sampling", "quirks", "backbone", "g_cond", "regularizer", "augment", "options"]
-DETAIL_METRICS = ("kid_mean", "precision", "recall", "ifid_mean", "fid_head", "fid_tail", "cond_acc", "judge_acc",
-                  "d_acc_real", "d_acc_fake", "label_sens")
+HEALTH_METRICS = ("coverage", "density", "diversity", "diversity_min", "collapsed_classes", "collapsed")
+DETAIL_METRICS = ("kid_mean", "precision", "recall", *HEALTH_METRICS, "ifid_mean", "fid_head", "fid_tail",
+                  "cond_acc", "judge_acc", "d_acc_real", "d_acc_fake", "label_sens")
 INTERVAL_METRICS = ("fid_lo", "fid_hi", "fid_head_lo", "fid_head_hi", "fid_tail_lo", "fid_tail_hi")
 HELDOUT_METRICS = ("heldout_step", "fid_heldout", "fid_half_b_min", "optimism")
 SUMMARY_METRICS = ("best_step", "fid_best", "is_best", "last_step", "fid_last", "is_last", *DETAIL_METRICS,
@@ -74,8 +79,7 @@ def best_and_last(points: pd.DataFrame) -> pd.DataFrame:
     has_train = points.assign(is_train=points["source"] == "train").groupby(EVAL_KEYS)["is_train"].transform("any")
     train = points[(points["source"] == "train") & has_train]
     posthoc = points[~has_train]
-    scored = train.dropna(subset=["fid"])
-    best = scored.loc[scored.groupby(EVAL_KEYS)["fid"].idxmin()] if len(scored) else scored
+    best = first_by_selection(train.dropna(subset=["fid"]), "fid")
     last = train.drop_duplicates(EVAL_KEYS, keep="last")
     best = pd.concat([best, posthoc[posthoc["source"] == "eval:best"].drop_duplicates(EVAL_KEYS, keep="last")])
     last = pd.concat([last, posthoc[posthoc["source"] == "eval:latest"].drop_duplicates(EVAL_KEYS, keep="last")])
@@ -89,13 +93,23 @@ def best_and_last(points: pd.DataFrame) -> pd.DataFrame:
     return merged.sort_values(EVAL_KEYS).reset_index(drop=True)
 
 
+def first_by_selection(points: pd.DataFrame, fid: str) -> pd.DataFrame:
+    """Per (cell, protocol, extractor) the evaluation :func:`bench.metrics.collapse.selection_key` puts first: not
+    collapsed before collapsed (evaluations without a verdict count as not collapsed), then the lowest ``fid``,
+    then the earliest step."""
+    collapsed = points["collapsed"].fillna(0) if "collapsed" in points else pd.Series(0, index=points.index)
+    keys = [selection_key(f, c) for f, c in zip(points[fid], collapsed, strict=True)]
+    ordered = points.assign(_key=keys).sort_values("_key", kind="stable")
+    return ordered.drop_duplicates(EVAL_KEYS, keep="first").drop(columns="_key").sort_index()
+
+
 def held_out(train: pd.DataFrame) -> pd.DataFrame:
     """Per (cell, protocol, extractor): heldout_step (min ``fid_half_a``), fid_heldout (``fid_half_b`` there),
     fid_half_b_min and optimism = fid_heldout − fid_half_b_min (see the module docstring)."""
     scored = train.dropna(subset=["fid_half_a", "fid_half_b"])
     if scored.empty:
         return pd.DataFrame(columns=[*EVAL_KEYS, *HELDOUT_METRICS])
-    chosen = scored.loc[scored.groupby(EVAL_KEYS)["fid_half_a"].idxmin(), [*EVAL_KEYS, "step", "fid_half_b"]]
+    chosen = first_by_selection(scored, "fid_half_a")[[*EVAL_KEYS, "step", "fid_half_b"]]
     chosen = chosen.rename(columns={"step": "heldout_step", "fid_half_b": "fid_heldout"})
     own = scored.groupby(EVAL_KEYS)["fid_half_b"].min().rename("fid_half_b_min").reset_index()
     out = chosen.merge(own, on=EVAL_KEYS)

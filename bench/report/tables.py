@@ -20,13 +20,17 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench.metrics.collapse import RULE, SELECTION
 from bench.report.load import ReportData
 from bench.report.summary import DETAIL_METRICS, GROUP_AXES, aid_name, dataset_name, method_name
 
 DASH = "–"
 DETAIL_NAMES = {"kid_mean": ("KID↓", 4), "precision": ("Precision↑", 3), "recall": ("Recall↑", 3),
                 "ifid_mean": ("Intra-class FID↓", 2), "fid_head": ("Head FID↓", 2), "fid_tail": ("Tail FID↓", 2),
-                "cond_acc": ("Cond. accuracy↑", 3), "judge_acc": ("Judge on real↑", 3),
+                "coverage": ("Coverage↑", 3), "density": ("Density", 3), "diversity": ("Diversity↑", 2),
+                "diversity_min": ("Min class diversity↑", 2), "collapsed_classes": ("Collapsed classes↓", 1),
+                "collapsed": ("Collapsed (share of seeds)", 2), "cond_acc": ("Cond. accuracy↑", 3),
+                "judge_acc": ("Judge on real↑", 3),
                 "d_acc_real": ("D acc. real", 3), "d_acc_fake": ("D acc. fake", 3), "label_sens": ("Label sens.↑", 2)}
 LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
@@ -114,6 +118,42 @@ def seeds_cell(row: pd.Series) -> str:
 
 
 BOOTSTRAP_OF = {"fid_best": "fid", "fid_head": "fid_head", "fid_tail": "fid_tail"}  # columns with an interval
+COLLAPSED = "COLLAPSED"
+STEREOTYPES = "> judge"
+HEALTH_COLUMNS = [("Coverage↑", "r"), ("Diversity↑", "r"), ("Cond. acc.↑", "r"), ("Collapse", "l")]
+HEALTH_NOTE = (f"Coverage (Naeem et al. 2020, k = 5) and diversity (the mean over classes of the fakes' RMS pairwise "
+               f"feature distance over the reals') are measured in the same features as FID, at the best step; "
+               f"Collapse gives the verdict of the best evaluation ({RULE}): {COLLAPSED} when every evaluation of "
+               f"the run is collapsed, 'k/n seeds' when some seeds are; a row's model name is marked ⚠ then. "
+               f"Cond. acc. marked '{STEREOTYPES}' exceeds the judge's own accuracy on real images: the fakes are "
+               f"easier to classify than real images (class stereotypes).")
+
+
+def collapse_cell(row: pd.Series) -> str:
+    """The collapse verdict of a row's best evaluations: "no", COLLAPSED (every seed) or "k/n seeds"."""
+    share, seeds = row.get("collapsed_mean", math.nan), int(row.get("seeds", 0) or 0)
+    if share is None or pd.isna(share) or not seeds:
+        return DASH
+    collapsed = round(share * seeds)
+    return "no" if collapsed == 0 else COLLAPSED if collapsed == seeds else f"{collapsed}/{seeds} seeds"
+
+
+def cond_acc_cell(row: pd.Series) -> str:
+    """Conditional accuracy, marked when it exceeds the judge's accuracy on real images (stereotypes)."""
+    text = measured(row, "cond_acc", 3)
+    acc, judge = row.get("cond_acc_mean", math.nan), row.get("judge_acc_mean", math.nan)
+    return f"{text} ({STEREOTYPES} {judge:.2f})" if pd.notna(acc) and pd.notna(judge) and acc > judge else text
+
+
+def health_cells(row: pd.Series) -> list[str]:
+    """Coverage, diversity, conditional accuracy and the collapse verdict at the best step (HEALTH_COLUMNS)."""
+    return [measured(row, "coverage", 3), measured(row, "diversity", 2), cond_acc_cell(row), collapse_cell(row)]
+
+
+def marked_name(name: str, row: pd.Series) -> str:
+    """A row's name with ⚠ when any seed's best evaluation is collapsed."""
+    share = row.get("collapsed_mean", math.nan)
+    return f"{name} ⚠" if pd.notna(share) and share > 0 else name
 
 
 def measured(row: pd.Series, which: str, digits: int = 2) -> str:
@@ -154,6 +194,8 @@ def numeric_frame(g: pd.DataFrame, display: list[list[str]], headers: list[str])
     numbers = ["seeds", "unfinished"] + [f"{m}_{s}" for m in ("best_step", "fid_best", "is_best", "last_step",
                                                               "fid_last", "is_last") for s in ("mean", "std", "ci")]
     numbers += [c for c in ("fid_lo_mean", "fid_hi_mean") if c in g.columns]
+    numbers += [f"{m}_{s}" for m in ("coverage", "diversity", "cond_acc", "judge_acc", "collapsed")
+                for s in ("mean", "std", "ci") if f"{m}_{s}" in g.columns]
     frame = pd.DataFrame(display, columns=headers, index=g.index)
     extra = g[["protocol", "extractor", "reference", "label_mix", *GROUP_AXES, *numbers, "paper_fid", "paper_is"]]
     frame = pd.concat([frame, extra], axis=1)
@@ -169,11 +211,12 @@ def layout_table1(data: ReportData, g: pd.DataFrame) -> tuple[list[tuple[str, st
     g = g.sort_values(["imbalanced", "group_order"], kind="stable")
     columns = [("Method", "l"), ("Data", "l"), ("FID↓ best", "r"), ("FID↓ last", "r"), ("FID↓ paper", "r"),
                ("ΔFID", "r"), ("IS↑ best", "r"), ("IS↑ last", "r"), ("IS↑ paper", "r"), ("ΔIS", "r"),
-               ("Best step", "r"), ("Last step", "r"), ("Seeds", "r")]
-    rows = [[model_name(row, g), "imbalance" if row["imbalanced"] else "balance", measured(row, "fid_best"),
-             measured(row, "fid_last"), fmt(row["paper_fid"]), fmt_diff(row["fid_diff"]), measured(row, "is_best"),
-             measured(row, "is_last"), fmt(row["paper_is"]), fmt_diff(row["is_diff"]), measured(row, "best_step"),
-             measured(row, "last_step"), seeds_cell(row)] for _, row in g.iterrows()]
+               *HEALTH_COLUMNS, ("Best step", "r"), ("Last step", "r"), ("Seeds", "r")]
+    rows = [[marked_name(model_name(row, g), row), "imbalance" if row["imbalanced"] else "balance",
+             measured(row, "fid_best"), measured(row, "fid_last"), fmt(row["paper_fid"]), fmt_diff(row["fid_diff"]),
+             measured(row, "is_best"), measured(row, "is_last"), fmt(row["paper_is"]), fmt_diff(row["is_diff"]),
+             *health_cells(row), measured(row, "best_step"), measured(row, "last_step"), seeds_cell(row)]
+            for _, row in g.iterrows()]
     return columns, rows, numeric_frame(g, [r[:2] for r in rows], ["Method", "Data"])
 
 
@@ -183,13 +226,13 @@ def layout_table3(data: ReportData, g: pd.DataFrame) -> tuple[list[tuple[str, st
     g = with_differences(g)
     columns = [("Model", "l"), ("Data", "l"), ("Best step", "r"), ("Best step paper", "r"), ("FID↓", "r"),
                ("FID↓ paper", "r"), ("ΔFID", "r"), ("IS↑", "r"), ("IS↑ paper", "r"), ("ΔIS", "r"),
-               ("Pre-trained", "l"), ("Sampling", "l"), ("FID↓ last", "r"), ("IS↑ last", "r"), ("Last step", "r"),
-               ("Seeds", "r")]
-    rows = [[model_name(row, g), dataset_name(row["dataset"]),
+               ("Pre-trained", "l"), ("Sampling", "l"), *HEALTH_COLUMNS, ("FID↓ last", "r"), ("IS↑ last", "r"),
+               ("Last step", "r"), ("Seeds", "r")]
+    rows = [[marked_name(model_name(row, g), row), dataset_name(row["dataset"]),
              measured(row, "best_step"), fmt(paper_step(row), digits=0),
              measured(row, "fid_best"), fmt(row["paper_fid"]), fmt_diff(row["fid_diff"]),
              measured(row, "is_best"), fmt(row["paper_is"]), fmt_diff(row["is_diff"]),
-             pretrained(row), flag(row["sampling"] == "balanced"),
+             pretrained(row), flag(row["sampling"] == "balanced"), *health_cells(row),
              measured(row, "fid_last"), measured(row, "is_last"), measured(row, "last_step"), seeds_cell(row)]
             for _, row in g.iterrows()]
     headers = ["Model", "Data", "Pre-trained", "Sampling"]
@@ -202,19 +245,19 @@ def layout_generic(data: ReportData, g: pd.DataFrame) -> tuple[list[tuple[str, s
     with_paper = has_paper(g)
     with_aids = bool(len(g)) and bool((g[["regularizer", "augment"]] != "none").to_numpy().any())
     g = with_differences(g)
-    columns = [("Cell", "l"), ("Dataset", "l"), ("Best step", "r"), ("FID↓", "r"), ("IS↑", "r"),
+    columns = [("Cell", "l"), ("Dataset", "l"), ("Best step", "r"), ("FID↓", "r"), ("IS↑", "r"), *HEALTH_COLUMNS,
                ("FID↓ last", "r"), ("IS↑ last", "r"), ("Last step", "r"), ("Seeds", "r")]
     if with_paper:
-        columns[5:5] = [("FID↓ paper", "r"), ("ΔFID", "r"), ("IS↑ paper", "r"), ("ΔIS", "r")]
+        columns[9:9] = [("FID↓ paper", "r"), ("ΔFID", "r"), ("IS↑ paper", "r"), ("ΔIS", "r")]
     if with_aids:
         columns[2:2] = [("Regulariser", "l"), ("Augment", "l")]
     rows = []
     for _, row in g.iterrows():
-        cells = [row["group_label"], dataset_name(row["dataset"]), measured(row, "best_step"),
-                 measured(row, "fid_best"), measured(row, "is_best"), measured(row, "fid_last"),
+        cells = [marked_name(row["group_label"], row), dataset_name(row["dataset"]), measured(row, "best_step"),
+                 measured(row, "fid_best"), measured(row, "is_best"), *health_cells(row), measured(row, "fid_last"),
                  measured(row, "is_last"), measured(row, "last_step"), seeds_cell(row)]
         if with_paper:
-            cells[5:5] = [fmt(row["paper_fid"]), fmt_diff(row["fid_diff"]), fmt(row["paper_is"]),
+            cells[9:9] = [fmt(row["paper_fid"]), fmt_diff(row["fid_diff"]), fmt(row["paper_is"]),
                           fmt_diff(row["is_diff"])]
         if with_aids:
             cells[2:2] = [aid_name(row["regularizer"]), aid_name(row["augment"])]
@@ -240,10 +283,10 @@ def caption(data: ReportData, g: pd.DataFrame, protocol: str, extractor: str, la
     text = [f"Protocol {protocol}, features {extractor}, reference {distinct(g['reference'])}, "
             f"generated labels {distinct(g['label_mix'])}, {distinct(g['n_real'], 0)} real and "
             f"{distinct(g['n_fake'], 0)} generated images per evaluation.",
-            "Best = the evaluation with the lowest FID under this protocol, IS at that step; like the paper, "
+            f"Best = {SELECTION} under this protocol, every other number at that step; like the paper, "
             "the best step is picked on the evaluation set itself, so best values are optimistic. "
             "Last = the final evaluation. Steps are iterations (n_dis D steps + 1 G step).",
-            INTERVAL_NOTE + (" Δ = measured − paper." if with_paper else "")]
+            HEALTH_NOTE, INTERVAL_NOTE + (" Δ = measured − paper." if with_paper else "")]
     if with_paper and g["paper_selection"].eq("last").any():
         text.append("Where the paper reports its last step rather than its min-FID step (" +
                     ", ".join(g.loc[g["paper_selection"].eq("last"), "group_label"]) +

@@ -15,10 +15,9 @@ import stat
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from gridstub import STUB_IDS
+from hostile_cli import bench, error_line
 
-from bench.cli import main
 from bench.config import parse_set, resolve
 from bench.errors import ConfigError, WriteError
 from bench.executors.progress import ProgressBoard
@@ -29,22 +28,6 @@ from bench.run_dir import append_rows, atomic_write_bytes, atomic_write_text
 from bench.scheduler import run_grid
 
 SMOKE_RUN = ("run", "--dataset", "digits_lt", "--method", "ecogan", "--scale", "smoke")
-
-
-def bench(*args: str | Path):
-    """Run ``bench ARGS`` in this process; the result has separate stdout and stderr."""
-    result = CliRunner().invoke(main, [str(a) for a in args])
-    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout, result.output
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise AssertionError(f"bench {' '.join(map(str, args))} raised {result.exception!r}\n{result.output}")
-    return result
-
-
-def error_line(result) -> str:
-    """The one error line on stderr (the test fails on anything longer)."""
-    lines = [ln for ln in result.stderr.splitlines() if ln.startswith("Error:")]
-    assert len(lines) == 1, result.stderr
-    return lines[0]
 
 
 def read_only(monkeypatch: pytest.MonkeyPatch, root: Path) -> None:

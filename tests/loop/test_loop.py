@@ -54,11 +54,14 @@ def test_run_folder_holds_every_file(reference_run):
     metrics = read_rows(run.metrics)
     assert list(metrics[0]) == METRICS_COLUMNS and list(read_rows(run.per_class)[0]) == PER_CLASS_COLUMNS
     assert [(r["step"], r["source"], r["protocol"], r["extractor"]) for r in metrics] == [
-        ("3", "train", "standard", "classifier"), ("6", "train", "standard", "classifier")]
+        ("3", "train", "standard", "random-cnn"), ("6", "train", "standard", "random-cnn")]
     fids = [float(r["fid"]) for r in metrics]
-    best_step = [3, 6][int(np.argmin(fids))]
-    assert status["best"] == {"fid": min(fids), "step": best_step, "protocol": "standard", "extractor": "classifier"}
-    assert outcome.best_fid == min(fids)
+    collapsed = [r["collapsed"] == "1" for r in metrics]
+    best = min(range(2), key=lambda i: (collapsed[i], fids[i]))  # a healthy evaluation first, then the lower FID
+    best_step = [3, 6][best]
+    assert status["best"] == {"fid": fids[best], "step": best_step, "protocol": "standard", "extractor": "random-cnn",
+                              "collapsed": collapsed[best]}
+    assert outcome.best_fid == fids[best]
     assert load_checkpoint(run.checkpoint("best")).step == best_step
     assert load_checkpoint(run.checkpoint("latest")).step == 6
     assert [(r["step"], r["class"]) for r in read_rows(run.per_class)] == [

@@ -39,7 +39,7 @@ def count_label_rows(picture: np.ndarray, margin: int) -> int:
 def test_evaluate_best_appends_rows_that_repeat_the_training_measurement(run_copy):
     before = run_copy.metrics.read_bytes()
     best = json.loads(run_copy.status.read_text())["best"]
-    result = evaluate_run(run_copy.root, "standard", checkpoint="best", extractor="classifier", device="cpu")
+    result = evaluate_run(run_copy.root, "standard", checkpoint="best", extractor="random-cnn", device="cpu")
     assert run_copy.metrics.read_bytes().startswith(before)
     rows = read_rows(run_copy.metrics)
     assert [(r["step"], r["source"]) for r in rows][-1] == (str(best["step"]), "eval:best")

@@ -80,7 +80,8 @@ def test_append_rows_writes_header_once_in_column_order(tmp_path):
 def test_append_rows_refuses_a_file_with_other_columns(tmp_path):
     path = tmp_path / "metrics.csv"
     path.write_text("step,other\n1,2\n")
-    with pytest.raises(ConfigError, match="metrics.csv has columns"):
+    with pytest.raises(ConfigError, match=r"metrics.csv was written by another version of bench \(it lacks source, "
+                                          r"fid and has other\): .*--force-restart"):
         append_rows(path, [{"step": 3, "source": "train", "fid": 1.0}], COLUMNS)
 
 

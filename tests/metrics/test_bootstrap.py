@@ -89,3 +89,14 @@ def test_reference_halves_alternate_within_each_class():
     shuffled = torch.randperm(9, generator=torch.Generator().manual_seed(0))
     a = reference_halves(labels[shuffled])
     assert torch.bincount(labels[shuffled][a]).tolist() == [2, 1, 2]
+
+
+def test_groups_of_one_row_per_class_cannot_vary_under_resampling():
+    from bench.metrics.bootstrap import resamplable_groups  # issue 21, item 11
+
+    one = torch.arange(C)  # one row of each class
+    assert resamplable_groups(one, one, ALL_HEAD_TAIL, C).tolist() == [False, False, False]
+    weights = stratified_counts(one, 20, torch.Generator().manual_seed(0))
+    assert torch.equal(weights, torch.ones(20, C, dtype=torch.float64))  # every resample is the set itself
+    real = torch.tensor([0, 0, 1, 2, 3])  # class 0 has two real rows: the overall and head groups can vary
+    assert resamplable_groups(real, one, ALL_HEAD_TAIL, C).tolist() == [True, True, False]

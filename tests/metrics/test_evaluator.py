@@ -42,8 +42,12 @@ def test_end_to_end_row_is_finite_and_names_how_it_was_measured(toy_sets, shared
     assert (row["step"], row["source"], row["protocol"], row["extractor"]) == (7, "eval:best", protocol, "classifier")
     assert (row["reference"], row["label_mix"], row["n_real"], row["n_fake"]) == (reference_name, label_mix, n, n)
     no_d = ("d_acc_real", "d_acc_fake")  # a generator without a discriminator: D's class view is NaN
+    counts = ("collapsed_classes", "collapsed")  # a count and a 0/1 verdict
     for key in METRICS_COLUMNS[8:]:
-        assert isinstance(row[key], float) and (math.isnan(row[key]) if key in no_d else math.isfinite(row[key])), key
+        kind = int if key in counts else float
+        assert isinstance(row[key], kind) and (math.isnan(row[key]) if key in no_d else math.isfinite(row[key])), key
+    assert row["collapsed"] == 0  # real images; (the toy's class 4 has only 4 train images to draw from, so the
+    # generator of real train images repeats them, and that class may be called collapsed on its own)
     assert row["judge_acc"] > 0.5  # the classifier on real train images it never saw
     assert 1.0 <= row["is_mean"] <= 5.0 + 1e-9  # classifier logits: IS <= C
     assert len(result.per_class) == 5
@@ -224,3 +228,23 @@ def test_weights_files_from_config_keys_win_over_the_env_vars(toy_sets, tmp_path
                         cache_root=shared_cache)
     with pytest.raises(DataNotFoundError, match=r"config key inception_weights = '.*nope\.pth' does not exist"):
         missing.extractor("inception-v3-compat")
+
+
+def test_issue21_item11_one_image_per_class_gives_nan_intervals_with_a_note(shared_cache, capsys):
+    """Classes with one image each: every class-stratified resample is the set itself, so main 672acd3 reported a
+    zero-width "95 % interval" (FID 26.25 [26.25, 26.25]); now the intervals are NaN and a note says why."""
+    train, reference = make_image_set([1] * 5, "train", seed=2), make_image_set([1] * 5, "test", seed=3)
+    evaluator = Evaluator(toy_config(bootstrap=50), train, reference, "cpu", cache_root=shared_cache)
+    capsys.readouterr()
+    for step, protocol in ((1, "standard"), (2, "paper"), (3, "standard")):
+        row = evaluator.evaluate(RealImageGenerator(train), step=step, protocol=protocol).row
+        assert (row["n_real"], row["n_fake"]) == (5, 5) and math.isfinite(row["fid"])
+        for key in ("fid_lo", "fid_hi", "fid_head_lo", "fid_head_hi", "fid_tail_lo", "fid_tail_hi"):
+            assert math.isnan(row[key]), (protocol, key, row[key])
+    notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note: ")]
+    assert len(notes) == 1 and "hold at most one image each" in notes[0] and "fid_lo/fid_hi" in notes[0], notes
+    # two images per class on one side is enough for the resamples to vary: a real interval again
+    two = make_image_set([2] * 5, "test", seed=4)
+    row = Evaluator(toy_config(bootstrap=50), train, two, "cpu", cache_root=shared_cache).evaluate(
+        RealImageGenerator(train), step=1, protocol="standard").row
+    assert row["fid_lo"] < row["fid_hi"]

@@ -39,13 +39,14 @@ def _images(seed: int, n: int = 12, channels: int = 1) -> torch.Tensor:
     return make_image_set([n // 3] * 3, seed=seed, channels=channels).images
 
 
-def test_registry_lists_the_three_extractors():
-    assert list_extractors() == ["classifier", "inception-v3-compat", "torchvision-inception"]
+def test_registry_lists_the_extractors():
+    assert list_extractors() == ["classifier", "inception-v3-compat", "random-cnn", "torchvision-inception"]
 
 
 def test_unknown_extractor_is_a_config_error_listing_the_names():
     with pytest.raises(ConfigError, match=r"unknown feature extractor 'clasifier' \(did you mean 'classifier'\?\); "
-                                          r"known: classifier, inception-v3-compat, torchvision-inception"):
+                                          r"known: classifier, inception-v3-compat, random-cnn, "
+                                          r"torchvision-inception"):
         get_extractor("clasifier", "cpu")
 
 

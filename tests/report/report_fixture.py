@@ -20,7 +20,8 @@ from PIL import Image, ImageDraw
 METRICS_COLUMNS = ["step", "source", "protocol", "extractor", "reference", "label_mix", "n_real", "n_fake", "fid",
                    "is_mean", "is_std", "kid_mean", "kid_std", "precision", "recall", "ifid_mean", "fid_head",
                    "fid_tail", "cond_acc", "judge_acc", "d_acc_real", "d_acc_fake", "label_sens", "fid_lo",
-                   "fid_hi", "fid_head_lo", "fid_head_hi", "fid_tail_lo", "fid_tail_hi", "fid_half_a", "fid_half_b"]
+                   "fid_hi", "fid_head_lo", "fid_head_hi", "fid_tail_lo", "fid_tail_hi", "fid_half_a", "fid_half_b",
+                   "density", "coverage", "diversity", "diversity_min", "collapsed_classes", "collapsed"]
 PER_CLASS_COLUMNS = ["step", "source", "protocol", "extractor", "class", "class_name", "train_count", "n_real",
                      "n_fake", "fid", "cond_acc"]
 TIDY_COLUMNS = ["grid", "cell", "label", "dataset", "method", "sampling", "seed", "quirks", "scale", "backbone",
@@ -44,6 +45,8 @@ class CellSpec:
     gathered: bool = True  # False: metrics.csv has rows that the tidy CSV lacks
     error: str | None = None
     fid_base: float | None = None  # the FID curve's floor (default: set by the cell's position)
+    collapsed_steps: tuple[int, ...] | None = None  # steps whose evaluation is collapsed; None = no verdict (NaN)
+    cond_acc: float | None = None  # the standard protocol's conditional accuracy at every step (default: random)
 
 
 @dataclass
@@ -110,6 +113,13 @@ def metric_rows(index: int, spec: CellSpec, protocols: tuple[str, ...], extracto
                                 ("fid_head_hi", fid * 0.8 + 2), ("fid_tail_lo", fid * 1.9 - 4),
                                 ("fid_tail_hi", fid * 1.9 + 4)]:
                 row[name] = round(value, 5) if standard else math.nan
+            if spec.cond_acc is not None and standard:
+                row["cond_acc"] = spec.cond_acc
+            collapsed = spec.collapsed_steps is not None and step in spec.collapsed_steps
+            health = ((0.1, 0.05, 0.9, 10, 1) if collapsed else (0.9, 0.6, 0.7, 0, 0)) \
+                if spec.collapsed_steps is not None else (math.nan,) * 5
+            row.update(zip(("diversity", "coverage", "density", "collapsed_classes", "collapsed"), health, strict=True))
+            row["diversity_min"] = health[0]
             rows.append(row)
             for c, count in enumerate(counts):
                 per_class.append({"step": step, "source": "train", "protocol": protocol, "extractor": extractor,
@@ -157,7 +167,7 @@ def write_results(root: Path, grid: str, cells: list[CellSpec], *, key: str | No
                        "steps": max(spec.steps), "d_updates": 5 * max(spec.steps)}}))
         rows, per_class = metric_rows(index, spec, protocols, extractor, run_counts) if spec.metrics else ([], [])
         step = max(spec.steps) if spec.state == "done" else (rows[-1]["step"] if rows else 20)
-        best = min(rows, key=lambda r: r["fid"]) if rows else None
+        best = min(rows, key=lambda r: (r.get("collapsed") == 1, r["fid"])) if rows else None
         (run / "status.json").write_text(json.dumps({
             "state": spec.state, "step": step, "steps": max(spec.steps), "error": spec.error,
             "best": {k: best[k] for k in ("fid", "step", "protocol", "extractor")} if best else None,

@@ -126,7 +126,7 @@ def test_latex_is_booktabs_and_escaped(table3_report):
     assert "FashionMNIST\\_LT" in tex and "FashionMNIST_LT" not in tex.replace("FashionMNIST\\_LT", "")
     assert "$\\pm$" in tex and "$\\Delta$FID" in tex and "±" not in tex
     body = tex.split("\\midrule")[1].split("\\bottomrule")[0].strip().splitlines()
-    assert len(body) == 5 and all(line.endswith("\\\\") and line.count(" & ") == 15 for line in body)
+    assert len(body) == 5 and all(line.endswith("\\\\") and line.count(" & ") == 19 for line in body)
 
 
 def test_details_table_holds_the_standard_metrics_at_the_best_step(table3_report):
