@@ -11,7 +11,8 @@ Per cell the dry run shows the budget of every phase (:mod:`bench.phases`) and i
   The results are kept in ``$BENCH_CACHE/rates.json`` (keyed by everything that moves them), so a second dry run
   is instant; ``BENCH_CALIBRATE=0`` uses that file and the records only.
 
-Phases with no rate (Inception features on a CPU, a dataset not on disk) show ``?``. The judge's time counts
+Phases with no rate (Inception features, which need weights files and minutes on a CPU; a dataset not on disk)
+show ``?``. The judge's time counts
 for the first cell of a dataset whose judge is not cached yet; decoding counts for every cell (nothing caches
 decoded images but Places_LT).
 """
@@ -425,10 +426,13 @@ def _recorded(run_dir: Path, cfg: RunConfig) -> tuple[dict[str, Any], dict[str, 
     return (status, {}) if status.get("state") == "done" else None
 
 
-def _uses_inception(cfg: RunConfig) -> bool:
+def _uses_weights_file(cfg: RunConfig) -> bool:
+    """Whether some protocol of ``cfg`` measures with a pretrained extractor (Inception): no calibration of those
+    (a weights file, minutes on a CPU), recorded rates only."""
     from bench.metrics.protocols import get_protocol
+    from bench.metrics.weights import WEIGHTS_FILES
 
-    return any((cfg.extractor or get_protocol(p).extractor) != "classifier" for p in cfg.protocols)
+    return any((cfg.extractor or get_protocol(p).extractor) in WEIGHTS_FILES for p in cfg.protocols)
 
 
 def estimate_cells(cells: list[Any], results_dir: Path, *, calibrate: bool | None = None,
@@ -496,7 +500,7 @@ class _Estimator:
         recorded_eval = (speed.get("phases") or {}).get("evaluation")
         eval_rate = recorded_eval / evaluations_done if recorded_eval and evaluations_done else None
         reference: float | None = 0.0 if eval_rate is not None else None  # a resumed cell's features are cached
-        if eval_rate is None and not _uses_inception(cfg):  # Inception on a CPU: no calibration, recorded rates only
+        if eval_rate is None and not _uses_weights_file(cfg):  # Inception: no calibration, recorded rates only
             reference, eval_rate = self.rate(_key("evaluate", _eval_key(cfg, facts)), "an evaluation",
                                              lambda: calibrate_evaluation(cfg, facts), ("-reference", ""))
         left = evaluations(cfg) - done_steps // cfg.eval_every
