@@ -323,6 +323,9 @@ class _Trainer:
                     bar.set_postfix_str(f"epoch {epoch + 1}/{plan.epochs}{_short_losses(losses)}", refresh=False)
                     losses = method.pretrain_epoch(loader, plan.batches_of_epoch(epoch),
                                                    on_batch=lambda _: bar.update(1))
+                    for key, value in losses.items():
+                        if not math.isfinite(value):
+                            raise RunFailed(f"non-finite pretraining loss {key} = {value} in epoch {epoch + 1}")
                     self.save_pretrain(epoch + 1, plan.epochs, loader, losses)
                 bar.set_postfix_str(f"epoch {plan.epochs}/{plan.epochs}{_short_losses(losses)}")
             finally:

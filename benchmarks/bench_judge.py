@@ -35,6 +35,7 @@ def main() -> int:
 
     import torch
 
+    from bench import progress
     from bench.datasets import load_dataset
     from bench.metrics.cache import default_cache_root
     from bench.metrics.classifier import judge_recipe, load_or_train_classifier
@@ -48,7 +49,8 @@ def main() -> int:
     cache = Path(tempfile.mkdtemp(prefix="bench_judge_")) if args.fresh else default_cache_root()
     recipe = judge_recipe(reference)
     start = time.perf_counter()
-    net, path = load_or_train_classifier(reference, cache)
+    with progress.shown(True):  # the judge's bar, as lines when stdout is a file
+        net, path = load_or_train_classifier(reference, cache)
     seconds = time.perf_counter() - start
     with torch.no_grad():
         logits = torch.cat([net(batch.float() / 127.5 - 1)[1] for batch in held.images.split(500)])

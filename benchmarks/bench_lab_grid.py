@@ -38,6 +38,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+PHASES = ("data", "judge", "reference", "pretraining", "training", "evaluation")  # bench.phases.PHASES
 ARCHIVE = REPO.parent / "shared" / "data" / "cifar10-jpeg.tar.gz"
 PRECISIONS = {"auto": [], "fp32": ["--set", "bf16=false", "--set", "channels_last=false"]}
 HEALTH = ("coverage", "density", "diversity", "collapsed")  # metrics.csv columns printed when present
@@ -86,15 +87,15 @@ def run_grid(args: argparse.Namespace, data: Path, results: Path, precision: str
 def estimates(text: str) -> dict[str, float]:
     """The dry run's estimated total seconds per cell (its time table: ``... <total> <unit> <from>``)."""
     out: dict[str, float] = {}
+    if "estimated time on this machine" not in text:
+        return out
     table = text.split("estimated time on this machine")[-1].splitlines()[2:]
     for line in table:
         words = line.split()
-        if len(words) < 3:
-            continue
-        numbers = re.findall(r"(\d+(?:\.\d+)?) (s|min)", line)
-        if numbers:
-            value, unit = numbers[-1]
-            out[words[0]] = float(value) * (60 if unit == "min" else 1)
+        values = re.findall(r"\?|\d+(?:\.\d+)? (?:s|min)", line[len(words[0]):] if words else "")
+        if len(values) > len(PHASES) and values[len(PHASES)] != "?":  # the phases, then the total
+            number, unit = values[len(PHASES)].split()
+            out[words[0]] = float(number) * (60 if unit == "min" else 1)
     return out
 
 
