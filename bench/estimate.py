@@ -144,9 +144,7 @@ def cell_pretrain(cfg: RunConfig, facts: DataFacts) -> PretrainBudget | None:
     from bench.methods import get_method
 
     method = get_method(cfg.method)
-    hyper = method.resolve_hyper(dict(cfg.method_options), cfg.backbone)
-    stage = method.pretrains and bool(getattr(hyper, "pretrained", True))
-    epochs = int(getattr(hyper, "pretrain_epochs", 0)) if stage else 0
+    epochs = method.stage_epochs(method.resolve_hyper(dict(cfg.method_options), cfg.backbone))
     if facts.train is None:
         return None if epochs else PretrainBudget(0, 0)
     return pretrain_budget(epochs, facts.train, cfg.batch_size, epochs=cfg.pretrain_epochs,
@@ -156,7 +154,7 @@ def cell_pretrain(cfg: RunConfig, facts: DataFacts) -> PretrainBudget | None:
 def phase_budgets(cfg: RunConfig, facts: DataFacts) -> dict[str, str]:
     """Each phase's budget in words."""
     from bench.methods import get_method
-    from bench.metrics.classifier import JudgeRecipe, judge_budget
+    from bench.metrics.classifier import judge_budget
 
     n_dis = get_method(cfg.method).d_steps_per_iteration(dict(cfg.method_options), cfg.backbone)
     unknown = "? (data not on disk)"
@@ -165,7 +163,7 @@ def phase_budgets(cfg: RunConfig, facts: DataFacts) -> dict[str, str]:
     judge = unknown
     if reference is not None:
         epochs, batch = judge_budget(reference)
-        judge = JudgeRecipe(epochs, batch, False, 0, False).describe(reference).split(" (")[0]
+        judge = f"{epochs} epochs of {reference:,} images in batches of {batch}"
     n_eval = cfg.num_eval_samples
     return {
         "data": f"{train + reference:,} images" if train is not None and reference is not None else unknown,

@@ -231,7 +231,16 @@ class Method:
     def pretrain_epochs(self) -> int:
         """The stage's own number of epochs (the Hyper's ``pretrain_epochs``; 0 without a stage). A scale's
         ``pretrain_images`` may cut it (:func:`bench.phases.pretrain_budget`)."""
-        return int(getattr(self.hp, "pretrain_epochs", 0)) if self.has_pretrain else 0
+        return self.stage_epochs(self.hp) if self.has_pretrain else 0
+
+    @classmethod
+    def stage_epochs(cls, hyper: Any) -> int:
+        """The pretraining epochs a run with the resolved ``hyper`` makes, before any budget: its
+        ``pretrain_epochs`` when the method pretrains (``pretrains``, and its ``pretrained`` option if it has one),
+        else 0. Works before the method is built (the dry run's budgets)."""
+        if not cls.pretrains or not getattr(hyper, "pretrained", True):
+            return 0
+        return int(getattr(hyper, "pretrain_epochs", 0))
 
     def begin_pretrain(self) -> None:
         """Set the stage up before its first batch: its optimizer (``self.pretrain_opt``) and any network of its
