@@ -3,14 +3,35 @@ BenchError, shown as one line without a traceback."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
-from bench.config import SCALES
-from bench.errors import BenchError, one_line
+from bench.config import choices
+from bench.errors import BenchError, ConfigError, one_line
+
+SCALES = choices("scale")
+
+
+def parse_set(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """Parse ``--set key=value`` items; values are read as JSON when they parse (numbers, true, lists, objects), else
+    kept as text. The plan checks each against its option's rule (``--set bf16=False`` is text, and refused)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--set expects key=value, got {item!r}")
+        key, raw = item.split("=", 1)
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        out[key.strip()] = value
+    return out
+
 
 RESULTS_ROOT = click.option(
     "--results-root", type=click.Path(file_okay=False, path_type=Path),
@@ -52,7 +73,7 @@ def main() -> None:
       bench list aids               the training aids: regularizer (lecam), augment (diffaug)
       bench run --grid demo         the embedded demo: seven cells on digits_lt, CPU, ~10 min
       bench report --grid demo --html
-    Every number bench prints names its protocol (paper | standard) and feature extractor.
+    Every number bench prints names its protocol (paper | standard | studiogan) and feature extractor.
     """
 
 
@@ -84,22 +105,27 @@ def list_cmd(what: str) -> None:
         click.echo(describe_grids())
 
 
+# options of ``bench run`` that only a grid takes (the parameter names); a single run refuses them
+GRID_ONLY = ("only", "executor", "workers", "cells_per_gpu", "retry_failed", "partition", "gpus", "time_min",
+             "array_parallelism", "cells_per_job")
+
+
 @main.command("run")
 @click.option("--grid", "grid", default=None,
               help="Run every cell of a grid: a shipped one (bench list grids: demo, table3, ...) or your own grid "
                    "file, e.g. --grid path/mine.toml (the README's 'Your own grid' has an example).")
 @click.option("--dataset", default=None, help="Single run: dataset name (bench list datasets).")
 @click.option("--method", default=None, help="Single run: method name (bench list methods).")
-@click.option("--sampling", type=click.Choice(["none", "balanced"]), default=None,
+@click.option("--sampling", type=click.Choice(choices("sampling")), default=None,
               help="Real-batch sampling; balanced = the paper's 'Sampling TRUE'. With --grid it overrides every "
                    "cell (and renames the cells).")
 @click.option("--seed", type=int, default=None, help="Single run: seed.")
 @click.option("--seeds", type=click.IntRange(min=1), default=None,
               help="Grid: run every cell with seeds 0..N-1 (cell ids end in -s<seed>); the report shows the mean and "
                    "a 95%% t-interval over them.")
-@click.option("--quirks", type=click.Choice(["paper", "fixed"]), default=None,
+@click.option("--quirks", type=click.Choice(choices("quirks")), default=None,
               help="Single run: reproduce (paper) or correct (fixed) the upstream bugs.")
-@click.option("--scale", type=click.Choice(list(SCALES)), default=None,
+@click.option("--scale", type=click.Choice(SCALES), default=None,
               help="Budget preset: paper (the paper's steps), lab (CIFAR-like 32x32 in < 20 min per cell on a CPU), "
                    "cpu (a couple of minutes per digits cell), smoke (seconds). Every method gets the same number "
                    "of D updates.")
@@ -107,8 +133,9 @@ def list_cmd(what: str) -> None:
               help="Override a config key (repeatable), e.g. --set steps=500 --set method_options.pretrained=false.")
 @click.option("--only", default=None, help="Grid: run only matching cells, e.g. method=ecogan,dataset=cifar10_lt.")
 @click.option("--dry-run", is_flag=True,
-              help="Grid: list the cells (with the paper's numbers), each phase's budget and the estimated time per "
-                   "cell on this machine (recorded rates, else a short calibration), and stop.")
+              help="List the grid's cells (with the paper's numbers), each phase's budget and the estimated time per "
+                   "cell on this machine (recorded rates, else a short calibration), or print the single run's "
+                   "resolved cell (folder, budget, recipe), and stop.")
 @click.option("--no-estimate", is_flag=True,
               help="Grid, --dry-run: list the cells without the budgets and estimated times.")
 @click.option("--executor", type=click.Choice(["local", "slurm"]), default="local", show_default=True,
@@ -132,7 +159,7 @@ def list_cmd(what: str) -> None:
 @click.option("--slurm-local", is_flag=True, hidden=True, help="Slurm: submitit's local mode (tests).")
 @RESULTS_ROOT
 @DATA_ROOT
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None, help="Device (default auto).")
+@click.option("--device", type=click.Choice(choices("device")), default=None, help="Device (default auto).")
 def run_cmd(grid, dataset, method, sampling, seed, seeds, quirks, scale, sets, only, dry_run, no_estimate, executor,
             workers, cells_per_gpu, nproc, retry_failed, force_restart, partition, gpus, time_min, array_parallelism,
             cells_per_job, slurm_local, results_root, data_root, device) -> None:
@@ -149,8 +176,6 @@ def run_cmd(grid, dataset, method, sampling, seed, seeds, quirks, scale, sets, o
       bench run --dataset cifar10_lt --method ecogan --scale paper --nproc 4   # one cell on 4 GPUs
     A finished cell is never trained again; an interrupted one resumes from its last checkpoint.
     """
-    from bench.config import parse_set
-
     overrides = parse_set(sets)
     if data_root is not None:
         overrides["data_root"] = data_root
@@ -177,37 +202,52 @@ def run_cmd(grid, dataset, method, sampling, seed, seeds, quirks, scale, sets, o
         raise click.UsageError("--seeds goes with --grid; for one run give --seed")
     if not (dataset and method):
         raise click.UsageError("give --grid NAME, or --dataset and --method for a single run (see bench run --help)")
+    ctx = click.get_current_context()
+    given = [f"--{name.replace('_', '-')}" for name in GRID_ONLY
+             if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE]
+    if given:
+        raise ConfigError(f"{', '.join(given)} {'goes' if len(given) == 1 else 'go'} with --grid: a single run "
+                          f"(--dataset/--method) is one cell, in this process")
     from bench.scheduler import run_single
 
     cell = {"dataset": dataset, "method": method}
     cell.update({k: v for k, v in {"sampling": sampling, "seed": seed, "quirks": quirks}.items() if v is not None})
     outcome = run_single(cell, results_root=results_root, scale=scale, overrides=overrides,
-                         force_restart=force_restart)
-    sys.exit({"done": 0, "skipped": 0, "interrupted": 130}.get(outcome.status, 1))
+                         force_restart=force_restart, dry_run=dry_run)
+    sys.exit({"done": 0, "skipped": 0, "dry-run": 0, "interrupted": 130}.get(outcome.status, 1))
 
 
 @main.command("eval")
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--protocol", type=click.Choice(["paper", "standard"]), required=True, help="How to measure.")
+@click.option("--protocol", type=click.Choice(choices("protocols")), required=True, help="How to measure.")
 @click.option("--checkpoint", type=click.Choice(["best", "latest"]), default="best", show_default=True)
 @click.option("--extractor", default=None,
-              help="Feature extractor: inception-v3-compat, torchvision-inception or classifier "
+              help="Feature extractor: inception-v3-compat, torchvision-inception, dinov2 or classifier "
                    "(default: the run's own, e.g. classifier for cpu-scale runs; else the protocol's).")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Override an evaluation key (repeatable), e.g. --set extractor=dinov2 "
+                   "--set dinov2_weights=/models/dinov2_vitl14_pretrain.pth --set num_eval_samples=10000.")
 @DATA_ROOT
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--device", type=click.Choice(choices("device")), default="auto", show_default=True)
 @click.option("--allow-foreign-checkpoint", "allow_foreign", is_flag=True,
               help="Use a checkpoint whose config hash differs from the run folder's config.json (a file copied in "
                    "from another run); refused by default.")
-def eval_cmd(run_dir, protocol, checkpoint, extractor, data_root, device, allow_foreign) -> None:
+def eval_cmd(run_dir, protocol, checkpoint, extractor, sets, data_root, device, allow_foreign) -> None:
     """Re-evaluate a run's checkpoint under a protocol, without training; rows are appended to its CSVs."""
-    from bench.posthoc import evaluate_run
+    from bench.run.posthoc import evaluate_run
 
     result = evaluate_run(run_dir, protocol=protocol, checkpoint=checkpoint, extractor=extractor,
-                          data_root=data_root, device=device, allow_foreign=allow_foreign)
+                          data_root=data_root, device=device, allow_foreign=allow_foreign,
+                          overrides=parse_set(sets))
     row = result.row
     click.echo(f"step {row['step']} [{row['protocol']} protocol, {row['extractor']} features, "
-               f"reference {row['reference']}]: FID {row['fid']:.2f}  IS {row['is_mean']:.2f}  "
+               f"reference {row['reference']}]: FID {row['fid']:.2f}  IS {_number(row['is_mean'])}  "
                f"intra-class FID {row['ifid_mean']:.2f}")
+
+
+def _number(value: float) -> str:
+    """Two decimals, or "–" for a metric the extractor does not give (IS without logits)."""
+    return "–" if value != value else f"{value:.2f}"
 
 
 @main.command("sample")
@@ -219,13 +259,13 @@ def eval_cmd(run_dir, protocol, checkpoint, extractor, data_root, device, allow_
 @click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="...into this folder.")
 @click.option("--checkpoint", type=click.Choice(["best", "latest"]), default="best", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--device", type=click.Choice(choices("device")), default="auto", show_default=True)
 @click.option("--allow-foreign-checkpoint", "allow_foreign", is_flag=True,
               help="Use a checkpoint whose config hash differs from the run folder's config.json (a file copied in "
                    "from another run); refused by default.")
 def sample_cmd(run_dir, per_class, out, class_index, n, out_dir, checkpoint, seed, device, allow_foreign) -> None:
     """Write generated images from a run's checkpoint, without training or data."""
-    from bench.posthoc import sample_run
+    from bench.run.posthoc import sample_run
 
     written = sample_run(run_dir, per_class=per_class, out=out, class_index=class_index, n=n, out_dir=out_dir,
                          checkpoint=checkpoint, seed=seed, device=device, allow_foreign=allow_foreign)
@@ -236,20 +276,21 @@ def sample_cmd(run_dir, per_class, out, class_index, n, out_dir, checkpoint, see
 @click.option("--grid", required=True,
               help="Grid name, grid file (path/mine.toml) or grid key such as table3-cpu; adhoc[-<scale>] for the "
                    "single runs of bench run --dataset --method.")
-@click.option("--scale", type=click.Choice(list(SCALES)), default=None,
+@click.option("--scale", type=click.Choice(SCALES), default=None,
               help="The scale the grid ran at, when not its default (results/<grid>-<scale>/).")
 @RESULTS_ROOT
 def gather_cmd(grid, scale, results_root) -> None:
     """Rebuild results/<grid>.csv (tidy: run x step x protocol x metric) from the run folders."""
-    from bench.results import gather
+    from bench.results import gather, speed_csv_path
 
     path = gather(grid, results_root=results_root, scale=scale)
-    click.echo(f"wrote {path}")
+    speed = speed_csv_path(path.parent, path.stem)
+    click.echo(f"wrote {path}" + (f" and {speed} (what each run cost)" if speed.is_file() else ""))
 
 
 @main.command("status")
 @click.option("--grid", required=True, help="Grid name, grid file or key (as for bench gather).")
-@click.option("--scale", type=click.Choice(list(SCALES)), default=None)
+@click.option("--scale", type=click.Choice(SCALES), default=None)
 @RESULTS_ROOT
 def status_cmd(grid, scale, results_root) -> None:
     """Each cell of a grid: state, step, best FID (with protocol and extractor)."""
@@ -262,7 +303,7 @@ def status_cmd(grid, scale, results_root) -> None:
 @click.option("--grid", required=True,
               help="Grid name, grid file (path/mine.toml, as given to bench run) or key (table3-cpu, adhoc-smoke), "
                    "as gathered.")
-@click.option("--scale", type=click.Choice(list(SCALES)), default=None,
+@click.option("--scale", type=click.Choice(SCALES), default=None,
               help="The scale the grid ran at, when its results exist at several (results/<grid>-<scale>/).")
 @click.option("--html", is_flag=True, help="Also render the self-contained HTML page.")
 @RESULTS_ROOT

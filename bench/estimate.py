@@ -1,6 +1,7 @@
 """Each phase's budget and time for the cells of a grid on this machine, for ``bench run --dry-run``.
 
-Per cell the dry run shows the budget of every phase (:mod:`bench.phases`) and its estimated seconds:
+Per cell (its run plan, ``bench.plan.RunPlan``: nothing is resolved again) the dry run shows the budget of every
+phase (:mod:`bench.run.phases`) and its estimated seconds:
 
 - **recorded**: a cell with a ``speed.json`` of the same precision and thread count (a partly run cell) takes its
   own measured rates (seconds per iteration, per pretraining batch, per evaluation); a finished cell costs 0;
@@ -20,6 +21,7 @@ decoded images but Places_LT).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import statistics
@@ -31,8 +33,31 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import torch
+import torch.nn.functional as F
+
+from bench.atomic import atomic_write_json
 from bench.config import RunConfig
-from bench.phases import PHASES, PretrainBudget, pretrain_budget
+from bench.datasets import count_images, data_root, get_spec
+from bench.datasets.base import ImageSet, uint8_to_float
+from bench.datasets.decode import IMAGE_SUFFIXES, decode_image_files
+from bench.datasets.sources import cifar10
+from bench.hardware import describe_cpu
+from bench.methods.base import Method, losses_to_floats
+from bench.metrics import Evaluator
+from bench.metrics.cache import default_cache_root, load_cached, slug
+from bench.metrics.classifier import ReferenceClassifier, augmentation, judge_budget, recipe_for
+from bench.metrics.extractors import ClassifierExtractor
+from bench.metrics.protocols import get_protocol
+from bench.metrics.weights import WEIGHTS_FILES
+from bench.plan import RunPlan
+from bench.results import format_table
+from bench.rng import preserved_rng
+from bench.run.folder import RunDir, read_json, read_status
+from bench.run.phases import PretrainBudget, pretrain_budget
+from bench.run.samples import class_grid, grid_classes
+from bench.run.setup import build_method, resolve_device
+from bench.speed import PHASES
 
 CALIBRATE_ENV = "BENCH_CALIBRATE"
 RATES_FILE = "rates.json"
@@ -42,7 +67,6 @@ CALIBRATION_S = 1.0  # time each rate for at least this long (at most 8 repetiti
 @dataclass
 class DataFacts:
     """What an estimate needs to know about a cell's data, found without decoding it."""
-
     num_classes: int
     channels: int
     train_counts: list[int] | None  # per class, after the long-tail profile and the cap; None = unknown
@@ -57,7 +81,6 @@ class DataFacts:
 @dataclass
 class CellEstimate:
     """One cell: the budget text and the estimated seconds of each phase, and where the rates came from."""
-
     cell: str
     budgets: dict[str, str]
     seconds: dict[str, float | None]
@@ -71,7 +94,6 @@ class CellEstimate:
 
 class Rates:
     """The calibrated rates kept in ``<cache root>/rates.json``: key -> seconds (one unit of work)."""
-
     def __init__(self, root: Path) -> None:
         self.path = root / RATES_FILE
         try:
@@ -87,8 +109,6 @@ class Rates:
         self.values[key] = {"seconds": seconds, "when": datetime.now(UTC).isoformat(timespec="seconds")}
 
     def save(self) -> None:
-        from bench.run_dir import atomic_write_json
-
         with contextlib.suppress(Exception):  # a read-only cache only costs a calibration next time
             atomic_write_json(self.path, self.values)
 
@@ -96,8 +116,6 @@ class Rates:
 # -- data -------------------------------------------------------------------------------------------------------
 def data_facts(cfg: RunConfig) -> DataFacts:
     """Classes, channels, image counts and a few files of ``cfg``'s dataset, without decoding it."""
-    from bench.datasets import count_images, get_spec
-
     spec = get_spec(cfg.dataset)
     train = count_images(cfg.dataset, "train", cfg.data_root, cfg.max_per_class)
     reference = count_images(cfg.dataset, "test", cfg.data_root)
@@ -109,15 +127,11 @@ def data_facts(cfg: RunConfig) -> DataFacts:
 
 def _sample_files(cfg: RunConfig, n: int = 48) -> list[Path]:
     """Up to ``n`` image files the dataset decodes (folder:<path> and an image-folder copy of CIFAR-10)."""
-    from bench.datasets import data_root, get_spec
-    from bench.datasets.decode import IMAGE_SUFFIXES
-
     spec = get_spec(cfg.dataset)
     base: Path | None = None
     if spec.source == "folder":
         base = Path(spec.location or "").expanduser() / "train"
     elif spec.source == "cifar10":
-        from bench.datasets.sources import cifar10
 
         root = data_root(cfg.data_root)
         if not (root / cifar10.FOLDER / "test_batch").is_file() and (copy := cifar10.folder_copy(root)):
@@ -139,27 +153,21 @@ def evaluations(cfg: RunConfig) -> int:
     return cfg.steps // cfg.eval_every + (1 if cfg.steps % cfg.eval_every else 0)
 
 
-def cell_pretrain(cfg: RunConfig, facts: DataFacts) -> PretrainBudget | None:
-    """The cell's pretraining (None when the train set's size is unknown)."""
-    from bench.methods import get_method
-
-    method = get_method(cfg.method)
-    epochs = method.stage_epochs(method.resolve_hyper(dict(cfg.method_options), cfg.backbone))
+def cell_pretrain(plan: RunPlan, facts: DataFacts) -> PretrainBudget | None:
+    """The cell's pretraining: the plan's epochs cut to ``pretrain_images`` (None when the train set's size is
+    unknown)."""
+    epochs = plan.budget.pretrain_epochs
     if facts.train is None:
         return None if epochs else PretrainBudget(0, 0)
-    return pretrain_budget(epochs, facts.train, cfg.batch_size, epochs=cfg.pretrain_epochs,
-                           max_images=cfg.pretrain_images)
+    return pretrain_budget(epochs, facts.train, plan.config.batch_size, plan.config.pretrain_images)
 
 
-def phase_budgets(cfg: RunConfig, facts: DataFacts) -> dict[str, str]:
+def phase_budgets(plan: RunPlan, facts: DataFacts) -> dict[str, str]:
     """Each phase's budget in words."""
-    from bench.methods import get_method
-    from bench.metrics.classifier import judge_budget
-
-    n_dis = get_method(cfg.method).d_steps_per_iteration(dict(cfg.method_options), cfg.backbone)
+    cfg, n_dis = plan.config, plan.n_dis
     unknown = "? (data not on disk)"
     train, reference = facts.train, facts.reference
-    pretrain = cell_pretrain(cfg, facts)
+    pretrain = cell_pretrain(plan, facts)
     judge = unknown
     if reference is not None:
         epochs, batch = judge_budget(reference)
@@ -191,10 +199,6 @@ def _timed(run: Callable[[], None], warmup: int = 1, at_least: int = 2) -> float
 
 
 def _synthetic(counts: list[int], channels: int, size: int, split: str, name: str) -> Any:
-    import torch
-
-    from bench.datasets.base import ImageSet
-
     gen = torch.Generator().manual_seed(0)
     labels = torch.repeat_interleave(torch.arange(len(counts)), torch.tensor(counts))
     images = torch.randint(0, 256, (labels.numel(), channels, size, size), generator=gen, dtype=torch.uint8)
@@ -209,15 +213,13 @@ def _scaled_counts(counts: list[int] | None, num_classes: int, total: int) -> li
     return [max(2, round(c * scale)) for c in base]
 
 
-def _method_for(cfg: RunConfig, facts: DataFacts, device: Any) -> Any:
-    import torch
-
-    from bench.run_setup import build_method
-
+def _method_for(plan: RunPlan, facts: DataFacts, device: torch.device) -> Method:
+    """The plan's method built for data of ``facts``' shape, in the run's precision and memory format."""
+    cfg = plan.config
     counts = facts.train_counts or [100] * facts.num_classes
     data = {"num_classes": facts.num_classes, "class_names": [str(c) for c in range(facts.num_classes)],
             "class_counts": counts, "channels": facts.channels, "image_size": cfg.image_size}
-    method = build_method(cfg, data, device)
+    method = build_method(plan, data, device)
     method.amp_dtype = torch.bfloat16 if cfg.bf16 else None
     if cfg.channels_last:
         for module in method.modules().values():
@@ -225,19 +227,13 @@ def _method_for(cfg: RunConfig, facts: DataFacts, device: Any) -> Any:
     return method
 
 
-def calibrate_training(cfg: RunConfig, facts: DataFacts) -> tuple[float, float | None]:
-    """(seconds per training iteration, seconds per pretraining batch or None) of ``cfg``'s method as it runs."""
-    import torch
-
-    from bench.datasets.base import uint8_to_float
-    from bench.methods.base import losses_to_floats
-    from bench.rng import preserved_rng
-    from bench.run_setup import resolve_device
-
+def calibrate_training(plan: RunPlan, facts: DataFacts) -> tuple[float, float | None]:
+    """(seconds per training iteration, seconds per pretraining batch or None) of the plan's method as it runs."""
+    cfg = plan.config
     device = resolve_device(cfg.device)
     with preserved_rng():
         torch.manual_seed(0)
-        method = _method_for(cfg, facts, device)
+        method = _method_for(plan, facts, device)
         gen = torch.Generator().manual_seed(0)
         pool = max(4 * cfg.batch_size, 64)
         images = torch.randint(0, 256, (pool, facts.channels, cfg.image_size, cfg.image_size), generator=gen,
@@ -273,17 +269,10 @@ def calibrate_training(cfg: RunConfig, facts: DataFacts) -> tuple[float, float |
         return _timed(iteration), pretrain
 
 
-def calibrate_evaluation(cfg: RunConfig, facts: DataFacts) -> tuple[float, float]:
+def calibrate_evaluation(plan: RunPlan, facts: DataFacts) -> tuple[float, float]:
     """(seconds of the reference phase, seconds of one evaluation of every protocol with its sample grid), with an
     untrained judge and synthetic data of the cell's shape and counts."""
-    import torch
-
-    from bench.metrics import Evaluator
-    from bench.metrics.extractors import ClassifierExtractor
-    from bench.rng import preserved_rng
-    from bench.run_setup import resolve_device
-    from bench.samples import class_grid, grid_classes
-
+    cfg = plan.config
     device = resolve_device(cfg.device)
     n_eval = cfg.num_eval_samples or facts.reference or 1000
     train_set = _synthetic(_scaled_counts(facts.train_counts, facts.num_classes, min(facts.train or n_eval, n_eval)),
@@ -293,7 +282,7 @@ def calibrate_evaluation(cfg: RunConfig, facts: DataFacts) -> tuple[float, float
     judge = ClassifierExtractor.untrained(facts.channels, facts.num_classes, cfg.image_size, device)
     with preserved_rng(), tempfile.TemporaryDirectory() as cache:
         torch.manual_seed(0)
-        method = _method_for(cfg, facts, device)
+        method = _method_for(plan, facts, device)
         evaluator = Evaluator(cfg, train_set, reference_set, device, cache_root=cache,
                               extractors={"classifier": judge})
         start = time.perf_counter()
@@ -312,14 +301,6 @@ def calibrate_evaluation(cfg: RunConfig, facts: DataFacts) -> tuple[float, float
 def calibrate_judge(cfg: RunConfig, facts: DataFacts) -> float:
     """Seconds per batch of the judge's training for ``cfg``'s dataset at its size (its recipe's batch and
     precision)."""
-    import torch
-    import torch.nn.functional as F
-
-    from bench.datasets.base import uint8_to_float
-    from bench.metrics.classifier import ReferenceClassifier, augmentation, recipe_for
-    from bench.rng import preserved_rng
-    from bench.run_setup import resolve_device
-
     device = resolve_device(cfg.device)
     recipe = recipe_for(cfg.dataset, facts.reference or 0, cfg.image_size, device)
     batch = recipe.batch_size
@@ -349,8 +330,6 @@ def calibrate_judge(cfg: RunConfig, facts: DataFacts) -> float:
 
 def _judge_shape(facts: DataFacts) -> tuple[int, int]:
     """(batches in all, batch size) of the judge of ``facts``' reference."""
-    from bench.metrics.classifier import judge_budget
-
     n = facts.reference or 0
     epochs, batch = judge_budget(n)
     per_epoch = n // batch + (1 if n % batch >= 2 else 0)
@@ -359,8 +338,6 @@ def _judge_shape(facts: DataFacts) -> tuple[int, int]:
 
 def calibrate_decode(facts: DataFacts, cfg: RunConfig) -> float:
     """Seconds per image to decode and resize ``facts.files`` (0 for an in-memory source)."""
-    from bench.datasets.decode import decode_image_files
-
     if not facts.files:
         return 0.0
     start = time.perf_counter()
@@ -371,10 +348,6 @@ def calibrate_decode(facts: DataFacts, cfg: RunConfig) -> float:
 def judge_cached(cfg: RunConfig, facts: DataFacts) -> bool:
     """Whether a judge of ``cfg``'s dataset at its size and with today's recipe is in the cache (by file name and
     recipe; the exact images are only known once decoded)."""
-    from bench.metrics.cache import default_cache_root, load_cached, slug
-    from bench.metrics.classifier import recipe_for
-    from bench.run_setup import resolve_device
-
     text = recipe_for(cfg.dataset, facts.reference or 0, cfg.image_size, resolve_device(cfg.device)).text()
     pattern = f"classifier-{slug(cfg.dataset)}-{cfg.image_size}px-{facts.channels}ch-*.pt"
     return any((load_cached(path) or {}).get("recipe") == text for path in default_cache_root().glob(pattern))
@@ -382,19 +355,14 @@ def judge_cached(cfg: RunConfig, facts: DataFacts) -> bool:
 
 # -- estimates --------------------------------------------------------------------------------------------------
 def _key(*parts: Any) -> str:
-    import hashlib
-
-    import torch
-
-    from bench.hardware import describe_cpu
-
     text = json.dumps([*parts, torch.__version__, describe_cpu(), torch.get_num_threads()], sort_keys=True,
                       default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
-def _method_key(cfg: RunConfig, facts: DataFacts) -> list[Any]:
-    return [cfg.method, cfg.method_hyper(), cfg.backbone, cfg.g_cond, cfg.regularizer, cfg.augment, cfg.quirks,
+def _method_key(plan: RunPlan, facts: DataFacts) -> list[Any]:
+    cfg = plan.config
+    return [cfg.method, plan.hyper_json(), plan.backbone, plan.g_cond, cfg.regularizer, cfg.augment, cfg.quirks,
             cfg.image_size, facts.channels, facts.num_classes, cfg.batch_size, cfg.bf16, cfg.channels_last,
             cfg.device]
 
@@ -408,10 +376,6 @@ def _eval_key(cfg: RunConfig, facts: DataFacts) -> list[Any]:
 
 def _recorded(run_dir: Path, cfg: RunConfig) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """(status.json, speed.json) of a cell that ran before with the same precision and threads, else None."""
-    import torch
-
-    from bench.run_dir import RunDir, read_json, read_status
-
     run = RunDir(run_dir)
     status = read_status(run) or {}
     if not run.speed.exists():
@@ -427,9 +391,6 @@ def _recorded(run_dir: Path, cfg: RunConfig) -> tuple[dict[str, Any], dict[str, 
 def _uses_weights_file(cfg: RunConfig) -> bool:
     """Whether some protocol of ``cfg`` measures with a pretrained extractor (Inception): no calibration of those
     (a weights file, minutes on a CPU), recorded rates only."""
-    from bench.metrics.protocols import get_protocol
-    from bench.metrics.weights import WEIGHTS_FILES
-
     return any((cfg.extractor or get_protocol(p).extractor) in WEIGHTS_FILES for p in cfg.protocols)
 
 
@@ -437,18 +398,15 @@ def estimate_cells(cells: list[Any], results_dir: Path, *, calibrate: bool | Non
                    say: Callable[[str], None] | None = None) -> list[CellEstimate]:
     """Budgets and estimated seconds per phase of each cell (``bench.grid.Cell`` objects), in order (see the module
     docstring). ``calibrate`` None = unless ``BENCH_CALIBRATE=0``; ``say`` reports each calibration."""
-    from bench.metrics.cache import default_cache_root
-
     calibrate = os.environ.get(CALIBRATE_ENV, "1") != "0" if calibrate is None else calibrate
     estimator = _Estimator(Rates(default_cache_root()), calibrate, say or (lambda _: None))
-    out = [estimator.cell(cell.id, cell.config, results_dir / cell.id) for cell in cells]
+    out = [estimator.cell(cell.id, cell.plan, results_dir / cell.id) for cell in cells]
     estimator.rates.save()
     return out
 
 
 class _Estimator:
     """The state of one dry run's estimates: the rates file, the data facts found, the judges already counted."""
-
     def __init__(self, rates: Rates, calibrate: bool, say: Callable[[str], None]) -> None:
         self.rates, self.calibrate, self.say = rates, calibrate, say
         self.facts: dict[tuple[Any, ...], DataFacts] = {}
@@ -468,25 +426,26 @@ class _Estimator:
             self.rates.save()  # now: an interrupted dry run keeps what it measured
         return values
 
-    def cell(self, cell_id: str, cfg: RunConfig, run_dir: Path) -> CellEstimate:
+    def cell(self, cell_id: str, plan: RunPlan, run_dir: Path) -> CellEstimate:
+        cfg = plan.config
         data_key = (cfg.dataset, cfg.data_root, cfg.max_per_class, cfg.channels)
         if data_key not in self.facts:
             self.facts[data_key] = data_facts(cfg)
         facts = self.facts[data_key]
-        budgets = phase_budgets(cfg, facts)
+        budgets = phase_budgets(plan, facts)
         status, speed = _recorded(run_dir, cfg) or ({}, {})
         if status.get("state") == "done":
             return CellEstimate(cell_id, budgets, dict.fromkeys(PHASES, 0.0), "done (skipped)")
         done_steps = int(status.get("step") or 0)
         seconds: dict[str, float | None] = {"data": self.decode(cfg, facts), "judge": self.judge(cfg, facts)}
-        pretrain = cell_pretrain(cfg, facts)
+        pretrain = cell_pretrain(plan, facts)
         train_rate = (speed.get("train") or {}).get("s_per_iteration")
         source = "recorded" if train_rate is not None else "calibrated"
         pretrain_left = pretrain is not None and pretrain.batches > 0 and done_steps == 0
         pretrain_rate = None
         if train_rate is None or pretrain_left:
-            it, pretrain_rate = self.rate(_key("train", _method_key(cfg, facts)), f"{cell_id}: training",
-                                          lambda: calibrate_training(cfg, facts), ("", "-pretrain"))
+            it, pretrain_rate = self.rate(_key("train", _method_key(plan, facts)), f"{cell_id}: training",
+                                          lambda: calibrate_training(plan, facts), ("", "-pretrain"))
             train_rate = train_rate if train_rate is not None else it
         seconds["training"] = train_rate * max(0, cfg.steps - done_steps) if train_rate is not None else None
         if pretrain is None:
@@ -501,7 +460,7 @@ class _Estimator:
         reference: float | None = 0.0 if eval_rate is not None else None  # a resumed cell's features are cached
         if eval_rate is None and not _uses_weights_file(cfg):  # Inception: no calibration, recorded rates only
             reference, eval_rate = self.rate(_key("evaluate", _eval_key(cfg, facts)), "an evaluation",
-                                             lambda: calibrate_evaluation(cfg, facts), ("-reference", ""))
+                                             lambda: calibrate_evaluation(plan, facts), ("-reference", ""))
         left = evaluations(cfg) - done_steps // cfg.eval_every
         seconds["reference"] = reference
         seconds["evaluation"] = eval_rate * left if eval_rate is not None else None
@@ -541,10 +500,6 @@ def format_seconds(value: float | None) -> str:
 
 def format_estimates(estimates: list[CellEstimate], workers: int = 1) -> str:
     """The dry run's budget and time tables (per cell: each phase's budget; then each phase's seconds)."""
-    import torch
-
-    from bench.results import format_table
-
     if not estimates:
         return ""
     budgets = [("cell", *PHASES)] + [(e.cell, *(e.budgets[p] for p in PHASES)) for e in estimates]
@@ -563,8 +518,6 @@ def format_estimates(estimates: list[CellEstimate], workers: int = 1) -> str:
 @contextlib.contextmanager
 def threads(count: int | None) -> Iterator[None]:
     """torch's intra-op threads set to ``count`` inside the block (the threads a cell will get)."""
-    import torch
-
     before = torch.get_num_threads()
     if count:
         torch.set_num_threads(count)

@@ -6,16 +6,18 @@ A grid file is declarative TOML. Top-level keys:
 - ``scale`` (str): the default scale (``paper`` | ``cpu`` | ``smoke``); default ``cpu``.
 - ``protocols`` (list): the protocols every cell evaluates (``paper``, ``standard``).
 - ``[settings]``: RunConfig keys shared by every cell that are neither axes nor budgets (``backbone``,
-  ``extractor``, ``channels`` ...). A scale preset that names a network (``smoke`` → ``tiny``) wins over them.
+  ``extractor``, ``channels`` ...). A scale preset that names a network (``smoke`` → ``tiny``) wins over the
+  settings' one; a cell's own ``backbone`` (which its id names) wins over both.
 - ``[budget]``: RunConfig budget keys (steps, batch_size, image_size, eval_every ...), applied at scale
   ``paper`` only; the other scales take their preset's budget, and ``bench run`` says which keys it did not
   apply (:meth:`Grid.budget_note`). Order, later wins: defaults < ``[budget]`` (paper only) < the scale
-  preset < ``[settings]`` (but a preset's network) and the cell's axes < ``--set``.
+  preset < ``[settings]`` (but a preset's network) < the cell's axes < ``--set`` (``bench.plan``).
 - ``[axes]``: a list per axis (``dataset``, ``method``, ``sampling``, ``seed``, ``quirks``, ``backbone``,
   ``g_cond``, ``method_options``, ``regularizer``, ``augment``); the cells are their product, dataset varying
   slowest.
 - ``[[cells]]``: explicit cells, each with axis values (``dataset`` and ``method`` required), an optional
-  ``label``, a per-cell ``budget`` (paper scale only, over the grid's) and ``paper`` numbers.
+  ``label``, a per-cell ``budget`` (paper scale only, over the grid's), ``paper`` numbers and ``external`` numbers
+  (what another harness published for the same method and data; see below).
 - ``[[paper]]``: paper numbers for product cells: ``match = {axis = value, ...}`` plus the paper keys.
 - ``[[claims]]``: the paper's claims as testable statements (``id``, ``text``, ``kind`` = less | order | slope |
   tail and its rows; :mod:`bench.report.claims`); ``bench report`` prints a verdict for each.
@@ -27,11 +29,18 @@ Paper numbers (``paper = {...}``): ``fid``, ``is``, ``best_step`` and ``step_uni
 best step in our iterations; required for ``batches``), ``selection`` (``min_fid`` | ``last``), ``source``,
 ``note``.
 
-Cell ids are ``<dataset>-<method>-<sampling>-s<seed>``, then ``-<backbone>`` when a cell's backbone differs
-from the grid's setting, ``-g_<g_cond>`` when the cell sets how G takes the class (``-g_concat``),
+External numbers (``external = {...}``): ``harness`` and ``model`` (required: who published them, under which
+name), ``fid``, ``ifid`` (intra-class FID), ``is``, ``protocol`` (the bench protocol that measures the same way, e.g.
+``studiogan``), ``gate`` (true: a reproduction counts only if this cell lands within the seed noise of these
+numbers; ``bench report`` states the verdict), ``source``, ``note``. The table1 grid's balanced rows carry
+StudioGAN's CIFAR-10 numbers.
+
+The axes, their order, the cell ids and labels and the ``--only`` keys come from the option table
+(``bench.config``): cell ids are ``<dataset>-<method>-<sampling>-s<seed>``, then ``-<backbone>`` when a cell's
+backbone differs from the grid's setting, ``-g_<g_cond>`` when the cell sets how G takes the class (``-g_concat``),
 ``-<option><value>`` per method option (``-div4``, ``-pretrained_false``), ``-reg_lecam`` and ``-aug_diffaug`` when
-a training aid is on, ``-quirks_fixed``, and last ``-bf16`` / ``-chlast`` when the resolved config trains with
-bf16 autocast / channels_last nets (:func:`precision_suffix`; the cpu and lab scales choose them per machine). A
+a training aid is on, ``-quirks_fixed``, and last ``-bf16`` / ``-chlast`` when the cell's plan trains with bf16
+autocast / channels_last nets (``bench.config.ID_SUFFIXES``; the cpu and lab scales choose them per machine). A
 ``folder:<path>`` dataset appears as ``folder_<name>_<8 hex digits of its absolute path's sha256>``, so that
 folders whose names differ only in characters outside ASCII never collide. An id longer than 120 characters
 keeps its first 111 and ends in ``-`` and 8 hex digits of the whole id's sha256. Ids are built from the grid file
@@ -43,55 +52,50 @@ machine) or the code, and name the run folders
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
-import os
-import re
 import tomllib
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bench.config import (
-    AUGMENTS,
+    AXES,
+    AXIS_DEFAULTS,
     BUDGET_KEYS,
-    G_CONDS,
+    FOLDER_PREFIX,
+    OPTIONS,
     PROTOCOLS,
-    REGULARIZERS,
-    SAMPLINGS,
     SCALES,
+    SETTING_KEYS,
     RunConfig,
-    field_names,
-    resolve,
+    dataset_token,
+    make_cell_id,
+    make_label,
+    without_id_suffixes,
 )
 from bench.errors import ConfigError, check, closest, unknown_name
+from bench.metrics.summary_names import SUMMARY_METRICS
+from bench.plan import RunPlan, make_plan
+
+__all__ = ["AXES", "AXIS_DEFAULTS", "FOLDER_PREFIX", "Cell", "Grid", "dataset_token", "describe_grids", "list_grids",
+           "load_grid", "make_cell_id", "make_label", "seed_list", "single_cell_grid"]
 
 GRIDS_DIR = Path(__file__).parent / "grids"
-FOLDER_PREFIX = "folder:"  # as bench.datasets.FOLDER_PREFIX (not imported: grids load without torch)
-
-AXES = ("dataset", "method", "sampling", "seed", "quirks", "backbone", "g_cond", "method_options", "regularizer",
-        "augment")
-AXIS_DEFAULTS: dict[str, Any] = {"sampling": "none", "seed": 0, "quirks": "paper", "backbone": None, "g_cond": None,
-                                 "method_options": {}, "regularizer": "none", "augment": "none"}
 TOP_KEYS = ("description", "scale", "protocols", "settings", "budget", "axes", "cells", "paper", "claims",
             "scale_datasets")
 CLAIM_KEYS = ("id", "text", "kind", "metric", "better", "worse", "order", "improving", "stalls", "match", "paper")
 CLAIM_KINDS = {"less": ("better", "worse"), "order": ("order",), "slope": ("improving", "stalls"), "tail": ()}
 CLAIM_OPTIONAL = {"less": ("metric",), "order": ("metric",), "slope": (), "tail": ("match",)}  # per kind
 CLAIM_ROW_KEYS = (*(a for a in AXES if a != "seed"), "options")  # a claim compares groups of seeds
-CELL_KEYS = (*AXES, "label", "budget", "paper")
+CELL_KEYS = (*AXES, "label", "budget", "paper", "external")
 PAPER_KEYS = ("fid", "is", "best_step", "step_unit", "best_iteration", "selection", "source", "note")
+EXTERNAL_KEYS = ("harness", "model", "fid", "ifid", "is", "protocol", "gate", "source", "note")
 STEP_UNITS = ("iterations", "batches")
 SELECTIONS = ("min_fid", "last")
-# Keys ``[settings]`` may not hold: they have their own place in the file or are set by bench.
-_NOT_SETTINGS = ("grid", "scale", "protocols", *BUDGET_KEYS, *(a for a in AXES if a not in ("backbone", "g_cond")))
-PRECISION_TOKENS = (("bf16", "bf16"), ("channels_last", "chlast"))  # config key, cell-id token (in this order)
-MAX_ID_LENGTH = 120  # characters of a cell id (the longest shipped id has 76)
 # ``only`` filter keys: the scalar axes and the cell id.
-FILTER_KEYS = ("dataset", "method", "sampling", "seed", "quirks", "backbone", "g_cond", "regularizer", "augment", "id")
+FILTER_KEYS = (*(a for a in AXES if not isinstance(OPTIONS[a].default, dict)), "id")
 
 
 @dataclass(frozen=True)
@@ -100,17 +104,24 @@ class Cell:
 
     Attributes:
         id: stable, readable, unique within the grid; the run folder's name.
-        axes: the cell's axis values (dataset, method, sampling, seed, quirks, backbone, method_options).
+        axes: the cell's axis values (``bench.config.AXES``).
         label: a human-readable name for tables.
-        config: the resolved, validated RunConfig (``config.grid`` is the grid key).
+        plan: the resolved, checked run plan (``plan.config.grid`` is the grid key).
         paper: the paper's numbers for this cell (see the module docstring), or None.
+        external: what another harness published for this cell's method and data (the module docstring), or None.
     """
 
     id: str
     axes: dict[str, Any]
     label: str
-    config: RunConfig
+    plan: RunPlan
     paper: dict[str, Any] | None = None
+    external: dict[str, Any] | None = None
+
+    @property
+    def config(self) -> RunConfig:
+        """The plan's resolved options."""
+        return self.plan.config
 
 
 @dataclass
@@ -121,6 +132,7 @@ class _Spec:
     label: str | None = None
     budget: dict[str, Any] = field(default_factory=dict)
     paper: dict[str, Any] | None = None
+    external: dict[str, Any] | None = None
 
 
 @dataclass
@@ -156,13 +168,13 @@ class Grid:
             overrides: ``--set`` values. Axis keys (and ``method_options.<key>``) change the cells' axes, and
                 so their ids; ``seed`` may be a list (``--seeds N`` = ``[0, ..., N-1]``): each cell once per seed;
                 cells an override makes identical are kept once, and a changed cell drops its
-                paper numbers. Other keys go to :func:`bench.config.resolve`.
+                paper numbers. Other keys go to the run plan (:func:`bench.plan.make_plan`).
             strict: a cell that does not resolve (an unknown name or option, a bad value) is a ConfigError naming
                 the cell, the key and the closest name; False leaves such cells out (the manifest of a grid run
                 with ``only``, where ``--set method_options.<key>`` may not apply to the cells not selected).
 
         Returns:
-            The cells in grid order, each with a validated RunConfig whose ``grid`` is :meth:`key`.
+            The cells in grid order, each with its checked run plan, whose ``config.grid`` is :meth:`key`.
         """
         scale = scale or self.scale
         check(scale in SCALES, f"unknown scale {scale!r}{closest(scale, SCALES)}; known: {', '.join(SCALES)}")
@@ -185,16 +197,17 @@ class Grid:
                 continue
             seen.add(cell_id)
             try:
-                config = self._resolve(axes, spec.budget, scale, key, config_over)
+                plan = self._resolve(axes, spec.budget, scale, key, config_over)
             except ConfigError:
                 if strict:
                     raise
                 continue
-            cell_id = make_cell_id(axes, self.settings.get("backbone"), precision_suffix(config))
+            cell_id = make_cell_id(axes, self.settings.get("backbone"), plan.config)  # with -bf16 / -chlast
             same = _without_seed(axes) == _without_seed(spec.axes)  # the seed never changes the paper's row
             paper = spec.paper if same else None
+            external = spec.external if same else None
             label = spec.label if spec.label and same else make_label(axes, self.settings)
-            cells.append(Cell(id=cell_id, axes=axes, label=label, config=config, paper=paper))
+            cells.append(Cell(id=cell_id, axes=axes, label=label, plan=plan, paper=paper, external=external))
         return cells
 
     def budget_note(self, scale: str | None = None) -> str | None:
@@ -223,16 +236,13 @@ class Grid:
                 f"scale {scale} takes its own budget (use --set KEY=VALUE to set a key at any scale)")
 
     def _resolve(self, axes: dict[str, Any], budget: dict[str, Any], scale: str, key: str,
-                 overrides: dict[str, Any]) -> RunConfig:
-        values = {**self.settings, **{k: v for k, v in axes.items() if v is not None}, "grid": key}
+                 overrides: dict[str, Any]) -> RunPlan:
+        """The cell's run plan (``bench.plan.make_plan``); a ConfigError names the grid file and the cell."""
+        values = {**{k: v for k, v in axes.items() if v is not None}, "grid": key}
         if self.protocols is not None:
             values["protocols"] = list(self.protocols)
         try:
-            if "backbone" in SCALES[scale] and values.get("backbone") is not None:
-                from bench.methods.backbones import get_backbone
-
-                get_backbone(values.pop("backbone"))  # the preset's network (smoke: tiny) wins; the name must exist
-            return resolve(values, scale, {**self.budget, **budget}, overrides)
+            return make_plan(values, scale, {**self.budget, **budget}, overrides, settings=self.settings)
         except ConfigError as err:
             raise ConfigError(f"grid {self.name!r} ({self.path}), cell {make_cell_id(axes)}: {err}") from None
 
@@ -250,7 +260,7 @@ class Grid:
             key, value = key.strip(), value.strip()
             check(bool(sep and key and value), f"--only expects key=value[,key=value], got {item!r}")
             if key == "id":
-                value = without_precision(value)
+                value = without_id_suffixes(value)
             check(key in FILTER_KEYS, f"--only: unknown key {key!r}{closest(key, FILTER_KEYS)}; "
                                       f"keys: {', '.join(FILTER_KEYS)}")
             present = sorted({v for spec, axes in expanded for v in self._filter_values(spec, axes, key, changed)})
@@ -319,103 +329,6 @@ def _apply_axis_overrides(axes: dict[str, Any], overrides: Mapping[str, Any]) ->
     out["method_options"] = options
     _check_axes(out, "--set")
     return out
-
-
-# -- ids and labels ------------------------------------------------------------------------------
-def _token(value: Any) -> str:
-    text = str(value).lower() if isinstance(value, bool) else str(value)
-    return re.sub(r"[^A-Za-z0-9_.]+", "_", text).strip("_") or "_"
-
-
-def _option_token(key: str, value: Any) -> str:
-    is_number = isinstance(value, int | float) and not isinstance(value, bool)
-    return f"{_token(key)}{_token(value)}" if is_number else f"{_token(key)}_{_token(value)}"
-
-
-def dataset_token(dataset: Any) -> str:
-    """The dataset part of a cell id: the registered name, or for ``folder:<path>`` a readable slug of the
-    folder's name and 8 hex digits of the sha256 of its absolute path (``folder_my_set_1a2b3c4d``), so that two
-    folders never share an id, whatever characters their names hold."""
-    text = str(dataset)
-    if not text.startswith(FOLDER_PREFIX):
-        return _token(text)
-    full = os.path.abspath(os.path.expanduser(text[len(FOLDER_PREFIX):]))
-    readable = unicodedata.normalize("NFKD", os.path.basename(full)).encode("ascii", "ignore").decode()
-    readable = re.sub(r"[^A-Za-z0-9_.]+", "_", readable).strip("_.")[:40]
-    digest = hashlib.sha256(full.encode("utf-8", "surrogateescape")).hexdigest()[:8]
-    return f"folder_{readable}_{digest}" if readable else f"folder_{digest}"
-
-
-def make_cell_id(axes: Mapping[str, Any], default_backbone: str | None = None, precision: str = "") -> str:
-    """The cell id: ``<dataset>-<method>-<sampling>-s<seed>`` plus ``-<backbone>`` (when it differs from
-    ``default_backbone``), ``-<option><value>`` per method option in key order, ``-quirks_<q>`` when the
-    quirks are not ``paper``, then ``precision`` (:func:`precision_suffix` of the resolved config). Characters
-    other than letters, digits, ``_`` and ``.`` become ``_``; a ``folder:<path>`` dataset is named by
-    :func:`dataset_token`."""
-    parts = [dataset_token(axes["dataset"]), _token(axes["method"]), _token(axes.get("sampling", "none")),
-             f"s{_token(axes.get('seed', 0))}"]
-    backbone = axes.get("backbone")
-    if backbone is not None and backbone != default_backbone:
-        parts.append(_token(backbone))
-    if axes.get("g_cond") is not None:
-        parts.append(f"g_{_token(axes['g_cond'])}")
-    options = axes.get("method_options") or {}
-    parts += [_option_token(k, options[k]) for k in sorted(options)]
-    if axes.get("regularizer", "none") != "none":
-        parts.append(f"reg_{_token(axes['regularizer'])}")
-    if axes.get("augment", "none") != "none":
-        parts.append(f"aug_{_token(axes['augment'])}")
-    if axes.get("quirks", "paper") != "paper":
-        parts.append(f"quirks_{_token(axes['quirks'])}")
-    return bounded_id("-".join(parts) + precision)
-
-
-def bounded_id(cell_id: str) -> str:
-    """``cell_id`` itself up to :data:`MAX_ID_LENGTH` characters; a longer one (many method options) cut to its
-    first characters plus ``-`` and 8 hex digits of the whole id's sha256, so that the run folder, its lock
-    (``.<id>.lock.<random>.tmp`` while written), log and report files all stay within a file name's 255 bytes."""
-    if len(cell_id) <= MAX_ID_LENGTH:
-        return cell_id
-    digest = hashlib.sha256(cell_id.encode("utf-8", "surrogateescape")).hexdigest()[:8]
-    return f"{cell_id[:MAX_ID_LENGTH - len(digest) - 1].rstrip('-_.')}-{digest}"
-
-
-def precision_suffix(config: RunConfig) -> str:
-    """The cell-id tokens of a run's numeric path: ``-bf16`` with bf16 autocast, ``-chlast`` with channels_last
-    nets, nothing for fp32 (the reference). The ``cpu`` and ``lab`` scales turn both on by themselves on CPUs with
-    bf16 units (:mod:`bench.hardware`), so that these tokens keep fp32 and bf16 runs of a cell in separate
-    folders."""
-    return "".join(f"-{token}" for key, token in PRECISION_TOKENS if getattr(config, key))
-
-
-def without_precision(cell_id: str) -> str:
-    """``cell_id`` without the tokens of :func:`precision_suffix` (``--only id=...`` takes either form)."""
-    for _, token in reversed(PRECISION_TOKENS):
-        cell_id = cell_id.removesuffix(f"-{token}")
-    return cell_id
-
-
-def make_label(axes: Mapping[str, Any], settings: Mapping[str, Any] | None = None) -> str:
-    """A readable label, e.g. ``ecogan · cifar10_lt · balanced sampling · div=4 · quirks fixed``."""
-    parts = [str(axes["method"]), str(axes["dataset"])]
-    if axes.get("sampling", "none") != "none":
-        parts.append(f"{axes['sampling']} sampling")
-    backbone = axes.get("backbone")
-    if backbone is not None and backbone != (settings or {}).get("backbone"):
-        parts.append(str(backbone))
-    if axes.get("g_cond") is not None:
-        parts.append(f"G {axes['g_cond']}")
-    options = axes.get("method_options") or {}
-    parts += [f"{k}={_token(options[k])}" for k in sorted(options)]
-    if axes.get("regularizer", "none") != "none":
-        parts.append(str(axes["regularizer"]))
-    if axes.get("augment", "none") != "none":
-        parts.append(str(axes["augment"]))
-    if axes.get("quirks", "paper") != "paper":
-        parts.append(f"quirks {axes['quirks']}")
-    if axes.get("seed", 0) != 0:
-        parts.append(f"seed {axes['seed']}")
-    return " · ".join(parts)
 
 
 # -- loading -------------------------------------------------------------------------------------
@@ -500,14 +413,15 @@ def _parse(name: str, path: Path, data: dict[str, Any]) -> Grid:
             check(p in PROTOCOLS, f"{_where(path, '')}: protocol {p!r} is not one of {', '.join(PROTOCOLS)}"
                                   f"{closest(str(p), PROTOCOLS)}")
     settings = _table(data, "settings", path)
-    allowed = tuple(k for k in field_names() if k not in _NOT_SETTINGS)
     for key in settings:
         if key in BUDGET_KEYS:
             raise ConfigError(f"{_where(path, '[settings]')}: {key!r} is a budget key; put it under [budget]")
-        if key in _NOT_SETTINGS:
+        if key in OPTIONS and key not in SETTING_KEYS:
             raise ConfigError(f"{_where(path, '[settings]')}: {key!r} cannot be a setting "
                               f"(axes go under [axes] or [[cells]], protocols at the top level)")
-    _check_keys(settings, allowed, path, "[settings]")
+    _check_keys(settings, SETTING_KEYS, path, "[settings]")
+    for key, value in settings.items():
+        _checked(OPTIONS[key], value, _where(path, "[settings]"))
     budget = _budget(_table(data, "budget", path), path, "[budget]")
 
     specs: list[_Spec] = []
@@ -578,8 +492,6 @@ def check_claim(raw: Any, where: str) -> dict[str, Any]:
     if kind == "order":
         check(len(raw["order"]) >= 2, f"{where}: 'order' needs at least two rows")
     if "metric" in raw:
-        from bench.report.summary import SUMMARY_METRICS  # pandas: only for the claims that name a metric
-
         metric = raw["metric"]
         check(isinstance(metric, str) and metric in SUMMARY_METRICS,
               f"{where}: metric = {metric!r} is not a per-run number of the report"
@@ -666,30 +578,16 @@ def _budget(budget: dict[str, Any], path: Path, section: str) -> dict[str, Any]:
 
 
 def _check_axes(axes: Mapping[str, Any], where: str) -> None:
-    """Types and enumerated values of axis values (names of datasets and methods are checked by their
-    registries when a cell runs)."""
-    for key in ("dataset", "method"):
-        check(isinstance(axes.get(key), str) and axes[key] != "", f"{where}: {key} must be a non-empty string, "
-                                                                    f"got {axes.get(key)!r}")
-    sampling, quirks, seed = axes["sampling"], axes["quirks"], axes["seed"]
-    check(sampling in SAMPLINGS, f"{where}: sampling = {sampling!r} is not one of {', '.join(SAMPLINGS)}"
-                                 f"{closest(str(sampling), SAMPLINGS)}")
-    check(quirks in ("paper", "fixed"), f"{where}: quirks = {quirks!r} is not one of paper, fixed"
-                                        f"{closest(str(quirks), ('paper', 'fixed'))}")
-    check(isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0,
-          f"{where}: seed must be a non-negative integer, got {seed!r}")
-    backbone = axes["backbone"]
-    check(backbone is None or (isinstance(backbone, str) and backbone != ""),
-          f"{where}: backbone must be a name, got {backbone!r}")
-    g_cond = axes.get("g_cond")
-    check(g_cond is None or g_cond in G_CONDS, f"{where}: g_cond = {g_cond!r} is not one of {', '.join(G_CONDS)}"
-                                               f"{closest(str(g_cond), G_CONDS)}")
-    check(isinstance(axes["method_options"], dict), f"{where}: method_options must be a table, "
-                                                    f"got {axes['method_options']!r}")
-    for key, choices in (("regularizer", REGULARIZERS), ("augment", AUGMENTS)):
-        value = axes.get(key, "none")
-        check(value in choices, f"{where}: {key} = {value!r} is not one of {', '.join(choices)}"
-                                f"{closest(str(value), choices)}")
+    """Each axis value against its option's rule (names of datasets and methods are looked up by the plan)."""
+    for key in AXES:
+        _checked(OPTIONS[key], axes.get(key, OPTIONS[key].default), where)
+
+
+def _checked(option: Any, value: Any, where: str) -> Any:
+    try:
+        return option.check(value)
+    except ConfigError as err:
+        raise ConfigError(f"{where}: {err}") from None
 
 
 def _product(axes: dict[str, Any], path: Path) -> list[_Spec]:
@@ -722,7 +620,26 @@ def _explicit_cell(raw: dict[str, Any], path: Path, section: str) -> _Spec:
     check(label is None or isinstance(label, str), f"{_where(path, section)}: label must be a string")
     budget = _budget(dict(raw.get("budget", {})), path, f"{section} budget")
     paper = _paper(raw["paper"], path, f"{section} paper") if "paper" in raw else None
-    return _Spec(axes=axes, label=label, budget=budget, paper=paper)
+    external = _external(raw["external"], path, f"{section} external") if "external" in raw else None
+    return _Spec(axes=axes, label=label, budget=budget, paper=paper, external=external)
+
+
+def _external(raw: Any, path: Path, section: str) -> dict[str, Any]:
+    """Check another harness's published numbers (keys :data:`EXTERNAL_KEYS`; ``harness`` and ``model`` required)."""
+    where = _where(path, section)
+    check(isinstance(raw, dict), f"{where}: must be a table")
+    _check_keys(raw, EXTERNAL_KEYS, path, section)
+    for key in ("harness", "model"):
+        check(isinstance(raw.get(key), str) and raw[key], f"{where}: {key!r} is required (a name)")
+    for key in ("fid", "ifid", "is"):
+        if key in raw:
+            check(isinstance(raw[key], int | float) and not isinstance(raw[key], bool),
+                  f"{where}: {key} must be a number, got {raw[key]!r}")
+    if "protocol" in raw:
+        check(raw["protocol"] in PROTOCOLS, f"{where}: protocol = {raw['protocol']!r} is not one of "
+                                            f"{', '.join(PROTOCOLS)}{closest(str(raw['protocol']), PROTOCOLS)}")
+    check(isinstance(raw.get("gate", False), bool), f"{where}: gate must be true or false")
+    return dict(raw)
 
 
 def _paper(raw: Any, path: Path, section: str) -> dict[str, Any]:

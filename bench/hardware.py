@@ -6,7 +6,8 @@ iteration at 32x32 on AVX-512 BF16 + AMX, 1 thread), and fp32 everywhere else. T
 flags (``/proc/cpuinfo`` on Linux), so it is the same for every run on one machine; the resolved values (never
 "auto") are what config.json records, what the config hash covers and what the cell id shows (``-bf16``,
 ``-chlast``), so fp32 and bf16 runs never share a run folder. ``$BENCH_CPU_BF16`` (``0`` or ``1``) overrides
-the flags (the test suite pins ``0``); ``--set bf16=false channels_last=false`` picks fp32 for a run.
+the flags (the test suite pins ``0``); ``--set bf16=false channels_last=false`` picks fp32 for a run. The run plan
+resolves ``"auto"`` once (``bench.config.resolve_auto``), before the config exists.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from __future__ import annotations
 import functools
 import os
 import platform
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # /proc/cpuinfo flags of x86 CPUs with bf16 arithmetic
 CPU_BF16_ENV = "BENCH_CPU_BF16"  # 1 / 0: say the CPU has (not) bf16 units, whatever its flags
@@ -61,12 +64,10 @@ def trains_on_cpu(device: str) -> bool:
     return not torch.cuda.is_available()
 
 
-def resolve_fast_path(value: object, device: str) -> object:
-    """``"auto"`` -> True when the run trains on a CPU with bf16 units, else False; any other value unchanged
-    (a bool is checked by the config)."""
-    if value != AUTO:
-        return value
-    return trains_on_cpu(device) and cpu_has_bf16()
+def cpu_fast_path(options: Mapping[str, Any]) -> bool:
+    """What ``"auto"`` means for ``bf16`` and ``channels_last`` (the option table's ``auto``): True when a run of
+    ``options`` trains on a CPU (its ``device``, :func:`trains_on_cpu`) that has bf16 units (:func:`cpu_has_bf16`)."""
+    return trains_on_cpu(str(options.get("device", "auto"))) and cpu_has_bf16()
 
 
 def describe_cpu() -> str:

@@ -29,7 +29,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from bench.run_dir import atomic_write_text
+from bench.atomic import atomic_write_text
 
 PROGRESS_FILE_ENV = "BENCH_PROGRESS_FILE"
 LOG_EVERY_ENV = "BENCH_PROGRESS_LOG_S"

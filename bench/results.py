@@ -3,10 +3,11 @@
 Layout (``<key>`` is the grid key: the grid's name at its default scale, else ``<name>-<scale>``)::
 
     results/<key>/grid.json            the grid as run: name, scale, description, protocols, cells
-    results/<key>/<cell id>/           one run folder each (bench.run_dir)
-    results/<key>/.locks/<cell>.lock   held while a process runs the cell (bench.locks)
+    results/<key>/<cell id>/           one run folder each (bench.run.folder)
+    results/<key>/.locks/<cell>.lock   held while a process runs the cell (bench.run.locks)
     results/<key>/.logs/<cell>.log     output of local workers (when several run at once)
     results/<key>.csv                  ``bench gather``: one row per run x step x source x protocol x metric
+    results/<key>-speed.csv            ``bench gather``: one row per run with its speed record (bench.speed)
 """
 
 from __future__ import annotations
@@ -21,20 +22,26 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from bench.config import SCALES, RunConfig
+from bench.config import GATHERED, OPTIONS, SCALES
 from bench.errors import BenchError, DataNotFoundError
-from bench.grid import Cell, Grid, load_grid, make_label
-from bench.run_dir import RunDir, atomic_write_json, atomic_write_text, read_csv_header, read_json, read_rows
-from bench.run_state import folder_state
+from bench.grid import AXES, Cell, Grid, list_grids, load_grid, make_label
+from bench.run.folder import RunDir, atomic_write_json, atomic_write_text, read_csv_header, read_json, read_rows
+from bench.run.state import folder_state
+from bench.speed import PHASES, read_record
 
 MANIFEST = "grid.json"
 METRICS = ("fid", "is_mean", "is_std", "kid_mean", "kid_std", "precision", "recall", "ifid_mean", "fid_head",
            "fid_tail", "cond_acc", "judge_acc", "d_acc_real", "d_acc_fake", "label_sens", "n_real", "n_fake",
            "fid_lo", "fid_hi", "fid_head_lo", "fid_head_hi", "fid_tail_lo", "fid_tail_hi", "fid_half_a", "fid_half_b",
-           "density", "coverage", "diversity", "diversity_min", "collapsed_classes", "collapsed")
-COLUMNS = ("grid", "cell", "label", "dataset", "method", "sampling", "seed", "quirks", "scale", "backbone",
-           "g_cond", "regularizer", "augment", "options", "step", "source", "protocol", "extractor", "reference",
-           "label_mix", "metric", "value")
+           "density", "coverage", "diversity", "diversity_min", "collapsed_classes", "collapsed",
+           "ifid_rare10", "ifid_rare20", "ikid_rare10", "ikid_rare20")
+# the option table's gathered columns (bench.config: dataset, method, sampling, seed, quirks, scale, backbone,
+# g_cond, regularizer, augment, options) between the run's names and the measurement's
+COLUMNS = ("grid", "cell", "label", *(column for _, column in GATHERED), "step", "source", "protocol", "extractor",
+           "reference", "label_mix", "metric", "value")
+SPEED_COLUMNS = ("grid", "cell", "label", "dataset", "method", "sampling", "seed", "scale", "device", "dtype",
+                 "threads", *(f"seconds_{p}" for p in PHASES), "iterations", "train_seconds", "s_per_iteration",
+                 "images_per_s", "batch_size", "d_steps_per_iteration", "peak_rss_mb", "cuda_peak_mb", "attempts")
 
 
 def grid_dir(results_root: Path | str, key: str) -> Path:
@@ -51,8 +58,8 @@ def log_path(results_root: Path | str, key: str, cell_id: str) -> Path:
 
 def cell_entry(cell: Cell) -> dict[str, Any]:
     """A cell as the manifest records it."""
-    return {"id": cell.id, "axes": cell.axes, "label": cell.label, "paper": cell.paper,
-            "hash": cell.config.config_hash()}
+    entry = {"id": cell.id, "axes": cell.axes, "label": cell.label, "paper": cell.paper, "hash": cell.plan.hash}
+    return entry | ({"external": cell.external} if cell.external else {})
 
 
 def write_manifest(grid: Grid, scale: str, cells: list[Cell], results_root: Path | str) -> Path:
@@ -97,7 +104,7 @@ def resolve_key(grid: Grid | str | Path, results_root: Path | str, scale: str | 
     name, _, suffix = str(grid).rpartition("-")
     if grid == ADHOC or (name == ADHOC and suffix in SCALES):  # ad-hoc runs: no grid file, the key is enough
         scale = scale or (suffix if name == ADHOC else None)
-        return (ADHOC if scale in (None, RunConfig.scale) else f"{ADHOC}-{scale}"), None
+        return (ADHOC if scale in (None, OPTIONS["scale"].default) else f"{ADHOC}-{scale}"), None
     if scale is None and suffix in SCALES and name and (Path(name).suffix or name in _shipped()):
         loaded = load_grid(name)
         return loaded.key(suffix), loaded
@@ -106,8 +113,6 @@ def resolve_key(grid: Grid | str | Path, results_root: Path | str, scale: str | 
 
 
 def _shipped() -> list[str]:
-    from bench.grid import list_grids
-
     return list_grids()
 
 
@@ -165,8 +170,9 @@ def gather(grid: Grid | str | Path, results_root: Path | str = "results", scale:
 
     Returns:
         The CSV path. It is tidy: one row per run x step x source x protocol x metric, with the columns
-        :data:`COLUMNS` (axes from each run's ``config.json``, ``options`` the JSON of its method options,
-        ``value`` exactly as ``metrics.csv`` holds it; empty metrics are left out). Rows are sorted by cell,
+        :data:`COLUMNS` (the gathered options from each run's ``config.json``, as the option table says: ``options``
+        the sorted JSON of its method options, an unset backbone or g_cond empty, an option a run predates at its
+        default; ``value`` exactly as ``metrics.csv`` holds it; empty metrics are left out). Rows are sorted by cell,
         step, source, protocol and metric, and the file is written atomically.
     """
     key, _ = resolve_key(grid, results_root, scale)
@@ -182,15 +188,10 @@ def gather(grid: Grid | str | Path, results_root: Path | str = "results", scale:
         if header is not None and "collapsed" not in header:
             older.append(run_dir.name)
         config = read_json(run_dir / "config.json").get("config", {})
-        axes = {k: config.get(k) for k in ("dataset", "method", "sampling", "seed", "quirks", "backbone", "g_cond")}
-        axes["method_options"] = config.get("method_options") or {}
-        aids = {k: config.get(k) or "none" for k in ("regularizer", "augment")}  # runs from before the aids: none
-        axes.update(aids)
+        values = {name: config.get(name, OPTIONS[name].default) for name, _ in GATHERED}  # an older run: defaults
+        axes = {name: values[name] for name in AXES}
         base = {"grid": key, "cell": run_dir.name, "label": labels.get(run_dir.name) or make_label(axes),
-                **{k: axes[k] for k in ("dataset", "method", "sampling", "seed", "quirks")},
-                "scale": config.get("scale"), "backbone": config.get("backbone") or "",
-                "g_cond": config.get("g_cond") or "", **aids,
-                "options": json.dumps(axes["method_options"], sort_keys=True)}
+                **{column: OPTIONS[name].gathered(values[name]) for name, column in GATHERED}}
         for metric_row in read_rows(RunDir(run_dir).metrics):
             info = {k: metric_row.get(k, "") for k in ("step", "source", "protocol", "extractor", "reference",
                                                        "label_mix")}
@@ -208,6 +209,43 @@ def gather(grid: Grid | str | Path, results_root: Path | str = "results", scale:
         print(f"note: {len(older)} run(s) of {key} were written before bench measured coverage, diversity and "
               f"collapse (e.g. {older[0]}): their verdict shows as unknown; run them again with --force-restart, "
               f"or `bench eval` their checkpoints", file=sys.stderr)
+    gather_speed(folder, key, results_root, labels)
+    return out
+
+
+def speed_csv_path(results_root: Path | str, key: str) -> Path:
+    """``<results_root>/<key>-speed.csv``."""
+    return Path(results_root) / f"{key}-speed.csv"
+
+
+def gather_speed(folder: Path, key: str, results_root: Path | str, labels: Mapping[str, Any]) -> Path | None:
+    """Write ``<key>-speed.csv``: one row per run folder that has a ``speed.json`` (:mod:`bench.speed`), with the
+    columns :data:`SPEED_COLUMNS` (phases as ``seconds_<phase>``; empty where a record lacks a value). Returns the
+    path, or None (and no file; a stale one is removed) when no run has a record."""
+    rows = []
+    for run_dir in _run_dirs(folder):
+        record = read_record(run_dir)
+        if record is None:
+            continue
+        config = read_json(run_dir / "config.json").get("config", {})
+        phases, rates = record.get("phases") or {}, record.get("train") or {}
+        rows.append({"grid": key, "cell": run_dir.name, "label": labels.get(run_dir.name) or run_dir.name,
+                     **{k: config.get(k) for k in ("dataset", "method", "sampling", "seed", "scale")},
+                     **{k: record.get(k) for k in ("device", "dtype", "threads", "peak_rss_mb", "cuda_peak_mb",
+                                                   "attempts")},
+                     **{f"seconds_{p}": phases.get(p) for p in PHASES},
+                     "iterations": rates.get("iterations"), "train_seconds": rates.get("seconds"),
+                     **{k: rates.get(k) for k in ("s_per_iteration", "images_per_s", "batch_size",
+                                                  "d_steps_per_iteration")}})
+    out = speed_csv_path(results_root, key)
+    if not rows:
+        out.unlink(missing_ok=True)
+        return None
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=SPEED_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in rows)
+    atomic_write_text(out, buf.getvalue())
     return out
 
 

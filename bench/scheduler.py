@@ -9,6 +9,7 @@ a cell twice. Every training attempt appends a line to ``<run folder>/attempts.l
 
 from __future__ import annotations
 
+import os
 import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
@@ -16,10 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.config import RunConfig
+from bench.config import OPTIONS
 from bench.errors import check
+from bench.estimate import estimate_cells, format_estimates, threads
 from bench.executors import check_executor
-from bench.executors.slurm import SlurmOptions, check_slurm
+from bench.executors.local import cpu_count, run_local
+from bench.executors.slurm import SlurmOptions, check_slurm, run_slurm
 from bench.executors.worker import (
     CellResult,
     CellSpec,
@@ -28,9 +31,22 @@ from bench.executors.worker import (
     run_inline,
 )
 from bench.grid import Cell, Grid, load_grid, single_cell_grid
-from bench.locks import CellLock, is_stale, read_lock
+from bench.plan import RunPlan
 from bench.results import describe_best, format_table, grid_dir, lock_path, write_manifest
-from bench.run_state import FAILED, INTERRUPTED, LOCKED, SKIPPED, read_state, start_attempt
+from bench.run.folder import RunDir
+from bench.run.locks import CellLock, is_stale, read_lock
+from bench.run.state import (
+    DONE,
+    FAILED,
+    INTERRUPTED,
+    LOCKED,
+    SKIPPED,
+    RunState,
+    config_changes,
+    describe_changes,
+    read_state,
+    start_attempt,
+)
 
 __all__ = ["GridSummary", "SlurmOptions", "plan_cell", "run_grid", "run_single"]
 
@@ -38,7 +54,8 @@ __all__ = ["GridSummary", "SlurmOptions", "plan_cell", "run_grid", "run_single"]
 @dataclass
 class SingleOutcome:
     """What :func:`run_single` returns when the loop did not run: ``skipped`` (finished before; nothing is
-    written) or ``interrupted`` (Ctrl-C; the CLI exits 130, as for a grid)."""
+    written), ``failed`` (its folder holds another config; nothing is written), ``dry-run`` or ``interrupted``
+    (Ctrl-C; the CLI exits 130, as for a grid)."""
 
     status: str
     step: int | None = None
@@ -76,16 +93,19 @@ class GridSummary:
 
 def plan_cell(cell: Cell, spec: CellSpec, *, retry_failed: bool, force_restart: bool) -> CellResult | None:
     """Decide before dispatch: a CellResult for a cell that will not run (skipped, failed earlier and not
-    retried, locked), or None for a cell to run."""
+    retried, locked, its folder holding another config), or None for a cell to run. Nothing is written."""
     run_dir = Path(spec.run_dir)
     holder = read_lock(Path(spec.lock))
     if holder is not None and not is_stale(holder):
         return result_from_status(cell.id, LOCKED, run_dir, error=f"running elsewhere ({holder.describe()})")
     if force_restart:
         return None
-    state, config_hash = read_state(run_dir), cell.config.config_hash()
+    state, config_hash = read_state(run_dir), cell.plan.hash
     if state.done_with(config_hash):
         return result_from_status(cell.id, SKIPPED, run_dir)
+    other = other_config(run_dir, cell.plan, state)
+    if other is not None:
+        return other
     if state.failed_with(config_hash) and not retry_failed:
         reason = (state.status or {}).get("error") or "no reason recorded"
         return result_from_status(cell.id, FAILED, run_dir, error=f"failed earlier, not retried "
@@ -93,8 +113,24 @@ def plan_cell(cell: Cell, spec: CellSpec, *, retry_failed: bool, force_restart: 
     return None
 
 
+def other_config(run_dir: Path, plan: RunPlan, state: RunState) -> CellResult | None:
+    """A folder that holds a run of another config: a finished run of the same options whose hash another version
+    of bench wrote is kept (``skipped``, with a note); any other is not run (``failed``, naming the options that
+    differ). None when the folder holds this plan's run or none."""
+    run = RunDir(run_dir)
+    if state.config_hash is None or state.config_hash == plan.hash:
+        return None
+    changes = describe_changes(run, plan)
+    if state.state == DONE and not config_changes(run, plan):
+        return result_from_status(run_dir.name, SKIPPED, run_dir, error=f"done by another version of bench with "
+                                  f"the same options ({changes}); kept: --force-restart trains it again")
+    return result_from_status(run_dir.name, FAILED, run_dir, error=f"not run: its folder holds a run of another "
+                              f"config ({changes}); --force-restart starts it over (old files move to _previous/), "
+                              f"or give another --results-root")
+
+
 def _spec(cell: Cell, results_root: Path, key: str, *, force_restart: bool, progress: bool) -> CellSpec:
-    return CellSpec(cell=cell.id, config=cell.config.to_dict(), run_dir=str(grid_dir(results_root, key) / cell.id),
+    return CellSpec(cell=cell.id, plan=cell.plan.to_json(), run_dir=str(grid_dir(results_root, key) / cell.id),
                     lock=str(lock_path(results_root, key, cell.id)), force_restart=force_restart, progress=progress)
 
 
@@ -111,29 +147,51 @@ def _paper_text(paper: Mapping[str, Any] | None) -> str:
     return "  ".join(p for p in parts if p)
 
 
+def _external_text(external: Mapping[str, Any] | None) -> str:
+    """E.g. "StudioGAN ReACGAN: FID 3.87, iFID 15.20 (gate)", or "-"."""
+    if not external:
+        return "-"
+    numbers = [f"{name} {external[key]:.2f}" for key, name in (("fid", "FID"), ("ifid", "iFID"), ("is", "IS"))
+               if key in external]
+    return f"{external['harness']} {external['model']}: {', '.join(numbers)}" + (" (gate)" if external.get("gate")
+                                                                                 else "")
+
+
+def _fakes_text(eval_fakes: int | None, final_fakes: int | None) -> str:
+    """How many fakes the evaluations generate, when the config says (the paper scale), else ""."""
+    if eval_fakes is None and final_fakes is None:
+        return ""
+    monitor = f"{eval_fakes} fakes per evaluation" if eval_fakes else "one fake per reference image"
+    final = f", the best and last measured again on {final_fakes}" if final_fakes else ""
+    return f"\nevaluations: {monitor}{final} (the paper protocol: one fake per train image)"
+
+
 def dry_run_listing(grid: Grid, scale: str, cells: list[Cell], results_root: Path) -> str:
-    """The cells with their budget, their state on disk and the paper's numbers beside them."""
+    """The cells with their budget, their state on disk, the paper's numbers beside them and, where a cell has
+    them, another harness's published numbers (``external``)."""
     key = grid.key(scale)
-    first = cells[0].config if cells else RunConfig()
+    protocols = cells[0].config.protocols if cells else OPTIONS["protocols"].default
+    batch, size = (cells[0].config.batch_size, cells[0].config.image_size) if cells else (0, 0)
+    fakes = (cells[0].config.eval_fakes, cells[0].config.final_fakes) if cells else (None, None)
     head = (f"grid {grid.name} at scale {scale}: {len(cells)} cells -> {grid_dir(results_root, key)}/\n"
-            f"protocols {', '.join(first.protocols)}; batch {first.batch_size}, {first.image_size}x{first.image_size}"
-            f"; steps are iterations (n_dis D steps + 1 G step); paper numbers as printed")
-    rows = [("cell", "label", "steps", "eval", "state", "paper")]
+            f"protocols {', '.join(protocols)}; batch {batch}, {size}x{size}"
+            f"; steps are iterations (n_dis D steps + 1 G step); paper numbers as printed{_fakes_text(*fakes)}")
+    external = any(cell.external for cell in cells)
+    rows = [("cell", "label", "steps", "eval", "state", "paper", *(("published elsewhere",) if external else ()))]
     for cell in cells:
         state = read_state(grid_dir(results_root, key) / cell.id).state or "-"
         rows.append((cell.id, cell.label, str(cell.config.steps), str(cell.config.eval_every), state,
-                     _paper_text(cell.paper)))
-    return f"{head}\n{format_table(rows)}"
+                     _paper_text(cell.paper), *((_external_text(cell.external),) if external else ())))
+    gate = [c for c in cells if c.external and c.external.get("gate")]
+    note = ("\ngate: a reproduction counts only if " + " and ".join(c.label for c in gate) + " land within the seed "
+            "noise of the published numbers, measured by the " + " / ".join(dict.fromkeys(
+                str(c.external.get("protocol", "?")) for c in gate if c.external)) + " protocol") if gate else ""
+    return f"{head}\n{format_table(rows)}{note}"
 
 
 def dry_run_estimates(cells: list[Cell], results_dir: Path, workers: int = 1) -> str:
     """Each cell's phase budgets and estimated seconds on this machine, with the threads a local worker gets
     (``OMP_NUM_THREADS``, else the cores shared by the workers); :mod:`bench.estimate`."""
-    import os
-
-    from bench.estimate import estimate_cells, format_estimates, threads
-    from bench.executors.local import cpu_count
-
     count = int(os.environ["OMP_NUM_THREADS"]) if os.environ.get("OMP_NUM_THREADS", "").isdigit() else \
         max(1, cpu_count() // max(1, workers))
     with threads(count):
@@ -188,7 +246,8 @@ def run_grid(grid: Grid | str, *, results_root: Path | str, scale: str | None = 
     slurm = slurm or SlurmOptions()
     if executor == "slurm":
         check_slurm(slurm)  # before anything is written or submitted
-    write_manifest(loaded, scale, loaded.cells(scale, None, overrides, strict=False), results_root)
+    every = cells if only is None else loaded.cells(scale, None, overrides, strict=False)  # the manifest's cells
+    write_manifest(loaded, scale, every, results_root)
 
     results: dict[str, CellResult] = {}
     to_run: list[CellSpec] = []
@@ -229,11 +288,7 @@ def _execute(specs: list[CellSpec], executor: str, workers: int, slurm: SlurmOpt
     if executor == "inline":
         return run_inline(specs)
     if executor == "slurm":
-        from bench.executors.slurm import run_slurm
-
         return run_slurm(specs, options=slurm, folder=grid_dir(results_root, key) / ".submitit", name=f"bench-{key}")
-    from bench.executors.local import run_local
-
     return run_local(specs, workers=workers, log_dir=grid_dir(results_root, key) / ".logs",
                      cells_per_gpu=cells_per_gpu)
 
@@ -249,7 +304,7 @@ def _say(message: str) -> None:
 
 
 def run_single(cell: Mapping[str, Any], *, results_root: Path | str, scale: str | None = None,
-               overrides: Mapping[str, Any] | None = None, force_restart: bool = False):
+               overrides: Mapping[str, Any] | None = None, force_restart: bool = False, dry_run: bool = False):
     """Run one ad-hoc cell in this process, with the progress bar, under the same lock as grid cells.
 
     Args:
@@ -258,26 +313,41 @@ def run_single(cell: Mapping[str, Any], *, results_root: Path | str, scale: str 
             default scale is ``cpu``); its ``grid.json`` lists every ad-hoc cell run there, so that ``bench
             gather``, ``status`` and ``report`` take ``--grid adhoc[-<scale>]`` like any grid key.
         scale: scale preset; None = ``cpu``.
-        overrides: ``--set`` values; axis keys (and ``method_options.<key>``) become part of the cell id.
+        overrides: ``--set`` values; axis keys (and ``method_options.<key>``) become part of the cell id. One seed:
+            a list of seeds is a grid's (``--seeds``), refused here in one line.
         force_restart: start over even if the run folder holds a checkpoint or is done.
+        dry_run: print the resolved cell (id, folder, budget, recipe, hash) and stop; nothing is written.
 
     Returns:
         The loop's RunOutcome (``status`` done | skipped | failed), or a :class:`SingleOutcome` (skipped
-        before taking the lock, interrupted).
+        before taking the lock, interrupted, dry-run, or not run: its folder holds another config).
         Raises LockedError when another live process runs this cell.
     """
+    seeds = (overrides or {}).get("seed")
+    check(not isinstance(seeds, list | tuple) or len(seeds) == 1,
+          f"--set seed={seeds!r}: a single run takes one seed; for several, run a grid with --seeds N (bench run "
+          f"--grid FILE --seeds {len(seeds) if isinstance(seeds, list | tuple) else 2}) or one --seed at a time")
     adhoc = single_cell_grid(cell)
     (resolved,) = adhoc.cells(scale, None, overrides)
     key = adhoc.key(scale)
     run_dir = grid_dir(results_root, key) / resolved.id
+    if dry_run:
+        print(describe_plan(resolved, run_dir))
+        return SingleOutcome("dry-run")
     _say(f"run {resolved.label} -> {run_dir}/")
-    config_hash = resolved.config.config_hash()
+    config_hash = resolved.plan.hash
     holder = read_lock(lock_path(results_root, key, resolved.id))
-    done = read_state(run_dir).done_with(config_hash)
-    if done and not force_restart and (holder is None or is_stale(holder)):
+    state = read_state(run_dir)
+    done = state.done_with(config_hash)
+    free = holder is None or is_stale(holder)
+    if done and not force_restart and free:
         result = result_from_status(resolved.id, SKIPPED, run_dir)  # as a finished grid cell: no write at all
         _say(f"{resolved.id}: skipped (done before){', best FID ' + describe_best(result.best) if result.best else ''}")
         return SingleOutcome(SKIPPED, result.step)
+    other = None if force_restart or not free else other_config(run_dir, resolved.plan, state)
+    if other is not None:  # nothing written: the folder keeps the other run
+        _say(f"{resolved.id}: {other.state} - {other.error}")
+        return SingleOutcome(other.state, other.step, other.error)
     # ad-hoc runs are gathered and reported like a grid's: results/adhoc[-<scale>]/grid.json lists them
     write_manifest(adhoc, scale or adhoc.scale, [resolved], results_root)
     try:
@@ -285,7 +355,7 @@ def run_single(cell: Mapping[str, Any], *, results_root: Path | str, scale: str 
             done = read_state(run_dir).done_with(config_hash)
             if force_restart or not done:  # a finished run is not an attempt: the loop just reports it
                 start_attempt(run_dir, force_restart)
-            outcome = load_train_fn()(resolved.config, run_dir, force_restart=False, progress=True)
+            outcome = load_train_fn()(resolved.plan, run_dir, force_restart=False, progress=True)
     except KeyboardInterrupt:  # the loop has checkpointed its last whole step and released the lock
         result = result_from_status(resolved.id, INTERRUPTED, run_dir)
         step = f" at step {result.step}/{result.steps}" if result.step is not None else ""
@@ -295,3 +365,25 @@ def run_single(cell: Mapping[str, Any], *, results_root: Path | str, scale: str 
     _say(f"{resolved.id}: {outcome.status}{', best FID ' + describe_best(result.best) if result.best else ''}"
          f"{' - ' + result.error if result.error else ''}")
     return outcome
+
+
+def describe_plan(cell: Cell, run_dir: Path) -> str:
+    """A resolved cell in a few lines (``bench run --dataset --method --dry-run``): id and label, folder, budget,
+    recipe, data and hash."""
+    plan = cell.plan
+    recipe, budget, cfg = plan.recipe(), plan.budget, plan.config
+    pretrain = f", pretraining {budget.pretrain_epochs} epochs" if budget.pretrain_epochs else ""
+    options = ", ".join(f"{k}={v}" for k, v in recipe["hyper"].items())
+    return "\n".join([
+        f"cell {cell.id} ({cell.label})",
+        f"folder {run_dir}/ (state: {read_state(run_dir).state or '-'})",
+        f"scale {cfg.scale}: {budget.steps} steps of {plan.n_dis} D + 1 G ({budget.d_updates} D updates), batch "
+        f"{cfg.batch_size}, evaluation every {budget.eval_every}, checkpoint every {budget.ckpt_every}{pretrain}",
+        f"data {cfg.dataset}, {cfg.image_size}x{cfg.image_size}, sampling {cfg.sampling}; protocols "
+        f"{', '.join(cfg.protocols)}, extractor {cfg.extractor or 'each protocol' + chr(39) + 's own'}",
+        f"recipe: backbone {plan.backbone}, G takes the class {plan.g_cond or 'in its latent'}, adversarial loss "
+        f"{recipe['adv_loss']}, GP weight {recipe['gp_weight']}, regularizer {cfg.regularizer}, augment "
+        f"{cfg.augment}, quirks {cfg.quirks}{', bf16' if cfg.bf16 else ''}",
+        f"hyperparameters: {options}",
+        f"config hash {plan.hash}",
+    ])

@@ -19,7 +19,7 @@ from collections.abc import Callable
 import torch
 
 from bench.methods import MethodConfig, get_method
-from bench.methods.bagan import ClassGaussians, class_code_moments
+from bench.methods.class_gaussians import ClassGaussians, class_code_moments
 
 
 def timed(fn: Callable[[], object], repeats: int, warmup: int) -> tuple[float, float]:

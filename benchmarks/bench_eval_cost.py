@@ -8,8 +8,7 @@ Run it alone on the machine (nothing else training), in each checkout to compare
 
 The extractors and reference features are built once before timing (a run pays that once, in its first
 evaluation); the median of ``--rounds`` timed evaluations of both protocols is printed, with the min and max. It uses
-only APIs that existed before the collapse metrics (``config.resolve``, ``run_setup``, ``Evaluator.evaluate``), so
-the same file times older checkouts too.
+the run plan (``bench.plan.make_plan``), ``bench.run.setup`` and ``Evaluator.evaluate``.
 """
 
 from __future__ import annotations
@@ -22,19 +21,20 @@ import time
 
 import torch
 
-from bench.config import resolve
-from bench.run_setup import build_method, data_info, load_train_set, make_evaluator
+from bench.plan import make_plan
+from bench.run.setup import build_method, data_info, load_train_set, make_evaluator
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
-    cfg = resolve({"dataset": "digits_lt", "method": "ecogan", "g_cond": "concat",
-                   "method_options": {"n_dis": 2}, "protocols": ["standard", "paper"]}, scale="cpu")
+    plan = make_plan({"dataset": "digits_lt", "method": "ecogan", "g_cond": "concat",
+                      "method_options": {"n_dis": 2}, "protocols": ["standard", "paper"]}, scale="cpu")
+    cfg = plan.config
     torch.manual_seed(0)
     train_set = load_train_set(cfg)
-    method = build_method(cfg, data_info(train_set), torch.device("cpu"))
+    method = build_method(plan, data_info(train_set), torch.device("cpu"))
     with tempfile.TemporaryDirectory() as cache:
         os.environ["BENCH_CACHE"] = cache
         evaluator = make_evaluator(cfg, train_set, torch.device("cpu"))

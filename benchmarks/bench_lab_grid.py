@@ -38,7 +38,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-PHASES = ("data", "judge", "reference", "pretraining", "training", "evaluation")  # bench.phases.PHASES
+PHASES = ("data", "judge", "reference", "pretraining", "training", "evaluation")  # bench.speed.PHASES
 ARCHIVE = REPO.parent / "shared" / "data" / "cifar10-jpeg.tar.gz"
 PRECISIONS = {"auto": [], "fp32": ["--set", "bf16=false", "--set", "channels_last=false"]}
 HEALTH = ("coverage", "density", "diversity", "collapsed")  # metrics.csv columns printed when present

@@ -37,9 +37,10 @@ from typing import Any
 import torch
 from torch import nn
 
-import bench.loop as loop
-from bench.config import resolve
+import bench.run.loop as loop
 from bench.metrics.collapse import selection_key
+from bench.plan import make_plan
+from bench.run.launch import train
 
 BASE = {"dataset": "digits_lt", "method": "ecogan", "g_cond": "concat", "method_options": {"n_dis": 2}}
 
@@ -81,7 +82,7 @@ def without_batchnorm(module: nn.Module) -> None:
 
 
 def patched_builder(patch: str | None):
-    """``bench.loop.build_method`` with the study's change applied to the built method's generators."""
+    """``bench.run.loop.build_method`` with the study's change applied to the built method's generators."""
     build = loop.build_method
 
     def builder(*args: Any, **kwargs: Any):
@@ -116,11 +117,11 @@ def main() -> int:
     build = loop.build_method
     for name in names:
         spec = VARIANTS[name]
-        cfg = resolve({**spec["cell"], "seed": args.seed, "grid": "collapse-factors"}, scale="cpu")
+        plan = make_plan({**spec["cell"], "seed": args.seed, "grid": "collapse-factors"}, scale="cpu")
         loop.build_method = patched_builder(spec["patch"])
         start = time.perf_counter()
         try:
-            outcome = loop.train(cfg, args.out / name, progress=False)
+            outcome = train(plan, args.out / name, progress=False)
         finally:
             loop.build_method = build
         print(f"{name}: {outcome.status} in {time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)

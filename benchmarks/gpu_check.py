@@ -182,24 +182,24 @@ def _aggregate(k: int, results: list[dict[str, Any]]) -> dict[str, Any]:
 def short_run(device: str, tiny: bool) -> Any:
     """The config of the short ECOGAN run on digits_lt: 300 iterations at cpu scale (tiny: 6 at smoke scale),
     evaluated every 100 (tiny: 3), checkpointed every 10 (tiny: 1)."""
-    from bench.config import resolve
+    from bench.plan import make_plan
 
     sets = {"steps": 6, "eval_every": 3, "ckpt_every": 1} if tiny else {"steps": 300, "eval_every": 100,
                                                                         "ckpt_every": 10}
-    return resolve({"dataset": "digits_lt", "method": "ecogan", "device": device, **sets},
-                   scale="smoke" if tiny else "cpu")
+    return make_plan({"dataset": "digits_lt", "method": "ecogan", "device": device, **sets},
+                     scale="smoke" if tiny else "cpu")
 
 
 def fid_run(device: str, tiny: bool, root: Path) -> dict[str, Any]:
     """The short ECOGAN run (:func:`short_run`) in ``root/fid``: its FIDs, and whether they fall."""
-    from bench.loop import train
+    from bench.run.launch import train
 
     cfg = short_run(device, tiny)
     start = time.perf_counter()
     outcome = train(cfg, root / "fid", progress=False)
     rows = _metrics(root / "fid")
     fids = [float(r["fid"]) for r in rows if r["protocol"] == rows[0]["protocol"]] if rows else []
-    return {"status": outcome.status, "steps": cfg.steps, "seconds": time.perf_counter() - start, "fids": fids,
+    return {"status": outcome.status, "steps": cfg.config.steps, "seconds": time.perf_counter() - start, "fids": fids,
             "extractor": rows[0]["extractor"] if rows else None, "fid_falls": len(fids) > 1 and fids[-1] < fids[0]}
 
 
@@ -213,20 +213,20 @@ def _metrics(run: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-RUNNER = ("import json, sys; from bench.config import RunConfig; from bench.loop import train; "
-          "train(RunConfig(**json.loads(sys.argv[1])), sys.argv[2], progress=False)")
+RUNNER = ("import json, sys; from bench.plan import RunPlan; from bench.run.launch import train; "
+          "train(RunPlan.from_json(json.loads(sys.argv[1])), sys.argv[2], progress=False)")
 
 
 def kill_resume(device: str, tiny: bool, root: Path) -> dict[str, Any]:
     """The short run again, SIGKILLed after its first evaluation and resumed: the same metrics as the
     uninterrupted one of :func:`fid_run` in ``root/fid``?"""
-    from bench.loop import train
+    from bench.run.launch import train
 
     cfg = short_run(device, tiny)
     if not (root / "fid" / "metrics.csv").exists():
         train(cfg, root / "fid", progress=False)
     run = root / "killed"
-    proc = subprocess.Popen([sys.executable, "-c", RUNNER, json.dumps(cfg.to_dict()), str(run)])
+    proc = subprocess.Popen([sys.executable, "-c", RUNNER, json.dumps(cfg.to_json()), str(run)])
     status, killed_at = run / "status.json", None
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
@@ -235,7 +235,7 @@ def kill_resume(device: str, tiny: bool, root: Path) -> dict[str, Any]:
                 step = json.loads(status.read_text())["step"]
             except (ValueError, KeyError):
                 step = 0
-            if step >= cfg.eval_every:
+            if step >= cfg.config.eval_every:
                 killed_at = step
                 break
         time.sleep(0.01)

@@ -22,9 +22,10 @@ import time
 
 import torch
 
-from bench.config import resolve
+from bench.cli import parse_set
 from bench.datasets.base import uint8_to_float
-from bench.run_setup import build_method, data_info, load_train_set, make_evaluator, make_sampler
+from bench.plan import make_plan
+from bench.run.setup import build_method, data_info, load_train_set, make_evaluator, make_sampler
 
 
 def main() -> int:
@@ -37,12 +38,11 @@ def main() -> int:
                         help="config overrides, e.g. --set batch_size=16")
     args = parser.parse_args()
 
-    from bench.config import parse_set
-
     overrides = ({"g_cond": args.g_cond} if args.method != "bagan" else {}) | parse_set(args.sets)
-    cfg = resolve({"dataset": "digits_lt", "method": args.method}, scale="cpu", overrides=overrides)
+    plan = make_plan({"dataset": "digits_lt", "method": args.method}, scale="cpu", overrides=overrides)
+    cfg = plan.config
     train_set = load_train_set(cfg)
-    method = build_method(cfg, data_info(train_set), torch.device("cpu"))
+    method = build_method(plan, data_info(train_set), torch.device("cpu"))
     sampler = make_sampler(cfg.sampling, train_set.labels, cfg.seed)
     images, labels = train_set.images, train_set.labels
 

@@ -26,7 +26,7 @@ from bench.datasets.base import ImageSet
 from bench.datasets.longtail import PROFILES, Selector, longtail_counts, select_first_per_class
 from bench.datasets.sources import cifar10, digits, fashion_mnist, folder, places_lt
 from bench.datasets.sources.common import SPLITS
-from bench.errors import check
+from bench.errors import BenchError, check
 from bench.registry import Registry
 
 __all__ = ["DatasetSpec", "ImageSet", "data_root", "describe_datasets", "get_spec", "list_datasets", "load_dataset",
@@ -194,8 +194,6 @@ def count_images(name: str, split: str = "train", data_root: str | os.PathLike |
     """The images per class that :func:`load_dataset` would return, found without decoding any image (file lists,
     label files): for ``folder:<path>``, ``digits_lt`` and the CIFAR-10 sets (either layout); None for the other
     sources, or when the data are not on disk (the dry run then estimates without them)."""
-    from bench.errors import BenchError
-
     spec = get_spec(name)
     counter = _COUNTERS.get(spec.source)
     if counter is None:

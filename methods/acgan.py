@@ -21,10 +21,10 @@ from torch import Tensor, nn
 
 from bench.errors import check
 from bench.methods.backbones import Trunk
-from bench.methods.backbones.biggan32 import snlinear
-from bench.methods.base import LossDict, register_method
-from bench.methods.contrastive_gan import SharedNetsGAN, shared_recipe
+from bench.methods.base import DiscriminatorLoss, GeneratorLoss, register_method
+from bench.methods.heads import AuxClassifierDiscriminator
 from bench.methods.hyper import BETAS, COUNT, EMA_DECAY, NON_NEGATIVE, POSITIVE, STEP, choice, int_range, option
+from bench.methods.shared_nets import SharedNetsGAN, shared_recipe
 
 
 def acgan_d_class_loss(real_class_logits: Tensor, real_labels: Tensor, fake_class_logits: Tensor,
@@ -50,32 +50,9 @@ def acgan_g_class_loss(fake_class_logits: Tensor, fake_labels: Tensor) -> Tensor
     return F.cross_entropy(fake_class_logits, fake_labels)
 
 
-class AuxClassifierDiscriminator(nn.Module):
-    """D(x) → (adversarial logit (B,), class logits (B, C)): two linear heads on the sum-pooled trunk features
-    (spectrally normalised on an SN backbone). ACGAN's D; IDA-GAN's "one output divided into two"."""
-
-    def __init__(self, trunk: Trunk, num_classes: int, sn: bool) -> None:
-        super().__init__()
-        self.trunk = trunk
-        self.adv = snlinear(trunk.out_channels, 1) if sn else nn.Linear(trunk.out_channels, 1)
-        self.cls = snlinear(trunk.out_channels, num_classes) if sn else nn.Linear(trunk.out_channels, num_classes)
-
-    def logit(self, x: Tensor) -> Tensor:
-        """The adversarial logit alone, (B,) (what the gradient penalty differentiates)."""
-        return self.adv(self.trunk.pooled(x)).squeeze(1)
-
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        h = self.trunk.pooled(x)
-        return self.adv(h).squeeze(1), self.cls(h)
-
-    def class_scores(self, x: Tensor) -> Tensor:
-        """(B, C) the class head's logits."""
-        return self.cls(self.trunk.pooled(x))
-
-
 @dataclass
 class ACGANHyper:
-    """ACGAN's options; None = the backbone's recipe value (``bench.methods.contrastive_gan``'s table)."""
+    """ACGAN's options; None = the backbone's recipe value (``bench.methods.shared_nets``' table)."""
 
     lr_g: float | None = option(None, POSITIVE)  # G Adam learning rate
     lr_d: float | None = option(None, POSITIVE)  # D Adam learning rate
@@ -115,30 +92,21 @@ class ACGAN(SharedNetsGAN):
     def make_discriminator(self, trunk: Trunk, num_classes: int, sn: bool) -> nn.Module:
         return AuxClassifierDiscriminator(trunk, num_classes, sn=sn)
 
-    def discriminator_step(self, real_x: torch.Tensor, real_y: torch.Tensor) -> LossDict:
-        """One D update: adversarial loss, λ·(CE on reals + CE on fakes), GP, the configured regulariser."""
+    def discriminator_loss(self, real_x: torch.Tensor, real_y: torch.Tensor) -> DiscriminatorLoss:
+        """Adversarial loss and λ·(CE on reals + CE on fakes) (the base adds the GP on the logit)."""
         fake, y_gen = self.fakes_for_d(real_y)
-        with self.forward_context():
-            adv_real, cls_real = self.D(real_x)
-            adv_fake, cls_fake = self.D(fake)
-            loss_adv = self.d_loss_fn(adv_real, adv_fake)
-            loss_cls = acgan_d_class_loss(cls_real, real_y, cls_fake, y_gen)
-            loss_reg, out_reg = self.d_regularizer(adv_real, adv_fake)
-            loss = loss_adv + self.hp.cond_lambda * loss_cls + loss_reg
-            out = {"loss/d_adv": loss_adv.detach(), "loss/d_cls": loss_cls.detach(), **out_reg}
-            loss = self.add_gradient_penalty(loss, out, self.D.logit, real_x, fake)
-        self.optimizer_step(self.opt_d, loss)
-        return {"loss/d": loss.detach(), **out}
+        adv_real, cls_real = self.D(real_x)
+        adv_fake, cls_fake = self.D(fake)
+        loss_adv = self.d_loss_fn(adv_real, adv_fake)
+        loss_cls = acgan_d_class_loss(cls_real, real_y, cls_fake, y_gen)
+        return DiscriminatorLoss(loss_adv + self.hp.cond_lambda * loss_cls,
+                                 {"loss/d_adv": loss_adv.detach(), "loss/d_cls": loss_cls.detach()},
+                                 real_logits=adv_real, fake_logits=adv_fake, fakes=fake, critic=self.D.logit)
 
-    def g_step(self) -> LossDict:
-        """One G update: adversarial loss + λ·CE(cls(G(z, y_g)), y_g), y_g uniform over all classes."""
-        batch = self.config.batch_size
-        y = self.sample_labels(batch)
-        with self.frozen(self.D):
-            with self.forward_context():
-                adv, cls = self.D(self.G(self.sample_z(batch), y))
-                loss_adv = self.g_loss_fn(adv)
-                loss_cls = acgan_g_class_loss(cls, y)
-                loss = loss_adv + self.hp.cond_lambda * loss_cls
-            self.optimizer_step(self.opt_g, loss)
-        return {"loss/g": loss.detach(), "loss/g_adv": loss_adv.detach(), "loss/g_cls": loss_cls.detach()}
+    def generator_loss(self, y: torch.Tensor) -> GeneratorLoss:
+        """Adversarial loss + λ·CE(cls(G(z, y)), y)."""
+        adv, cls = self.D(self.G(self.sample_z(y.shape[0]), y))
+        loss_adv = self.g_loss_fn(adv)
+        loss_cls = acgan_g_class_loss(cls, y)
+        return GeneratorLoss(loss_adv + self.hp.cond_lambda * loss_cls,
+                             {"loss/g_adv": loss_adv.detach(), "loss/g_cls": loss_cls.detach()})

@@ -1,26 +1,38 @@
-"""The contract between a method and the training loop.
+"""The contract between a method and the training loop: a method supplies nets and losses, the base runs the steps.
 
-A method builds its G and D on a backbone, owns its optimizers and its D and G steps, and may have a
-pretraining stage. The loop (``bench.loop``) only ever calls what is defined here, so it never needs to
-know a method by name:
+A method builds its G and D on a backbone with their optimizers, and supplies its losses as functions of tensors:
+:meth:`Method.discriminator_loss` (real batch -> a :class:`DiscriminatorLoss`) and :meth:`Method.generator_loss`
+(labels -> a :class:`GeneratorLoss`); it may have a pretraining stage. Its phases (:meth:`Method.phases`: which net
+each step updates, with which optimizer and which loss, and which net it keeps frozen) default to D and G. The base
+runs the step sequence for every method, so that no method retypes it and the training aids reach every method:
 
-    method = get_method("ecogan")(config, device)
+    D step (d_step(x, y)):  check the real batch; autocast (bf16) over: the method's D loss, + LeCam (regularizer
+                            = lecam, from the adversarial logits the loss returns), + gp_weight·GP (the Hyper's
+                            gp_weight, on the critic and fakes the loss returns); then zero-grad, backward, step
+    G step (g_step()):      labels uniform over the classes; D frozen; autocast over the method's G loss; step
+    every D call:           DiffAugment (augment = diffaug) on the input of D's trunk, installed by the base on
+                            the D phase's net before the first step
+    after each iteration:   update_ema(step) (the Hyper's ema_decay / ema_start)
+
+The loop (``bench.run.loop``) only ever calls what is defined here, so it never needs to know a method by name:
+
+    method = get_method(plan.method)(plan.method_config(data), device)
     if method.has_pretrain:                                   # once, before step 1 (resumable per epoch)
         method.begin_pretrain()
-        for epoch in ...: method.pretrain_epoch(loader)       # pretrain_step per batch
+        for epoch in ...: method.pretrain_epoch(loader)       # pretrain_step per batch (in forward_context)
         method.finish_pretrain(loader)
     for step in 1..steps:
         for _ in range(method.n_dis): method.d_step(x, y)     # a fresh real batch each time
         method.g_step(); method.update_ema(step)
     images = method.generate(z, y)                            # z ~ N(0, I) of shape (n, method.latent_dim)
 
-The base owns the mechanics every method shares, so that a method file holds only its nets and losses: the
-hyperparameters resolved once (:meth:`Method.resolve_hyper`: Hyper defaults < backbone recipe < options, value
-rules on the Hyper's fields, ``bench.methods.hyper``), the real-batch check (:meth:`Method.d_step` checks, then
-calls the method's :meth:`Method.discriminator_step`), one optimizer step (:meth:`Method.optimizer_step`), D
-frozen during a G step (:meth:`Method.frozen`) and the G EMA built from the Hyper (:meth:`Method.setup_ema`).
-A method's display name, whether it pretrains and its place in the paper's tables are class data the report
-reads (``display_name``, ``pretrains``, ``paper_order``).
+What a method is built from is decided before anything is built: the run plan (``bench.plan``) resolves the Hyper
+once (:meth:`Method.resolve_hyper`: Hyper defaults < backbone recipe < options) and runs the method's construction
+rules (:meth:`Method.check_build`: channels, classes, backbone pieces and image size, how G takes the class, the
+aids), which the build runs again on the real data; a method declares those rules as class data (``class_input``,
+``needs``, ``min_classes``, ``d_has_adversarial_logit``) or adds its own to ``check_build``. A method's display
+name, whether it pretrains and its place in the paper's tables are class data the report reads (``display_name``,
+``pretrains``, ``paper_order``).
 
 All randomness inside a method is drawn from torch's global generators on the method's device, so the
 loop can save and restore it for exact resume.
@@ -37,43 +49,45 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from bench.config import AUGMENTS, REGULARIZERS
+from bench.config import AUGMENTS, QUIRKS, REGULARIZERS
 from bench.errors import ConfigError, check, closest
 from bench.methods import hyper as hyper_options
+from bench.methods.backbones import Backbone, get_backbone
 from bench.methods.diffaugment import POLICY as DIFFAUG_POLICY
 from bench.methods.diffaugment import diff_augment
 from bench.methods.lecam import LeCam
+from bench.methods.losses import gp_mix_weights, gradient_penalty
 from bench.registry import Registry
-
-QUIRKS = ("paper", "fixed")
 
 LossDict = dict[str, "float | torch.Tensor"]
 """Named scalars a step returns, named by path: ``loss/d``, ``loss/d_gp``, ``loss/g_eco`` ... Each a float or a
 detached 0-d tensor; the loop converts tensors to floats once per iteration (no host sync per D step)."""
+CLASS_INPUTS = ("generator", "latent")
 
 
 @dataclass
 class MethodConfig:
-    """What a method is built from.
+    """What a method is built from (``RunPlan.method_config``: the plan's resolved values and the data's facts).
 
     Attributes:
-        num_classes: number of classes C.
+        num_classes: number of classes C (None only for :meth:`Method.check_build` before the data are loaded).
         image_size: side of the square images (16, 32 or 64).
-        channels: 1 or 3.
+        channels: 1 or 3 (None as num_classes).
         backbone: registered backbone name, or None for the method's default.
         g_cond: how the class enters a conditional generator (a backbone's ``g_conds``); None = the backbone's
-            paper way. Methods whose G takes the class another way (BAGAN's latent Gaussians) accept None only.
+            paper way. Methods whose class lives in their latent (``class_input = "latent"``) accept None only.
         quirks: ``"paper"`` reproduces the upstream code's bugs, ``"fixed"`` corrects them.
-        regularizer: a D-loss regulariser the base adds through :meth:`Method.d_regularizer` (``none`` | ``lecam``).
+        regularizer: a D-loss regulariser the base adds to every D step (``none`` | ``lecam``).
         augment: an augmentation of every image D sees, applied by the base (``none`` | ``diffaug``).
         batch_size: batch size of G steps (D steps take the size of the real batch they get).
         class_counts: per-class training counts (used by BAGAN's class Gaussians and for reports).
-        options: method hyperparameter overrides, keys of the method's ``Hyper`` dataclass.
+        options: method hyperparameter overrides, keys of the method's ``Hyper`` (resolved when ``hyper`` is None).
+        hyper: the resolved Hyper (the run plan's); None = resolve ``options`` when the method is built.
     """
 
-    num_classes: int
+    num_classes: int | None
     image_size: int
-    channels: int
+    channels: int | None
     backbone: str | None = None
     g_cond: str | None = None
     quirks: str = "paper"
@@ -82,6 +96,7 @@ class MethodConfig:
     batch_size: int = 128
     class_counts: list[int] | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    hyper: Any = None
 
 
 @dataclass
@@ -93,8 +108,51 @@ class OptimizerSettings:
     eps: float = 1e-8
 
 
+@dataclass
+class DiscriminatorLoss:
+    """What a method's :meth:`Method.discriminator_loss` gives the base.
+
+    Attributes:
+        loss: the method's own D loss, a scalar (the base adds the aids and the gradient penalty).
+        terms: named parts for losses.csv (``loss/d_adv`` ...), detached tensors or floats.
+        real_logits, fake_logits: D's adversarial logits (B,) on the real batch and on the fakes, which LeCam
+            regularises; None for a D without an adversarial logit (``d_has_adversarial_logit = False``).
+        fakes: the fakes of this step, between which and the reals the gradient penalty is taken.
+        critic: x -> D's adversarial logits (closing over the labels D needs), what the gradient penalty
+            differentiates; None = no gradient penalty (the Hyper's ``gp_weight`` then must be 0 or absent).
+    """
+
+    loss: torch.Tensor
+    terms: LossDict = field(default_factory=dict)
+    real_logits: torch.Tensor | None = None
+    fake_logits: torch.Tensor | None = None
+    fakes: torch.Tensor | None = None
+    critic: Callable[[torch.Tensor], torch.Tensor] | None = None
+
+
+@dataclass
+class GeneratorLoss:
+    """What a method's :meth:`Method.generator_loss` gives the base: the G loss (a scalar) and its named parts."""
+
+    loss: torch.Tensor
+    terms: LossDict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One update of a training iteration: the net it trains, its optimizer, the loss (a function of tensors) and the
+    net kept out of its backward (D during the G step)."""
+
+    name: str
+    module: nn.Module
+    optimizer: torch.optim.Optimizer
+    loss: Callable[..., Any]
+    frozen: nn.Module | None = None
+
+
 class Method:
-    """Base class of a registered GAN method. Subclasses set the class attributes and implement the steps.
+    """Base class of a registered GAN method. Subclasses set the class attributes, build their nets in
+    ``__init__`` (after ``super().__init__``) and implement :meth:`discriminator_loss` and :meth:`generator_loss`.
 
     Class attributes:
         name: registry key.
@@ -110,13 +168,12 @@ class Method:
         paper_order: its position in the paper's tables (1 = first); None for a method the paper lacks, listed
             after the paper's, alphabetically. ``display_name`` and ``paper_order`` are read from the class itself,
             never inherited (:meth:`paper_name`, :meth:`paper_position`); ``pretrains`` is inherited.
+        class_input: how its G takes the class: ``"generator"`` (the backbone's conditional generator, as
+            ``g_cond`` says) or ``"latent"`` (BAGAN's class Gaussians: ``g_cond`` must be left unset).
+        needs: the backbone pieces it builds besides a trunk and a generator (``"decoder"``, ``"encoder"``).
+        min_classes: the fewest classes it trains on (EBGAN's wrong-label term needs 2).
         d_has_adversarial_logit: whether D has a real/fake logit, which the ``lecam`` regulariser needs (BAGAN's
-            (C + 1)-way D has none).
-
-    Training aids (``config.regularizer``, ``config.augment``) come from the base, so every method gets them
-    without code of its own: ``diffaug`` augments the input of every call of D's trunk (or of D, when it has no
-    ``trunk``) — reals and fakes, D and G steps, gradient penalties — installed when ``self.D`` is assigned;
-    ``lecam`` is the term :meth:`d_regularizer` returns, which a method adds to its D loss.
+            (C + 1)-way D has none): the plan refuses ``lecam`` for a method that says False.
     """
 
     name: ClassVar[str] = ""
@@ -128,44 +185,45 @@ class Method:
     pretrains: ClassVar[bool] = False
     paper_order: ClassVar[int | None] = None
     adversarial_loss: ClassVar[str] = "bce"  # in words, for the report when the Hyper has no adv_loss option
+    class_input: ClassVar[str] = "generator"
+    needs: ClassVar[tuple[str, ...]] = ()
+    min_classes: ClassVar[int] = 1
     d_has_adversarial_logit: ClassVar[bool] = True  # D has a real/fake logit (what lecam regularises)
 
     # set by subclasses' __init__
     G: nn.Module
+    D: nn.Module
     G_ema: nn.Module | None = None
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer
-    n_dis: int = 1
     latent_dim: int = 128
     ema_decay: float | None = None
     ema_start: int = 0
-    g_cond: str | None = None  # how the class enters G (a backbone's g_conds), set by methods with a conditional G
-    # set by the loop (bench.loop); a method reads them through forward_context() and draw_rows()
+    # set by the loop (bench.run.loop); a method reads them through forward_context() and draw_rows()
     amp_dtype: torch.dtype | None = None  # autocast dtype of the steps' forward passes (bf16); None = fp32
     pretrain_opt: torch.optim.Optimizer | None = None  # the pretraining stage's optimizer while it runs
     shard: tuple[int, int] | None = None  # (rank, world) while data-parallel training draws noise; None = alone
 
     def __init__(self, config: MethodConfig, device: torch.device | str = "cpu") -> None:
-        check(config.quirks in QUIRKS, f"unknown quirks {config.quirks!r}{closest(config.quirks, QUIRKS)}; "
-              f"known: {', '.join(QUIRKS)}")
-        check(config.channels in (1, 3), f"channels must be 1 or 3, got {config.channels}")
-        check(config.num_classes >= 1, f"num_classes must be >= 1, got {config.num_classes}")
-        self.check_training_aids(config.regularizer, config.augment)
         self.config = config
         self.device = torch.device(device)
         self.backbone = config.backbone or self.default_backbone
-        self.hp = self.resolve_hyper(config.options, self.backbone)
+        self.hp = config.hyper if config.hyper is not None else self.resolve_hyper(config.options, self.backbone)
+        type(self).check_build(config, self.hp)  # the plan ran these rules; here they meet the real data
+        check(config.num_classes is not None and config.channels is not None,
+              "a method is built for known data: num_classes and channels must be given")
+        self.arch: Backbone = get_backbone(self.backbone)
+        self.n_dis = self.d_steps(self.hp)
         self.lecam = LeCam().to(self.device) if config.regularizer == "lecam" else None
         self.augment_policy = DIFFAUG_POLICY if config.augment == "diffaug" else None
         self._augmenting = True  # off while d_class_scores looks at images as they are
+        self._aids_installed = False
 
-    # -- configuration ---------------------------------------------------------------------------
+    # -- configuration (class methods: they run before anything is built) --------------------------
     @classmethod
     def backbone_recipe(cls, backbone: str) -> dict[str, Any]:
         """Option values this method takes on ``backbone`` unless the run's options say otherwise: the backbone's
         latent size here (for a Hyper with a ``latent_dim`` option); methods with per-backbone recipes add theirs."""
-        from bench.methods.backbones import get_backbone
-
         return {"latent_dim": get_backbone(backbone).default_latent_dim}
 
     @classmethod
@@ -174,6 +232,29 @@ class Method:
         recipe < ``options``. An unknown option or a bad value is a ConfigError naming the method and the key."""
         return hyper_options.resolve(cls.name, cls.Hyper, cls.backbone_recipe(backbone or cls.default_backbone),
                                      options)
+
+    @staticmethod
+    def d_steps(hyper: Any) -> int:
+        """D updates per iteration under a resolved Hyper: its ``n_dis``, else 1."""
+        return int(getattr(hyper, "n_dis", 1))
+
+    @classmethod
+    def d_steps_per_iteration(cls, options: dict[str, Any], backbone: str | None = None) -> int:
+        """D updates per iteration (``n_dis``) this method makes with ``options`` (:meth:`d_steps`)."""
+        return cls.d_steps(cls.resolve_hyper(options, backbone))
+
+    @classmethod
+    def resolve_g_cond(cls, arch: Backbone, g_cond: str | None) -> str | None:
+        """How G takes the class on ``arch``: ``g_cond`` checked against the backbone's ways (None = its paper way)
+        for a method whose G is the backbone's conditional generator; None for a method whose class lives in its
+        latent, which refuses any ``g_cond``."""
+        check(cls.class_input in CLASS_INPUTS, f"method {cls.name!r}: class_input must be one of "
+                                               f"{', '.join(CLASS_INPUTS)}, got {cls.class_input!r}")
+        if cls.class_input == "latent":
+            check(g_cond is None, f"{cls.name}'s G takes the class through its latent class Gaussians; g_cond = "
+                                  f"{g_cond!r} does not apply to it (leave g_cond unset)")
+            return None
+        return arch.check_g_cond(g_cond)
 
     @classmethod
     def check_training_aids(cls, regularizer: str, augment: str) -> None:
@@ -185,6 +266,27 @@ class Method:
         check(regularizer == "none" or cls.d_has_adversarial_logit,
               f"regularizer = {regularizer!r} needs a D with an adversarial (real/fake) logit; {cls.name}'s D has "
               f"none ({cls.adversarial_loss}): use regularizer = 'none' for {cls.name}")
+
+    @classmethod
+    def check_build(cls, config: MethodConfig, hyper: Any) -> None:
+        """Every rule the build of this method would enforce, without building anything (the run plan calls it for
+        ``bench run --dry-run``; ``__init__`` calls it again with the data's facts): quirks, channels and classes
+        (when known), the training aids, the backbone (image size, width divisor, the pieces in ``needs``) and how
+        G takes the class. A ConfigError says what is refused; a subclass adds its own rules after ``super()``."""
+        check(config.quirks in QUIRKS, f"unknown quirks {config.quirks!r}{closest(config.quirks, QUIRKS)}; "
+                                       f"known: {', '.join(QUIRKS)}")
+        if config.channels is not None:
+            check(config.channels in (1, 3), f"channels must be 1 or 3, got {config.channels}")
+        if config.num_classes is not None:
+            check(config.num_classes >= max(1, cls.min_classes),
+                  f"{cls.name} needs at least {max(1, cls.min_classes)} classes"
+                  f"{' (its wrong-label term)' if cls.min_classes > 1 else ''}, got num_classes {config.num_classes}")
+        cls.check_training_aids(config.regularizer, config.augment)
+        arch = get_backbone(config.backbone or cls.default_backbone)
+        arch.check_pieces(cls.needs)
+        arch.check(config.channels if config.channels is not None else 3, config.image_size,
+                   getattr(hyper, "div", 1))
+        cls.resolve_g_cond(arch, config.g_cond)
 
     @classmethod
     def parse_hyper(cls, options: dict[str, Any]) -> Any:
@@ -202,45 +304,16 @@ class Method:
         """The class's own ``paper_order`` (not inherited: a registered subclass is not the paper's row)."""
         return cls.__dict__.get("paper_order")
 
-    def recipe(self) -> dict[str, Any]:
-        """What this run's nets and steps actually are, for config.json and the report: backbone, how the class
-        enters G, D steps per G step and every resolved hyperparameter."""
-        hyper = hyper_options.to_json(self.hp)
-        return {"backbone": self.backbone, "g_cond": self.g_cond, "n_dis": self.n_dis,
-                "adv_loss": hyper.get("adv_loss") or self.adversarial_loss, "gp_weight": hyper.get("gp_weight", 0.0),
-                "regularizer": self.config.regularizer, "augment": self.config.augment, "hyper": hyper}
-
-    @classmethod
-    def d_steps_per_iteration(cls, options: dict[str, Any], backbone: str | None = None) -> int:
-        """D updates per iteration (``n_dis``) this method makes with ``options``: the resolved Hyper's, else 1.
-        Scales use it to give every method the same number of D updates."""
-        return int(getattr(cls.resolve_hyper(options, backbone), "n_dis", 1))
-
     @classmethod
     def describe(cls) -> str:
         """One line for ``bench list methods``."""
         return f"{cls.name:<10} {cls.default_backbone:<9} {cls.paper_row}"
 
-    # -- training --------------------------------------------------------------------------------
-    # -- pretraining ---------------------------------------------------------------------------
+    # -- pretraining -----------------------------------------------------------------------------------
     @property
     def has_pretrain(self) -> bool:
         """Whether the loop must run the pretraining stage before the first step."""
         return False
-
-    def pretrain_epochs(self) -> int:
-        """The stage's own number of epochs (the Hyper's ``pretrain_epochs``; 0 without a stage). A scale's
-        ``pretrain_images`` may cut it (:func:`bench.phases.pretrain_budget`)."""
-        return self.stage_epochs(self.hp) if self.has_pretrain else 0
-
-    @classmethod
-    def stage_epochs(cls, hyper: Any) -> int:
-        """The pretraining epochs a run with the resolved ``hyper`` makes, before any budget: its
-        ``pretrain_epochs`` when the method pretrains (``pretrains``, and its ``pretrained`` option if it has one),
-        else 0. Works before the method is built (the dry run's budgets)."""
-        if not cls.pretrains or not getattr(hyper, "pretrained", True):
-            return 0
-        return int(getattr(hyper, "pretrain_epochs", 0))
 
     def begin_pretrain(self) -> None:
         """Set the stage up before its first batch: its optimizer (``self.pretrain_opt``) and any network of its
@@ -297,12 +370,13 @@ class Method:
 
     def pretrain(self, loader: Iterable[tuple[torch.Tensor, torch.Tensor]], epochs: int | None = None) -> LossDict:
         """The whole pretraining stage in one call: :meth:`begin_pretrain`, ``epochs`` passes of ``loader`` (None =
-        :meth:`pretrain_epochs`), :meth:`finish_pretrain`. ``loader`` yields (x in [-1, 1], y) batches on the
+        the Hyper's ``pretrain_epochs``), :meth:`finish_pretrain`. ``loader`` yields (x in [-1, 1], y) batches on the
         method's device and is re-iterable (one pass = one epoch). The loop runs the same sequence itself, epoch
-        by epoch with a checkpoint after each (``bench.loop``). Returns the last epoch's mean losses per image."""
+        by epoch with a checkpoint after each, for the plan's epochs (``bench.run.loop``). Returns the last epoch's
+        mean losses per image."""
         if not self.has_pretrain:
             return {}
-        epochs = self.pretrain_epochs() if epochs is None else epochs
+        epochs = int(getattr(self.hp, "pretrain_epochs", 0)) if epochs is None else epochs
         self.begin_pretrain()
         means: LossDict = {}
         for _ in range(epochs):
@@ -310,31 +384,74 @@ class Method:
         self.finish_pretrain(loader)
         return means
 
+    def discriminator_loss(self, real_x: torch.Tensor, real_y: torch.Tensor) -> DiscriminatorLoss:
+        """The method's D loss on a checked real batch (x (B,C,H,W) in [-1,1], y (B,) int64), computed inside the
+        base's autocast, with D's adversarial logits, the fakes and the critic the base's aids and GP need. Draw
+        noise through :meth:`sample_z`, :meth:`sample_labels` or :meth:`draw_rows`."""
+        raise NotImplementedError
+
+    def generator_loss(self, y: torch.Tensor) -> GeneratorLoss:
+        """The method's G loss on fakes of the labels ``y`` (``config.batch_size`` of them, uniform over all
+        classes), computed inside the base's autocast with D frozen."""
+        raise NotImplementedError
+
+    def phases(self) -> dict[str, Phase]:
+        """The updates of one iteration: ``D`` (n_dis times: D, opt_d, :meth:`discriminator_loss`) and ``G`` (G,
+        opt_g, :meth:`generator_loss`, D frozen). A method that trains other nets in a phase overrides this."""
+        return {"D": Phase("D", self.D, self.opt_d, self.discriminator_loss),
+                "G": Phase("G", self.G, self.opt_g, self.generator_loss, frozen=self.D)}
+
+    # -- training: the step sequence, the base's for every method --------------------------------------
     def d_step(self, real_x: torch.Tensor, real_y: torch.Tensor) -> LossDict:
         """One discriminator update on a real batch (x (B,C,H,W) in [-1,1], y (B,) int64): the batch checked
-        (:func:`check_real_batch`), then the method's :meth:`discriminator_step`."""
+        (:func:`check_real_batch`); inside autocast the method's D loss, then LeCam (``regularizer = lecam``), then
+        the gradient penalty (the Hyper's ``gp_weight`` > 0, its α drawn last); then one optimizer step."""
         check_real_batch(real_x, real_y, self.config.num_classes)
-        return self.discriminator_step(real_x, real_y)
-
-    def discriminator_step(self, real_x: torch.Tensor, real_y: torch.Tensor) -> LossDict:
-        """The method's D update on a checked real batch (what :meth:`d_step` calls)."""
-        raise NotImplementedError
+        phase = self.phases()["D"]
+        self._install_aids(phase.module)
+        with self.forward_context():
+            out = phase.loss(real_x, real_y)
+            loss, terms = out.loss, dict(out.terms)
+            if self.lecam is not None:
+                check(out.real_logits is not None and out.fake_logits is not None,
+                      f"method {self.name!r}: its discriminator_loss returns no adversarial logits, which regularizer "
+                      f"'lecam' needs (a D without one sets d_has_adversarial_logit = False)")
+                penalty = self.lecam(out.real_logits, out.fake_logits)
+                loss = loss + self.lecam.weight * penalty
+                terms["loss/d_lecam"] = penalty.detach()
+            gp_weight = getattr(self.hp, "gp_weight", 0.0) or 0.0
+            if gp_weight > 0:
+                check(out.critic is not None and out.fakes is not None,
+                      f"method {self.name!r}: gp_weight = {gp_weight} but its discriminator_loss returns no critic "
+                      f"and fakes for the gradient penalty")
+                alpha = self.draw_rows(real_x.shape[0], lambda n: gp_mix_weights(n, real_x, self.config.quirks))
+                penalty = gradient_penalty(out.critic, real_x, out.fakes, quirks=self.config.quirks, alpha=alpha)
+                loss = loss + gp_weight * penalty
+                terms["loss/d_gp"] = penalty.detach()
+        self.optimizer_step(phase.optimizer, loss)
+        return {"loss/d": loss.detach(), **terms}
 
     def g_step(self) -> LossDict:
-        """One generator update on ``config.batch_size`` fakes with labels uniform over all classes."""
-        raise NotImplementedError
+        """One generator update on ``config.batch_size`` fakes with labels uniform over all classes: D frozen, the
+        method's G loss inside autocast, one optimizer step."""
+        phase = self.phases()["G"]
+        self._install_aids(self.phases()["D"].module)
+        y = self.sample_labels(self.config.batch_size)
+        with self.frozen(phase.frozen) if phase.frozen is not None else contextlib.nullcontext():
+            with self.forward_context():
+                out = phase.loss(y)
+            self.optimizer_step(phase.optimizer, out.loss)
+        return {"loss/g": out.loss.detach(), **out.terms}
 
-    # -- training aids -----------------------------------------------------------------------------
-    @property
-    def D(self) -> nn.Module:
-        """The discriminator. Assigning it installs the ``augment`` hook on its trunk (or on it)."""
-        return self._D
-
-    @D.setter
-    def D(self, net: nn.Module) -> None:
-        self._D = net
+    def _install_aids(self, d_net: nn.Module) -> None:
+        """Once, before the first step: DiffAugment (``augment = diffaug``) as a forward pre-hook on the input of
+        D's trunk (or of D, when it has no ``trunk``), so that every image D sees in the steps — reals, fakes, the
+        gradient penalty's interpolates — is augmented, and nothing else is (``d_class_scores`` switches it off)."""
+        if self._aids_installed:
+            return
+        self._aids_installed = True
         if self.augment_policy is not None:
-            getattr(net, "trunk", net).register_forward_pre_hook(self._augment_d_input)
+            getattr(d_net, "trunk", d_net).register_forward_pre_hook(self._augment_d_input)
 
     def _augment_d_input(self, _module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
         if not self._augmenting:
@@ -345,32 +462,6 @@ class Method:
             return self.draw_rows(shape[0], lambda n: torch.rand((n, *shape[1:]), device=x.device))
 
         return (diff_augment(x, self.augment_policy, draw), *args[1:])
-
-    def d_regularizer(self, real_logits: torch.Tensor, fake_logits: torch.Tensor
-                      ) -> tuple[torch.Tensor | float, LossDict]:
-        """The configured regulariser's weighted term for the D loss of this D step, from D's adversarial logits on
-        the real batch (B,) and the fakes (B',), and its named scalar: (λ·R_LC, {"loss/d_lecam": R_LC}) under
-        ``lecam`` (``bench.methods.lecam``), (0.0, {}) under ``none``. Call it once per D step (it moves the
-        LeCam anchors) and add the term to the loss."""
-        if self.lecam is None:
-            return 0.0, {}
-        penalty = self.lecam(real_logits, fake_logits)
-        return self.lecam.weight * penalty, {"loss/d_lecam": penalty.detach()}
-
-    def add_gradient_penalty(self, loss: torch.Tensor, out: LossDict, d_fn: Callable[[torch.Tensor], torch.Tensor],
-                             real_x: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-        """``loss + gp_weight·GP(d_fn)`` (``bench.methods.losses.gradient_penalty`` between ``real_x`` and ``fake``,
-        the interpolation weights drawn through :meth:`draw_rows` under the run's quirks), recording the penalty as
-        ``out["loss/d_gp"]``, when the Hyper's ``gp_weight`` is > 0; ``loss`` unchanged otherwise. Call it inside
-        :meth:`forward_context` after the step's other draws (it draws α last)."""
-        from bench.methods.losses import gp_mix_weights, gradient_penalty  # losses imports this module
-
-        if not self.hp.gp_weight > 0:
-            return loss
-        alpha = self.draw_rows(real_x.shape[0], lambda n: gp_mix_weights(n, real_x, self.config.quirks))
-        penalty = gradient_penalty(d_fn, real_x, fake, quirks=self.config.quirks, alpha=alpha)
-        out["loss/d_gp"] = penalty.detach()
-        return loss + self.hp.gp_weight * penalty
 
     def update_ema(self, step: int) -> None:
         """Update G_ema after G step ``step`` (1-based); before ``ema_start`` it copies G."""

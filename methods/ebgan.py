@@ -10,12 +10,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.errors import check
-from bench.methods.backbones import Trunk, get_backbone
-from bench.methods.base import LossDict, Method, MethodConfig, OptimizerSettings, register_method
+from bench.methods.backbones import Trunk
+from bench.methods.base import (
+    DiscriminatorLoss,
+    GeneratorLoss,
+    LossDict,
+    Method,
+    MethodConfig,
+    OptimizerSettings,
+    register_method,
+)
 from bench.methods.heads import ProductDiscriminator
 from bench.methods.hyper import BETAS, COUNT, EMA_DECAY, FLAG, NON_NEGATIVE, POSITIVE, STEP, option
-from bench.methods.losses import GP_WEIGHT, bce_d_loss, bce_g_loss, gp_mix_weights, gradient_penalty
+from bench.methods.losses import GP_WEIGHT, bce_d_loss, bce_g_loss
 
 
 @dataclass
@@ -72,6 +79,8 @@ class EBGAN(Method):
     display_name: ClassVar[str] = "EBGAN"
     pretrains: ClassVar[bool] = True
     paper_order: ClassVar[int] = 2
+    needs: ClassVar[tuple[str, ...]] = ("encoder",)  # D's trunk carries the autoencoder's linear0
+    min_classes: ClassVar[int] = 2  # the wrong-label term needs another class
     quirks_doc: ClassVar[tuple[str, ...]] = (
         "D step scores the fakes (generated with the real labels) with freshly drawn labels y_d "
         "(fixed: the labels they were generated with)",
@@ -81,13 +90,8 @@ class EBGAN(Method):
 
     def __init__(self, config: MethodConfig, device: torch.device | str = "cpu") -> None:
         super().__init__(config, device)
-        check(config.num_classes >= 2, f"ebgan needs at least 2 classes (its wrong-label term), "
-                                       f"got num_classes {config.num_classes}")
         hp = self.hp
-        self.arch = get_backbone(self.backbone)
         self.latent_dim = hp.latent_dim
-        self.n_dis = hp.n_dis
-        self.g_cond = self.arch.check_g_cond(config.g_cond)
         self.G = self._generator().to(self.device)
         self.D = ProductDiscriminator(self._trunk(), config.num_classes).to(self.device)
         self.opt_g = self.adam(self.G.parameters(), OptimizerSettings(hp.lr_g, hp.betas))
@@ -99,7 +103,7 @@ class EBGAN(Method):
     def _generator(self) -> nn.Module:
         c = self.config
         return self.arch.conditional_generator(self.latent_dim, c.num_classes, c.channels, c.image_size,
-                                               g_cond=self.g_cond)
+                                               g_cond=self.config.g_cond)
 
     def _trunk(self) -> Trunk:
         return self.arch.trunk(self.config.channels, self.config.image_size, latent_dim=self.latent_dim)
@@ -144,37 +148,26 @@ class EBGAN(Method):
         # offset: uniform over the other classes
         return (real_y + offset) % classes
 
-    def discriminator_step(self, real_x: torch.Tensor, real_y: torch.Tensor) -> LossDict:
-        """One D update: real / fake / wrong-label BCE terms and the GP (D with the real labels)."""
+    def discriminator_loss(self, real_x: torch.Tensor, real_y: torch.Tensor) -> DiscriminatorLoss:
+        """Real / fake / wrong-label BCE terms; the base adds the GP on D(·, real labels)."""
         batch = real_x.shape[0]
-        with self.forward_context():
-            with torch.no_grad():
-                fake = self.G(self.sample_z(batch), real_y)
-            y_d = self.sample_labels(batch) if self.config.quirks == "paper" else real_y
-            y_wrong = self._wrong_labels(real_y)
-            real_features = self.D.trunk.flattened(real_x)  # one trunk pass for the real and wrong-label terms
-            adv_real, adv_fake = self.D.head(real_features, real_y), self.D(fake, y_d)
-            loss_adv = bce_d_loss(adv_real, adv_fake)
-            loss_reg, out_reg = self.d_regularizer(adv_real, adv_fake)  # the configured regulariser (base)
-            wrong = self.D.head(real_features, y_wrong)
-            loss_wrong = F.binary_cross_entropy_with_logits(wrong, torch.zeros_like(wrong))
-            alpha = self.draw_rows(batch, lambda n: gp_mix_weights(n, real_x, self.config.quirks))
-            loss_gp = gradient_penalty(lambda x: self.D(x, real_y), real_x, fake, quirks=self.config.quirks,
-                                       alpha=alpha)
-            loss = loss_adv + loss_wrong + self.hp.gp_weight * loss_gp + loss_reg
-        self.optimizer_step(self.opt_d, loss)
-        return {"loss/d": loss.detach(), "loss/d_adv": loss_adv.detach(), "loss/d_wrong": loss_wrong.detach(),
-                "loss/d_gp": loss_gp.detach(), **out_reg}
+        with torch.no_grad():
+            fake = self.G(self.sample_z(batch), real_y)
+        y_d = self.sample_labels(batch) if self.config.quirks == "paper" else real_y
+        y_wrong = self._wrong_labels(real_y)
+        real_features = self.D.trunk.flattened(real_x)  # one trunk pass for the real and wrong-label terms
+        adv_real, adv_fake = self.D.head(real_features, real_y), self.D(fake, y_d)
+        loss_adv = bce_d_loss(adv_real, adv_fake)
+        wrong = self.D.head(real_features, y_wrong)
+        loss_wrong = F.binary_cross_entropy_with_logits(wrong, torch.zeros_like(wrong))
+        return DiscriminatorLoss(loss_adv + loss_wrong, {"loss/d_adv": loss_adv.detach(),
+                                                         "loss/d_wrong": loss_wrong.detach()},
+                                 real_logits=adv_real, fake_logits=adv_fake, fakes=fake,
+                                 critic=lambda x: self.D(x, real_y))
 
-    def g_step(self) -> LossDict:
-        """One G update: BCE(D(G(z, y_g), y_g), 1) with y_g uniform over all classes."""
-        batch = self.config.batch_size
-        y = self.sample_labels(batch)
-        with self.frozen(self.D):
-            with self.forward_context():
-                loss = bce_g_loss(self.D(self.G(self.sample_z(batch), y), y))
-            self.optimizer_step(self.opt_g, loss)
-        return {"loss/g": loss.detach()}
+    def generator_loss(self, y: torch.Tensor) -> GeneratorLoss:
+        """BCE(D(G(z, y), y), 1)."""
+        return GeneratorLoss(bce_g_loss(self.D(self.G(self.sample_z(y.shape[0]), y), y)))
 
     def extra_state(self) -> dict[str, Any]:
         return {"pretrained_done": self.pretrained_done}

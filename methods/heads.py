@@ -7,6 +7,8 @@
   (upstream §4.2).
 - :class:`ClassifierDiscriminator` (BAGAN): flattened trunk features → C + 1 logits, the last one "fake"
   (upstream §4.3).
+- :class:`AuxClassifierDiscriminator` (ACGAN, IDA-GAN): sum-pooled trunk features → an adversarial logit and C
+  class logits (Odena et al. 2017; IDA-GAN's "one output divided into two").
 
 On a spectrally normalised backbone (biggan32) the head layers are spectrally normalised and orthogonally
 initialised too, as StudioGAN does; otherwise they keep PyTorch's defaults (Linear default, Embedding N(0, 1)).
@@ -29,8 +31,8 @@ from bench.methods.backbones.biggan32 import snembedding, snlinear
 from bench.methods.base import check_real_batch
 
 EMBED_DIM = 512
-__all__ = ["ClassifierDiscriminator", "ContrastiveDiscriminator", "ProductDiscriminator", "check_hyper",
-           "check_real_batch"]
+__all__ = ["AuxClassifierDiscriminator", "ClassifierDiscriminator", "ContrastiveDiscriminator", "ProductDiscriminator",
+           "check_hyper", "check_real_batch"]
 
 
 def check_hyper(method: str, hp: Any) -> Any:
@@ -113,3 +115,26 @@ class ClassifierDiscriminator(nn.Module):
     def class_scores(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C) the class logits alone (the "fake" logit dropped)."""
         return self.forward(x)[:, :-1]
+
+
+class AuxClassifierDiscriminator(nn.Module):
+    """D(x) → (adversarial logit (B,), class logits (B, C)): two linear heads on the sum-pooled trunk features
+    (spectrally normalised on an SN backbone). ACGAN's D; IDA-GAN's "one output divided into two"."""
+
+    def __init__(self, trunk: Trunk, num_classes: int, sn: bool) -> None:
+        super().__init__()
+        self.trunk = trunk
+        self.adv = _linear(trunk.out_channels, 1, sn)
+        self.cls = _linear(trunk.out_channels, num_classes, sn)
+
+    def logit(self, x: torch.Tensor) -> torch.Tensor:
+        """The adversarial logit alone, (B,) (what the gradient penalty differentiates)."""
+        return self.adv(self.trunk.pooled(x)).squeeze(1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.trunk.pooled(x)
+        return self.adv(h).squeeze(1), self.cls(h)
+
+    def class_scores(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C) the class head's logits."""
+        return self.cls(self.trunk.pooled(x))

@@ -1,7 +1,7 @@
 """Method hyperparameters: ``Hyper`` dataclass fields that carry their own value rule, and their resolution.
 
 A method declares its options as a dataclass whose fields are made with :func:`option`, which attaches a
-:class:`Rule` (what values are valid and how the expectation reads in an error). :func:`resolve` builds the
+``bench.rules.Rule`` (what values are valid and how the expectation reads in an error). :func:`resolve` builds the
 full, checked Hyper of one run in one place, later wins:
 
     the Hyper's defaults  <  the backbone's recipe (``Method.backbone_recipe``)  <  the run's options
@@ -13,51 +13,26 @@ rejects, is a ConfigError naming the method, the key and (for an unknown key) th
 from __future__ import annotations
 
 import dataclasses
-import math
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 from bench.errors import ConfigError, closest
+from bench.rules import (  # the rules a Hyper's fields use, from the one vocabulary of value rules
+    BETAS,
+    COUNT,
+    EMA_DECAY,
+    FLAG,
+    MARGIN,
+    NON_NEGATIVE,
+    POSITIVE,
+    STEP,
+    Rule,
+    choice,
+    int_range,
+)
 
-
-@dataclass(frozen=True)
-class Rule:
-    """What values an option accepts (``accepts``), in words (``expected``), and how an accepted value is stored
-    (``normalise``, e.g. a JSON list to a tuple)."""
-
-    accepts: Callable[[Any], bool]
-    expected: str
-    normalise: Callable[[Any], Any] = lambda v: v
-
-
-def _number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _integer(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-POSITIVE = Rule(lambda v: _number(v) and v > 0, "a number > 0")
-NON_NEGATIVE = Rule(lambda v: _number(v) and v >= 0, "a number >= 0")
-COUNT = Rule(lambda v: _integer(v) and v >= 1, "an integer >= 1")
-STEP = Rule(lambda v: _integer(v) and v >= 0, "an integer >= 0")
-EMA_DECAY = Rule(lambda v: _number(v) and 0 <= v < 1, "a number in [0, 1) (0 = no EMA)")
-MARGIN = Rule(lambda v: _number(v) and 0 < v <= 1, "a number in (0, 1]")
-BETAS = Rule(lambda v: isinstance(v, list | tuple) and len(v) == 2 and all(_number(b) and 0 <= b < 1 for b in v),
-             "two numbers in [0, 1), e.g. [0.5, 0.999]", tuple)
-FLAG = Rule(lambda v: isinstance(v, bool), "true or false")
-
-
-def choice(*values: str) -> Rule:
-    """A rule accepting exactly ``values``."""
-    return Rule(lambda v: v in values, " or ".join(repr(v) for v in values))
-
-
-def int_range(low: int, high: int) -> Rule:
-    """A rule accepting integers in ``low..high``."""
-    return Rule(lambda v: _integer(v) and low <= v <= high, f"an integer in {low}..{high}")
+__all__ = ["BETAS", "COUNT", "EMA_DECAY", "FLAG", "MARGIN", "NON_NEGATIVE", "POSITIVE", "STEP", "Rule", "check",
+           "check_keys", "choice", "int_range", "option", "option_names", "resolve", "restore", "to_json"]
 
 
 def option(default: Any, rule: Rule | None = None) -> Any:
@@ -105,3 +80,14 @@ def resolve(method: str, hyper: type, recipe: Mapping[str, Any], options: Mappin
 def to_json(hp: Any) -> dict[str, Any]:
     """A Hyper as a JSON-ready dict (tuples as lists), as config.json stores and the config hash reads it."""
     return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(hp).items()}
+
+
+def restore(method: str, hyper: type, values: Mapping[str, Any]) -> Any:
+    """A Hyper as a run plan saved it (:func:`to_json`), rebuilt as it was: no defaults or recipe merged in, every
+    value checked against its rule again (a config.json edited by hand is refused in one line)."""
+    check_keys(method, hyper, values)
+    missing = [name for name in option_names(hyper) if name not in values]
+    if missing:
+        raise ConfigError(f"method {method!r}: the saved hyperparameters lack {', '.join(missing)} (saved by another "
+                          f"version of the method)")
+    return check(method, hyper(**values))

@@ -13,10 +13,10 @@ description, and makes each choice the description leaves open an option (defaul
 
    trained jointly (encoder and decoder) with Adam, as BAGAN's fixed autoencoder [5e-5, β (0.5, 0.999), 150 epochs].
 2. Class-conditional latent Gaussians N(μ_c, Σ_c), mean and full covariance of the encoder's codes of class c over
-   the training set, as BAGAN fits them (``bench.methods.bagan.ClassGaussians``); the codes are the posterior
+   the training set, as BAGAN fits them (``bench.methods.class_gaussians``); the codes are the posterior
    means μ(x) [``latent_codes = "mean"``] or reparameterised samples z [``"sample"``]. G is the decoder and takes
    z_c = μ_c + L_c ε; a class with no image falls back to N(0, I).
-3. D = one trunk with two heads (``bench.methods.acgan.AuxClassifierDiscriminator``): a real/fake logit and a C-way
+3. D = one trunk with two heads (``bench.methods.heads.AuxClassifierDiscriminator``): a real/fake logit and a C-way
    class head; the trunk initialised from the encoder [``d_from_encoder = true``], as BAGAN does.
 
        L_D = L_adv(D(x), D(G(z_ĉ))) + λ·CE(cls(x), y)            (the class head learns on real images only)
@@ -36,12 +36,20 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from bench.errors import check
-from bench.methods.acgan import AuxClassifierDiscriminator
-from bench.methods.backbones import Trunk, get_backbone
-from bench.methods.bagan import ClassGaussians, class_code_moments
-from bench.methods.base import LossDict, Method, MethodConfig, OptimizerSettings, register_method
-from bench.methods.contrastive_gan import ADV_LOSSES
+from bench.methods.backbones import Trunk
+from bench.methods.base import (
+    DiscriminatorLoss,
+    GeneratorLoss,
+    LossDict,
+    Method,
+    MethodConfig,
+    OptimizerSettings,
+    register_method,
+)
+from bench.methods.class_gaussians import ClassGaussians, class_code_moments
+from bench.methods.heads import AuxClassifierDiscriminator
 from bench.methods.hyper import BETAS, COUNT, EMA_DECAY, FLAG, NON_NEGATIVE, POSITIVE, STEP, choice, option
+from bench.methods.losses import ADVERSARIAL_LOSSES
 
 LOGVAR_RANGE = (-30.0, 20.0)  # keeps exp(log σ²) finite while the encoder is untrained
 LATENT_CODES = ("mean", "sample")
@@ -118,21 +126,13 @@ class IDAGAN(Method):
     pretrains: ClassVar[bool] = True
     default_backbone: ClassVar[str] = "dcgan64"
     Hyper: ClassVar[type] = IDAGANHyper
+    class_input: ClassVar[str] = "latent"  # its class Gaussians: g_cond does not apply
+    needs: ClassVar[tuple[str, ...]] = ("decoder", "encoder")
 
     def __init__(self, config: MethodConfig, device: torch.device | str = "cpu") -> None:
-        super().__init__(config, device)
-        check(config.g_cond is None, f"idagan's G takes the class through its latent class Gaussians; g_cond = "
-                                     f"{config.g_cond!r} does not apply to it (leave g_cond unset)")
+        super().__init__(config, device)  # the Hyper's rules have checked latent_codes, d_from_encoder and beta
         hp = self.hp
-        check(hp.latent_codes in LATENT_CODES, f"method 'idagan': option latent_codes = {hp.latent_codes!r} is "
-                                               f"invalid; expected one of {', '.join(LATENT_CODES)}")
-        check(isinstance(hp.d_from_encoder, bool), f"method 'idagan': option d_from_encoder = "
-                                                   f"{hp.d_from_encoder!r} is invalid; expected true or false")
-        check(isinstance(hp.beta, int | float) and not isinstance(hp.beta, bool) and hp.beta >= 0,
-              f"method 'idagan': option beta = {hp.beta!r} is invalid; expected a number >= 0")
-        self.arch = get_backbone(self.backbone)
         self.latent_dim = hp.latent_dim or self.arch.default_latent_dim
-        self.n_dis = hp.n_dis
         c = config
         self.G = self.arch.decoder(self.latent_dim, c.channels, c.image_size).to(self.device)
         # linear0 gives (μ, log σ²) side by side
@@ -142,7 +142,7 @@ class IDAGAN(Method):
         self.gaussians = ClassGaussians(c.num_classes, self.latent_dim).to(self.device)
         self.opt_g = self.adam(self.G.parameters(), OptimizerSettings(hp.lr_g, hp.betas))
         self.opt_d = self.adam(self.D.parameters(), OptimizerSettings(hp.lr_d, hp.betas))
-        self.d_loss_fn, self.g_loss_fn = ADV_LOSSES[hp.adv_loss]
+        self.d_loss_fn, self.g_loss_fn = ADVERSARIAL_LOSSES[hp.adv_loss]
         self.setup_ema()
         self.pretrained_done = False
 
@@ -199,36 +199,28 @@ class IDAGAN(Method):
 
     def _fakes(self, n: int) -> tuple[Tensor, Tensor]:
         y = self.sample_labels(n)
-        return self.G(self.gaussians(self.sample_z(n), y)), y
+        return self._forward_g(self.G, self.sample_z(n), y), y
 
-    def discriminator_step(self, real_x: Tensor, real_y: Tensor) -> LossDict:
-        """One D update: adversarial loss on reals and fakes of uniform classes, λ·CE of the class head on reals,
-        GP (when weighted), the configured regulariser."""
-        with self.forward_context():
-            with torch.no_grad():
-                fake, _ = self._fakes(real_x.shape[0])
-            adv_real, cls_real = self.D(real_x)
-            adv_fake, _ = self.D(fake)
-            loss_adv = self.d_loss_fn(adv_real, adv_fake)
-            loss_cls = idagan_d_class_loss(cls_real, real_y)
-            loss_reg, out_reg = self.d_regularizer(adv_real, adv_fake)
-            loss = loss_adv + self.hp.cond_lambda * loss_cls + loss_reg
-            out = {"loss/d_adv": loss_adv.detach(), "loss/d_cls": loss_cls.detach(), **out_reg}
-            loss = self.add_gradient_penalty(loss, out, self.D.logit, real_x, fake)
-        self.optimizer_step(self.opt_d, loss)
-        return {"loss/d": loss.detach(), **out}
+    def discriminator_loss(self, real_x: Tensor, real_y: Tensor) -> DiscriminatorLoss:
+        """Adversarial loss on reals and fakes of uniform classes and λ·CE of the class head on reals (the base adds
+        the GP when weighted)."""
+        with torch.no_grad():
+            fake, _ = self._fakes(real_x.shape[0])
+        adv_real, cls_real = self.D(real_x)
+        adv_fake, _ = self.D(fake)
+        loss_adv = self.d_loss_fn(adv_real, adv_fake)
+        loss_cls = idagan_d_class_loss(cls_real, real_y)
+        return DiscriminatorLoss(loss_adv + self.hp.cond_lambda * loss_cls,
+                                 {"loss/d_adv": loss_adv.detach(), "loss/d_cls": loss_cls.detach()},
+                                 real_logits=adv_real, fake_logits=adv_fake, fakes=fake, critic=self.D.logit)
 
-    def g_step(self) -> LossDict:
-        """One G update: adversarial loss + λ·CE(cls(G(z_c)), c), c uniform over all classes."""
-        with self.frozen(self.D):
-            with self.forward_context():
-                fake, y = self._fakes(self.config.batch_size)
-                adv, cls = self.D(fake)
-                loss_adv = self.g_loss_fn(adv)
-                loss_cls = idagan_g_class_loss(cls, y)
-                loss = loss_adv + self.hp.cond_lambda * loss_cls
-            self.optimizer_step(self.opt_g, loss)
-        return {"loss/g": loss.detach(), "loss/g_adv": loss_adv.detach(), "loss/g_cls": loss_cls.detach()}
+    def generator_loss(self, y: Tensor) -> GeneratorLoss:
+        """Adversarial loss + λ·CE(cls(G(z_y)), y)."""
+        adv, cls = self.D(self._forward_g(self.G, self.sample_z(y.shape[0]), y))
+        loss_adv = self.g_loss_fn(adv)
+        loss_cls = idagan_g_class_loss(cls, y)
+        return GeneratorLoss(loss_adv + self.hp.cond_lambda * loss_cls,
+                             {"loss/g_adv": loss_adv.detach(), "loss/g_cls": loss_cls.detach()})
 
     def extra_state(self) -> dict[str, Any]:
         return {"gaussians": self.gaussians.state_dict(), "pretrained_done": self.pretrained_done}

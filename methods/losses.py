@@ -19,14 +19,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from bench.config import QUIRKS
 from bench.errors import ConfigError, check, closest
-
-from .base import QUIRKS
 
 GP_WEIGHT = 10.0
 """Weight of the gradient penalty in D's loss (ecogan-upstream.md §5.6); applied by the method."""
 
 __all__ = [
+    "ADVERSARIAL_LOSSES",
     "GP_WEIGHT",
     "bagan_d_loss",
     "bagan_g_loss",
@@ -214,6 +214,10 @@ def hinge_d_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
 def hinge_g_loss(fake_logits: Tensor) -> Tensor:
     """Hinge loss of G (StudioGAN's Table-1 runs): -mean D(G(z))."""
     return -fake_logits.mean()
+
+
+ADVERSARIAL_LOSSES = {"bce": (bce_d_loss, bce_g_loss), "hinge": (hinge_d_loss, hinge_g_loss)}
+"""The (D loss, G loss) pair of each ``adv_loss`` option value."""
 
 
 def gp_mix_weights(batch: int, real: Tensor, quirks: str = "paper") -> Tensor:

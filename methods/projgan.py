@@ -22,9 +22,9 @@ from torch import Tensor, nn
 from bench.errors import check
 from bench.methods.backbones import Trunk
 from bench.methods.backbones.biggan32 import snembedding, snlinear
-from bench.methods.base import LossDict, register_method
-from bench.methods.contrastive_gan import SharedNetsGAN, shared_recipe
+from bench.methods.base import DiscriminatorLoss, GeneratorLoss, register_method
 from bench.methods.hyper import BETAS, COUNT, EMA_DECAY, NON_NEGATIVE, POSITIVE, STEP, choice, int_range, option
+from bench.methods.shared_nets import SharedNetsGAN, shared_recipe
 
 
 def projection_logits(unconditional: Tensor, features: Tensor, class_embeddings: Tensor, labels: Tensor) -> Tensor:
@@ -67,7 +67,7 @@ class ProjectionDiscriminator(nn.Module):
 
 @dataclass
 class ProjGANHyper:
-    """ProjGAN's options; None = the backbone's recipe value (``bench.methods.contrastive_gan``'s table), but the
+    """ProjGAN's options; None = the backbone's recipe value (``bench.methods.shared_nets``' table), but the
     adversarial loss is the hinge loss on every backbone (the paper's)."""
 
     lr_g: float | None = option(None, POSITIVE)  # G Adam learning rate
@@ -108,25 +108,14 @@ class ProjGAN(SharedNetsGAN):
     def make_discriminator(self, trunk: Trunk, num_classes: int, sn: bool) -> nn.Module:
         return ProjectionDiscriminator(trunk, num_classes, sn=sn)
 
-    def discriminator_step(self, real_x: torch.Tensor, real_y: torch.Tensor) -> LossDict:
-        """One D update: hinge loss on D(x, y) and D(G(z, y_gen), y_gen), GP, the configured regulariser."""
+    def discriminator_loss(self, real_x: torch.Tensor, real_y: torch.Tensor) -> DiscriminatorLoss:
+        """Hinge loss on D(x, y) and D(G(z, y_gen), y_gen) (the base adds the GP on D(·, y))."""
         fake, y_gen = self.fakes_for_d(real_y)
-        with self.forward_context():
-            adv_real, adv_fake = self.D(real_x, real_y), self.D(fake, y_gen)
-            loss_adv = self.d_loss_fn(adv_real, adv_fake)
-            loss_reg, out_reg = self.d_regularizer(adv_real, adv_fake)
-            loss = loss_adv + loss_reg
-            out = {"loss/d_adv": loss_adv.detach(), **out_reg}
-            loss = self.add_gradient_penalty(loss, out, lambda x: self.D(x, real_y), real_x, fake)
-        self.optimizer_step(self.opt_d, loss)
-        return {"loss/d": loss.detach(), **out}
+        adv_real, adv_fake = self.D(real_x, real_y), self.D(fake, y_gen)
+        loss_adv = self.d_loss_fn(adv_real, adv_fake)
+        return DiscriminatorLoss(loss_adv, {"loss/d_adv": loss_adv.detach()}, real_logits=adv_real,
+                                 fake_logits=adv_fake, fakes=fake, critic=lambda x: self.D(x, real_y))
 
-    def g_step(self) -> LossDict:
-        """One G update: the G-side adversarial loss on D(G(z, y_g), y_g), y_g uniform over all classes."""
-        batch = self.config.batch_size
-        y = self.sample_labels(batch)
-        with self.frozen(self.D):
-            with self.forward_context():
-                loss = self.g_loss_fn(self.D(self.G(self.sample_z(batch), y), y))
-            self.optimizer_step(self.opt_g, loss)
-        return {"loss/g": loss.detach()}
+    def generator_loss(self, y: torch.Tensor) -> GeneratorLoss:
+        """The G-side adversarial loss on D(G(z, y), y)."""
+        return GeneratorLoss(self.g_loss_fn(self.D(self.G(self.sample_z(y.shape[0]), y), y)))

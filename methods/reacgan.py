@@ -8,9 +8,10 @@ from typing import Any, ClassVar
 import torch
 
 from bench.methods.base import register_method
-from bench.methods.contrastive_gan import STUDIOGAN_RECIPE, ContrastiveGAN, ContrastiveHyper
+from bench.methods.contrastive_gan import ContrastiveGAN, ContrastiveHyper
 from bench.methods.hyper import MARGIN, NON_NEGATIVE, POSITIVE, option
 from bench.methods.losses import d2d_ce_loss
+from bench.methods.shared_nets import STUDIOGAN_RECIPE
 
 
 @dataclass

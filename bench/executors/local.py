@@ -29,7 +29,7 @@ from typing import IO
 
 from bench.executors.packing import Slot, worker_slots
 from bench.executors.progress import PROGRESS_FILE_ENV, ProgressBoard
-from bench.executors.worker import CellResult, CellSpec
+from bench.executors.worker import CellResult, CellSpec, result_from_status
 
 POLL_S = 0.1
 STOP_WAIT_S = 60.0  # a checkpoint of a big model may take a while
@@ -94,6 +94,11 @@ def run_local(specs: list[CellSpec], *, workers: int = 1, log_dir: Path | None =
     wants_gpu = any(s.config.get("device", "auto") != "cpu" for s in specs)
     gpus = visible_gpus() if wants_gpu else []
     nproc = max(int(s.config.get("nproc", 1)) for s in specs)
+    if cells_per_gpu is not None and not gpus:
+        why = ("the cells run on the CPU (device cpu)" if not wants_gpu
+               else "no GPU is visible (CUDA_VISIBLE_DEVICES, torch)")
+        print(f"note: --cells-per-gpu {cells_per_gpu} packs cells on GPUs, and {why}: running --workers {workers} "
+              f"cell(s) at once", file=sys.stderr, flush=True)
     slots = local_slots(gpus, workers, cells_per_gpu, nproc)
     threads = None if gpus or "OMP_NUM_THREADS" in os.environ else max(1, cpu_count() // len(slots))
     pending = list(specs)
@@ -163,8 +168,6 @@ def _collect(run: _Running) -> CellResult:
         return result
     where = f"see {run.log}" if run.log else "its output is above"
     last = _last_line(run.log) if run.log else ""
-    from bench.executors.worker import result_from_status
-
     return result_from_status(run.spec.cell, "failed", Path(run.spec.run_dir), seconds=seconds,
                               error=f"worker exited with code {run.proc.returncode} ({where}){last}")
 

@@ -18,11 +18,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO
 
-from bench.progress import PROGRESS_FILE_ENV, ProgressFile, progress_bar
+from bench.progress import PROGRESS_FILE_ENV
 
+__all__ = ["PROGRESS_FILE_ENV", "ProgressBoard"]
 EVERY_ENV = "BENCH_PROGRESS_EVERY_S"
-
-__all__ = ["PROGRESS_FILE_ENV", "ProgressBoard", "ProgressFile", "progress_bar"]
 
 
 class ProgressBoard:

@@ -25,6 +25,7 @@ from typing import Any
 import submitit
 
 from bench.errors import ConfigError, check
+from bench.executors.local import cpu_count, run_local, visible_gpus
 from bench.executors.packing import chunk
 from bench.executors.worker import CellResult, CellSpec, result_from_status, run_cell
 
@@ -77,8 +78,6 @@ class CellsJob(submitit.helpers.Checkpointable):
     skipped."""
 
     def __call__(self, specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        from bench.executors.local import run_local, visible_gpus
-
         cells = [CellSpec(**spec) for spec in specs]
         gpus = visible_gpus() if any(c.config.get("device", "auto") != "cpu" for c in cells) else []
         nproc = max(int(c.config.get("nproc", 1)) for c in cells)
@@ -103,8 +102,6 @@ def run_slurm(specs: list[CellSpec], *, options: SlurmOptions, folder: Path,
     executor = submitit.AutoExecutor(folder=str(folder), cluster="local" if options.local else "slurm")
     gpus = options.gpus
     if options.local:
-        from bench.executors.local import cpu_count, visible_gpus
-
         gpus = min(gpus, 1) if any(s.config.get("device") != "cpu" for s in specs) and visible_gpus() else 0
         if "OMP_NUM_THREADS" not in os.environ:
             threads = max(1, cpu_count() // min(len(specs), options.array_parallelism))

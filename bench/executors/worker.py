@@ -5,8 +5,10 @@ worker subprocess of the local executor (``python -m bench.executors.worker SPEC
 (another scheduler may have finished it meanwhile), appends a line to ``attempts.log`` and calls the
 training loop. Every error of the cell becomes a ``failed`` result with its reason, so that the grid goes on.
 
-The training function is :func:`bench.loop.train`; the environment variable ``BENCH_TRAIN_FN``
-(``module:function``) replaces it, which is how the scheduler's tests run without training anything.
+The cell's run plan comes in its spec as the scheduler made it (``RunPlan.to_json``) and goes to the training function
+as it is (``RunPlan.from_json``: nothing is resolved again). The training function is
+:func:`bench.run.launch.train`; the environment variable ``BENCH_TRAIN_FN`` (``module:function``) replaces it, which
+is how the scheduler's tests run without training anything.
 """
 
 from __future__ import annotations
@@ -24,11 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.config import RunConfig
 from bench.errors import BenchError, one_line
-from bench.locks import CellLock
-from bench.run_dir import RunDir, atomic_write_json, read_status
-from bench.run_state import DONE, FAILED, LOCKED, SKIPPED, read_state, start_attempt
+from bench.plan import RunPlan
+from bench.run.folder import RunDir, atomic_write_json, read_status
+from bench.run.launch import train
+from bench.run.locks import CellLock
+from bench.run.state import DONE, FAILED, LOCKED, SKIPPED, read_state, start_attempt
 
 TrainFn = Callable[..., Any]
 
@@ -39,7 +42,7 @@ class CellSpec:
 
     Attributes:
         cell: the cell id.
-        config: ``RunConfig.to_dict()`` of the resolved config.
+        plan: the cell's run plan, ``RunPlan.to_json()`` (its ``config`` entry: :attr:`config`).
         run_dir: the run folder ``results/<grid key>/<cell id>``.
         lock: the cell's lock file.
         force_restart: start over even if the run folder holds a checkpoint (or is done).
@@ -48,12 +51,17 @@ class CellSpec:
     """
 
     cell: str
-    config: dict[str, Any]
+    plan: dict[str, Any]
     run_dir: str
     lock: str
     force_restart: bool = False
     progress: bool = False
     threads: int | None = None
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The plan's resolved options (device, nproc ... for the executors)."""
+        return self.plan["config"]
 
 
 @dataclass
@@ -83,11 +91,9 @@ class CellResult:
 
 
 def load_train_fn() -> TrainFn:
-    """``bench.loop.train``, or the function named by ``BENCH_TRAIN_FN`` (``module:function``)."""
+    """``bench.run.launch.train``, or the function named by ``BENCH_TRAIN_FN`` (``module:function``)."""
     target = os.environ.get("BENCH_TRAIN_FN", "").strip()
     if not target:
-        from bench.loop import train
-
         return train
     module, _, name = target.partition(":")
     return getattr(importlib.import_module(module), name or "train")
@@ -126,12 +132,12 @@ def run_cell(spec: CellSpec, train_fn: TrainFn | None = None) -> CellResult:
         holder = lock.holder.describe() if lock.holder else "another process"
         return result_from_status(spec.cell, LOCKED, run_dir, error=f"running elsewhere ({holder})")
     try:
-        cfg = RunConfig(**spec.config)  # resolved and checked by the scheduler (Grid.cells); the loop validates
-        if not spec.force_restart and read_state(run_dir).done_with(cfg.config_hash()):
+        plan = RunPlan.from_json(spec.plan, where=f"cell {spec.cell}")  # the scheduler's plan, as it made it
+        if not spec.force_restart and read_state(run_dir).done_with(plan.hash):
             return result_from_status(spec.cell, SKIPPED, run_dir)
         start_attempt(run_dir, spec.force_restart)
         train = train_fn or load_train_fn()
-        outcome = train(cfg, run_dir, force_restart=False, progress=spec.progress)
+        outcome = train(plan, run_dir, force_restart=False, progress=spec.progress)
         state = {DONE: DONE, SKIPPED: SKIPPED}.get(getattr(outcome, "status", None), FAILED)
         error = getattr(outcome, "error", None) if state == FAILED else None
         if state == FAILED and not error:

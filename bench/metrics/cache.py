@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from bench.run_dir import atomic_write_bytes
+from bench.atomic import atomic_write_bytes
 
 
 def default_cache_root() -> Path:
@@ -76,7 +76,7 @@ def environment_key(device: torch.device | str) -> str:
 
 
 def atomic_save(obj: Any, path: Path) -> None:
-    """``torch.save`` through :func:`bench.run_dir.atomic_write_bytes` (temporary file, then ``os.replace``;
+    """``torch.save`` through :func:`bench.atomic.atomic_write_bytes` (temporary file, then ``os.replace``;
     the umask's mode, so that a shared cache is shared as any other file; a WriteError naming the file)."""
     buf = io.BytesIO()
     torch.save(obj, buf)

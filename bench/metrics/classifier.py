@@ -34,7 +34,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench import progress
+from bench.datasets import get_spec
 from bench.datasets.base import ImageSet, uint8_to_float
+from bench.errors import ConfigError
+from bench.hardware import cpu_has_bf16
 from bench.metrics.cache import atomic_save, digest, environment_key, load_cached, slug
 from bench.rng import preserved_rng
 
@@ -92,9 +95,6 @@ def augmentations(name: str) -> tuple[bool, bool]:
     """(flips, crops) for the judge of dataset ``name``: crops for every dataset a registry knows (``folder:``
     included), flips where its spec says mirror images keep their class; neither for a name no registry knows
     (a synthetic set, whose class may be where a pattern lies)."""
-    from bench.datasets import get_spec
-    from bench.errors import ConfigError
-
     try:
         spec = get_spec(name)
     except ConfigError:
@@ -109,8 +109,6 @@ def judge_recipe(reference: ImageSet, device: torch.device | str = "cpu") -> Jud
 
 def recipe_for(dataset: str, n_images: int, image_size: int, device: torch.device | str = "cpu") -> JudgeRecipe:
     """The judge's recipe for ``n_images`` reference images of dataset ``dataset`` at ``image_size``."""
-    from bench.hardware import cpu_has_bf16
-
     epochs, batch = judge_budget(n_images)
     flips, crops = augmentations(dataset)
     return JudgeRecipe(epochs=epochs, batch_size=batch, flips=flips, crop_pad=max(1, image_size // 8) if crops else 0,

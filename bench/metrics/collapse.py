@@ -29,8 +29,6 @@ for real images, degraded or not.
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 DIVERSITY_MIN = 0.5
@@ -56,8 +54,3 @@ def collapsed_classes(diversity: torch.Tensor, coverage: torch.Tensor, density: 
     """The rule per class: bool (C,) from (C,) tensors; False where a class's numbers are NaN."""
     return (diversity < DIVERSITY_MIN) | ((coverage < COVERAGE_MIN) & (density >= DENSITY_ON_DATA))
 
-
-def mean_finite(values: torch.Tensor) -> float:
-    """Mean over the finite entries; NaN when there is none."""
-    finite = values[~values.isnan()]
-    return float(finite.mean()) if finite.numel() else math.nan

@@ -39,9 +39,13 @@ Metrics (``metrics.csv``; NaN where undefined):
                         (:mod:`bench.metrics.diversity`); diversity_min its minimum over classes.
     collapsed_classes   classes whose own diversity, coverage and density meet the collapse rule
                         (:mod:`bench.metrics.collapse`); collapsed = 1 when the overall numbers meet it, else 0.
+    ifid_rare10, _rare20  mean intra-class FID over the rarest 10 % / 20 % of the classes by training count (at
+                        least one class); ikid_rare10, _rare20 the same for intra-class KID (:mod:`bench.metrics.tail`).
 
 Per class (``per_class.csv``) the same: coverage, density, diversity and collapsed of the class's fakes against
-the class's reference images. Diversity, coverage and density are measured in the evaluation's feature space:
+the class's reference images, and ``kid``: the intra-class KID (:func:`bench.metrics.kid.class_kid`) of the rarest
+20 % of the classes and of every class with no more real images than the feature dimension (NaN elsewhere).
+Diversity, coverage and density are measured in the evaluation's feature space:
 at the cpu, lab and smoke scales a label-free one (``random-cnn``), so that variation within a class counts; the
 ``classifier`` stays the judge of class identity (cond_acc, judge_acc) and gives IS its logits when the
 extractor has none.
@@ -77,10 +81,11 @@ from bench.metrics.diversity import diversity_ratio
 from bench.metrics.extractors import FeatureExtractor, get_extractor, list_extractors
 from bench.metrics.fid import fid_from_statistics, fid_statistics, frechet_distance, per_class_fid
 from bench.metrics.isc import inception_score
-from bench.metrics.kid import kernel_inception_distance
+from bench.metrics.kid import class_kid, kernel_inception_distance
 from bench.metrics.prc import precision_recall
-from bench.metrics.protocols import PROTOCOLS, fake_labels, get_protocol, head_classes, subset_indices
+from bench.metrics.protocols import PROTOCOLS, fake_count, fake_labels, get_protocol, head_classes, subset_indices
 from bench.metrics.reference import ReferenceFeatures, load_or_compute_reference
+from bench.metrics.tail import TAIL_COLUMNS, kid_classes, tail_summary
 from bench.metrics.weights import WEIGHTS_FILES
 from bench.rng import eval_seed, preserved_rng
 
@@ -89,9 +94,13 @@ METRICS_COLUMNS = ["step", "source", "protocol", "extractor", "reference", "labe
                    "fid_tail", "cond_acc", "judge_acc", "d_acc_real", "d_acc_fake", "label_sens", "fid_lo",
                    "fid_hi", "fid_head_lo", "fid_head_hi", "fid_tail_lo", "fid_tail_hi", "fid_half_a", "fid_half_b",
                    "density", "coverage", "diversity", "diversity_min", "collapsed_classes", "collapsed"]
-PER_CLASS_COLUMNS = ["step", "source", "protocol", "extractor", "class", "class_name", "train_count", "n_real",
-                     "n_fake", "fid", "cond_acc", "d_acc_fake", "fid_lo", "fid_hi", "coverage", "density", "diversity",
-                     "collapsed"]
+_CORE_PER_CLASS_COLUMNS = ["step", "source", "protocol", "extractor", "class", "class_name", "train_count", "n_real",
+                           "n_fake", "fid", "cond_acc", "d_acc_fake", "fid_lo", "fid_hi", "coverage", "density",
+                           "diversity", "collapsed"]
+# tail metrics (bench.metrics.tail), appended at the end: metrics.csv's means over the rarest classes, per_class.csv's
+# intra-class KID
+METRICS_COLUMNS += list(TAIL_COLUMNS)
+PER_CLASS_COLUMNS = [*_CORE_PER_CLASS_COLUMNS, "kid"]
 CLASSIFIER = "classifier"
 
 
@@ -225,14 +234,17 @@ class Evaluator:
                 "label_sens": label_sensitivity(method, self.train_set.num_classes, eval_seed(self.cfg.seed, step) + 1)}
 
     # -- one evaluation --------------------------------------------------------------------------------------
-    def evaluate(self, method: Generates, step: int, protocol: str, source: str = "train") -> EvalResult:
+    def evaluate(self, method: Generates, step: int, protocol: str, source: str = "train",
+                 fakes: int | None = None) -> EvalResult:
         """Generate, extract and measure; see the module docstring for the metrics.
 
         Args:
             method: anything with ``generate(z, y)`` (images in [-1, 1]), ``latent_dim`` and ``device``.
             step: the training step (seeds the evaluation noise with ``cfg.seed``).
-            protocol: ``paper`` or ``standard`` (:data:`bench.metrics.protocols.PROTOCOLS`).
-            source: the ``source`` column: ``train``, ``eval:best``, ``eval:latest``.
+            protocol: ``paper``, ``standard`` or ``studiogan`` (:data:`bench.metrics.protocols.PROTOCOLS`).
+            source: the ``source`` column: ``train``, ``final:best``, ``final:last``, ``eval:best``, ``eval:latest``.
+            fakes: how many fakes to generate (the final measurement's ``final_fakes``); None = ``cfg.eval_fakes``,
+                else one per reference image. A protocol with ``fakes = "reference"`` (paper) ignores both.
 
         Returns:
             :class:`EvalResult` with one row per :data:`METRICS_COLUMNS` and one per class.
@@ -241,7 +253,8 @@ class Evaluator:
         extractor_name = self.cfg.extractor or proto.extractor
         with preserved_rng():
             ref_set, ref = self.reference(protocol)
-            labels = fake_labels(proto, ref.labels, ref_set.num_classes)
+            n_fake = fake_count(proto, ref.labels.numel(), fakes if fakes is not None else self.cfg.eval_fakes)
+            labels = fake_labels(proto, ref.labels, ref_set.num_classes, n_fake)
             features, logits, cls_logits, d_scores = self._generate_and_extract(method, step, labels, extractor_name)
             diagnostics = self.conditioning(method, step)
         result = self._measure(step, source, proto.name, extractor_name, ref, labels, features, logits, cls_logits)
@@ -296,6 +309,9 @@ class Evaluator:
         class_fid = per_class_fid(real, ref.labels.to(self.device), fake, labels.to(self.device), num_classes)
         class_acc = conditional_accuracy(cls_logits, labels, num_classes)
         train_counts = self.train_set.class_counts
+        real_counts = torch.bincount(ref.labels, minlength=num_classes)
+        intra_kid = class_kid(real, ref.labels.to(self.device), fake, labels.to(self.device), num_classes,
+                              kid_classes(train_counts, real_counts, real.shape[1]))
         is_head = head_classes(train_counts)
         fid_head = frechet_distance(real[is_head[ref.labels]], fake[is_head[labels]])
         fid_tail = frechet_distance(real[~is_head[ref.labels]], fake[~is_head[labels]])
@@ -317,15 +333,15 @@ class Evaluator:
                   "density": spread.density, "coverage": spread.coverage, "diversity": diversity,
                   "diversity_min": _nanmin(class_diversity), "collapsed_classes": int(class_collapsed.sum()),
                   "collapsed": int(is_collapsed(diversity, spread.coverage, spread.density)),
-                  **intervals.row}
+                  **intervals.row, **tail_summary(class_fid, intra_kid, train_counts)}
         row = {k: values.get(k, math.nan) for k in METRICS_COLUMNS}
-        real_counts = torch.bincount(ref.labels, minlength=num_classes).tolist()
         fake_counts = torch.bincount(labels, minlength=num_classes).tolist()
-        per_class = [dict(zip(PER_CLASS_COLUMNS, (
+        per_class = [dict(zip(_CORE_PER_CLASS_COLUMNS, (
             int(step), source, protocol, extractor_name, c, self.train_set.class_names[c], train_counts[c],
-            real_counts[c], fake_counts[c], float(class_fid[c]), float(class_acc[c]), math.nan,
+            int(real_counts[c]), fake_counts[c], float(class_fid[c]), float(class_acc[c]), math.nan,
             float(intervals.class_lo[c]), float(intervals.class_hi[c]), float(spread.class_coverage[c]),
             float(spread.class_density[c]), float(class_diversity[c]), int(class_collapsed[c])), strict=True))
+            | {"kid": float(intra_kid[c])}
             for c in range(num_classes)]
         return EvalResult(row=row, per_class=per_class)
 

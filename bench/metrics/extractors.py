@@ -5,15 +5,16 @@ name                      network                                               
 ========================  =====================================================  ========  ==========
 ``inception-v3-compat``   torch-fidelity's TF-FID InceptionV3 (TF1-exact resize)  2048      1008 (``logits_unbiased``)
 ``torchvision-inception`` torchvision ImageNet InceptionV3 (the ECOGAN code's)    2048      1000
+``dinov2``                DINOv2 ViT-L/14, the [CLS] token (FD-DINOv2)            1024      none (0)
 ``classifier``            bench's small CNN trained on the reference split        128       C
-``random-cnn``            a fixed, randomly initialised conv net: label-free      1024      none (0)
+``random-cnn``            a fixed, randomly initialised conv net: label-free      128       none (0)
 ========================  =====================================================  ========  ==========
 
-An extractor without class logits (``random-cnn``) returns logits of shape (N, 0); the evaluator then takes IS
-from the judge's (the classifier's) logits.
+An extractor without class logits (``random-cnn``, ``dinov2``) returns logits of shape (N, 0); the evaluator then
+takes IS from the judge's (the classifier's) logits.
 
 Every extractor takes uint8 (N, C, H, W) images with C in {1, 3} (1-channel images are repeated to 3 for the
-Inception nets) and returns float32 ``(features (N, F), logits (N, K))`` on its device; IS uses
+ImageNet nets) and returns float32 ``(features (N, F), logits (N, K))`` on its device; IS uses
 ``softmax(logits)``. ``cache_tag`` names the weights, so reference caches change when the weights do.
 """
 
@@ -32,12 +33,14 @@ from bench import progress
 from bench.datasets.base import ImageSet, uint8_to_float
 from bench.errors import ConfigError, check
 from bench.metrics.cache import default_cache_root
-from bench.metrics.classifier import load_or_train_classifier, weights_tag
+from bench.metrics.classifier import ReferenceClassifier, load_or_train_classifier, weights_tag
+from bench.metrics.dinov2 import VIT_L14, load_dinov2, preprocess
 from bench.metrics.random_features import RandomConvNet
 from bench.metrics.random_features import weights_tag as random_tag
-from bench.metrics.weights import INCEPTION_V3_COMPAT, TORCHVISION_INCEPTION, resolve_weights
+from bench.metrics.weights import DINOV2_VITL14, INCEPTION_V3_COMPAT, TORCHVISION_INCEPTION, resolve_weights
 from bench.registry import Registry
 from bench.rng import preserved_rng
+from bench.speed import phase
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -67,11 +70,11 @@ class FeatureExtractor:
         return features.float(), logits.float()
 
     def extract(self, images: torch.Tensor, batch_size: int = 128,
-                phase: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                bar_name: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """All of ``images`` (uint8 (N, C, H, W), any device) in batches -> (features, logits) on the CPU; with a
-        progress bar named ``phase`` when given (:mod:`bench.progress`)."""
+        progress bar named ``bar_name`` when given (:mod:`bench.progress`)."""
         outs = []
-        with progress.bar(images.shape[0], phase or "", unit="img", leave=False, disable=phase is None) as bar:
+        with progress.bar(images.shape[0], bar_name or "", unit="img", leave=False, disable=bar_name is None) as bar:
             for batch in images.split(batch_size):
                 outs.append(self(batch))
                 bar.update(batch.shape[0])
@@ -103,12 +106,13 @@ def get_extractor(name: str, device: torch.device | str = "cpu", *, reference_se
         device: where the network runs.
         reference_set: the balanced reference split; required by ``classifier`` (which trains on it).
         cache_root: where ``classifier`` caches its weights; None = :func:`default_cache_root`.
-        weights_path: the Inception extractors' weights file (the run's ``inception_weights`` /
-            ``tv_inception_weights``); None = the env variable, else the hub cache (:mod:`bench.metrics.weights`).
+        weights_path: the weights file of an ImageNet extractor (the run's ``inception_weights`` /
+            ``tv_inception_weights`` / ``dinov2_weights``); None = the env variable, else the hub cache
+            (:mod:`bench.metrics.weights`).
 
     Raises:
         ConfigError: unknown name (the message lists the known ones), or a weights file that does not load.
-        DataNotFoundError: Inception weights that are neither on disk nor downloadable.
+        DataNotFoundError: Inception or DINOv2 weights that are neither on disk nor downloadable.
     """
     return EXTRACTORS.get(name)(device, reference_set=reference_set, cache_root=cache_root, weights_path=weights_path)
 
@@ -195,6 +199,30 @@ class TorchvisionInceptionExtractor(FeatureExtractor):
         return features, self.fc(features)
 
 
+@register_extractor("dinov2")
+class DinoV2Extractor(FeatureExtractor):
+    """FD-DINOv2's features (Stein et al. 2023): DINOv2 ViT-L/14's [CLS] token after its final LayerNorm, 1,024-d,
+    of images resized to 224×224 as dgm-eval does (:mod:`bench.metrics.dinov2`); no class logits (IS then comes
+    from the judge's).
+
+    Weights: ``weights_path`` (config key ``dinov2_weights``), else ``$BENCH_DINOV2_WEIGHTS``, else
+    ``$TORCH_HOME/hub/checkpoints/dinov2_vitl14_pretrain.pth``, else a download (see :mod:`bench.metrics.weights`).
+    The network is bench's own definition of the official layout; nothing is fetched from a hub but that file.
+    """
+
+    shape = VIT_L14  # the network the weights file must match (tests use a small one through the same code)
+
+    def __init__(self, device: torch.device | str, *, weights_path: Path | str | None = None, **_: Any) -> None:
+        super().__init__(device)
+        path = resolve_weights(DINOV2_VITL14, weights_path)
+        self.net = load_dinov2(path, self.shape, self.device)
+        self.cache_tag = _file_tag(path)
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.net(preprocess(images))
+        return features, features.new_empty(features.shape[0], 0)
+
+
 @register_extractor("classifier")
 class ClassifierExtractor(FeatureExtractor):
     """bench's reference classifier (:mod:`bench.metrics.classifier`): 128-d penultimate features, C logits.
@@ -209,7 +237,8 @@ class ClassifierExtractor(FeatureExtractor):
         check(reference_set is not None, "the classifier extractor needs the dataset's reference split to train on")
         assert reference_set is not None
         root = Path(cache_root) if cache_root is not None else default_cache_root()
-        self.net, self.path = load_or_train_classifier(reference_set, root, self.device)
+        with phase("judge"):
+            self.net, self.path = load_or_train_classifier(reference_set, root, self.device)
         self.input_shape = (reference_set.channels, reference_set.image_size, reference_set.image_size)
         self.cache_tag = weights_tag(self.net)
 
@@ -218,8 +247,6 @@ class ClassifierExtractor(FeatureExtractor):
                   device: torch.device | str = "cpu") -> ClassifierExtractor:
         """A judge of the right shape with random weights: it costs what a trained one costs (the time
         calibration of ``bench.estimate``); its numbers mean nothing."""
-        from bench.metrics.classifier import ReferenceClassifier
-
         self = cls.__new__(cls)
         FeatureExtractor.__init__(self, device)
         with preserved_rng():
@@ -237,7 +264,7 @@ class ClassifierExtractor(FeatureExtractor):
 
 @register_extractor("random-cnn")
 class RandomCNNExtractor(FeatureExtractor):
-    """The label-free extractor (:mod:`bench.metrics.random_features`): 1,024 features of a fixed random conv net,
+    """The label-free extractor (:mod:`bench.metrics.random_features`): 128 features of a fixed random conv net,
     no logits, no training, no file. The default of the cpu, lab and smoke scales, where within-class variation must
     count (FID, coverage, diversity); the classifier stays the judge of class identity.
     """

@@ -18,6 +18,7 @@ from bench.datasets.base import ImageSet
 from bench.metrics.cache import atomic_save, digest, environment_key, load_cached, slug
 from bench.metrics.extractors import FeatureExtractor
 from bench.metrics.fid import fid_statistics
+from bench.speed import phase
 
 
 @dataclass
@@ -42,14 +43,21 @@ def reference_cache_path(reference: ImageSet, indices: torch.Tensor, extractor: 
 def compute_reference(reference: ImageSet, indices: torch.Tensor, extractor: FeatureExtractor,
                       batch_size: int = 128) -> tuple[torch.Tensor, dict[str, np.ndarray]]:
     """Features (n, F) of ``reference.images[indices]`` and their FID statistics (one extractor pass)."""
-    features, _ = extractor.extract(reference.images[indices], batch_size,
-                                    phase=f"reference features {reference.name}/{reference.split} ({extractor.name})")
+    name = f"reference features {reference.name}/{reference.split} ({extractor.name})"
+    features, _ = extractor.extract(reference.images[indices], batch_size, bar_name=name)
     return features, fid_statistics(features)
 
 
 def load_or_compute_reference(reference: ImageSet, indices: torch.Tensor, extractor: FeatureExtractor,
                               cache_root: Path, batch_size: int = 128) -> ReferenceFeatures:
-    """:class:`ReferenceFeatures` of ``reference[indices]``, from the disk cache or computed and saved."""
+    """:class:`ReferenceFeatures` of ``reference[indices]``, from the disk cache or computed and saved (timed as
+    the ``reference`` phase of a run's speed record)."""
+    with phase("reference"):
+        return _load_or_compute_reference(reference, indices, extractor, cache_root, batch_size)
+
+
+def _load_or_compute_reference(reference: ImageSet, indices: torch.Tensor, extractor: FeatureExtractor,
+                               cache_root: Path, batch_size: int) -> ReferenceFeatures:
     path = reference_cache_path(reference, indices, extractor, cache_root)
     labels = reference.labels[indices].cpu()
     saved = load_cached(path)

@@ -1,17 +1,19 @@
-"""Finding the Inception weights files: a config key, an environment variable, the torch hub cache, a download.
+"""Finding the extractors' weights files (the two Inceptions, DINOv2): a config key, an environment variable, the
+torch hub cache, a download.
 
 Resolution order for each extractor (first hit wins):
 
-1. the file named by the run's config key (``inception_weights`` or ``tv_inception_weights``);
-2. the file named by the extractor's environment variable (``BENCH_INCEPTION_WEIGHTS`` or
-   ``BENCH_TV_INCEPTION_WEIGHTS``); a config key or variable that names a missing file is an error (never a
-   silent fallback);
+1. the file named by the run's config key (``inception_weights``, ``tv_inception_weights`` or ``dinov2_weights``);
+2. the file named by the extractor's environment variable (``BENCH_INCEPTION_WEIGHTS``,
+   ``BENCH_TV_INCEPTION_WEIGHTS`` or ``BENCH_DINOV2_WEIGHTS``); a config key or variable that names a missing file
+   is an error (never a silent fallback);
 3. ``$TORCH_HOME/hub/checkpoints/<file>`` (``TORCH_HOME`` defaults to ``~/.cache/torch``), where torch and
    torch-fidelity keep downloads;
 4. a download from the file's URL into that cache folder, checked against the sha256 prefix in the file's
-   name, with a :data:`DOWNLOAD_TIMEOUT_S` socket timeout (a network that drops traffic fails instead of
-   hanging). ``BENCH_OFFLINE=1`` skips it. When it fails or is skipped, a :class:`DataNotFoundError` names
-   the file, the URL and the places to put it.
+   name where it has one (DINOv2's file has none: torch hub does not check it either), with a
+   :data:`DOWNLOAD_TIMEOUT_S` socket timeout (a network that drops traffic fails instead of hanging).
+   ``BENCH_OFFLINE=1`` skips it. When it fails or is skipped, a :class:`DataNotFoundError` names the file, the
+   URL and the places to put it.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ class WeightsFile:
     extractor: str
     filename: str
     url: str
-    sha256_prefix: str  # torch hub convention: the file name ends in the first hex digits of its sha256
+    sha256_prefix: str | None  # torch hub convention: the file name ends in the first hex digits of its sha256
     env_var: str
     config_key: str  # the RunConfig field naming the file
 
@@ -57,7 +59,15 @@ TORCHVISION_INCEPTION = WeightsFile(
     env_var="BENCH_TV_INCEPTION_WEIGHTS",
     config_key="tv_inception_weights",
 )
-WEIGHTS_FILES = {spec.extractor: spec for spec in (INCEPTION_V3_COMPAT, TORCHVISION_INCEPTION)}
+DINOV2_VITL14 = WeightsFile(
+    extractor="dinov2",
+    filename="dinov2_vitl14_pretrain.pth",
+    url="https://dl.fbaipublicfiles.com/dinov2/dinov2_vitl14/dinov2_vitl14_pretrain.pth",
+    sha256_prefix=None,  # the official file name carries no hash
+    env_var="BENCH_DINOV2_WEIGHTS",
+    config_key="dinov2_weights",
+)
+WEIGHTS_FILES = {spec.extractor: spec for spec in (INCEPTION_V3_COMPAT, TORCHVISION_INCEPTION, DINOV2_VITL14)}
 
 
 def hub_checkpoint_dir() -> Path:

@@ -8,6 +8,8 @@ folders; writes into ``<reports_root>/<key>/``::
     significance-*, ranking-*                       pairwise Welch tests of best FID over seeds; ranks with ties
     heldout-*                                       the best step chosen on half of the reference, reported on the other
     verdicts-*                                      the grid's [[claims]], each holds / fails / inconclusive
+    gate-<key>.{csv,md,tex}                         cells with another harness's published numbers, and the gate
+    speed-<key>.{csv,md,tex}                        what each cell cost per phase (from <key>-speed.csv), if gathered
     figures/curves-*.png, minority-*.png, headtail-*.png
     samples/<cell>-step-<N>.png                     each cell's last and best sample grids
     missing-cells.csv                               cells without a run folder or metrics (when there are any)
@@ -34,9 +36,11 @@ from pathlib import Path
 from bench.report.claims import verdict_tables
 from bench.report.comparisons import heldout_tables, significance_tables
 from bench.report.figures import render_figures
+from bench.report.gate import gate_tables
 from bench.report.html import write_page
 from bench.report.load import ReportData, load_results
 from bench.report.samples import collect_samples
+from bench.report.speed import speed_tables
 from bench.report.summary import summarize
 from bench.report.tables import build_tables, write_table
 
@@ -129,7 +133,8 @@ def render_report(grid: str, results_root: Path | str = "results", reports_root:
     out = Path(reports_root) / data.key
     points, per_run, groups = summarize(data)
     tables = (build_tables(data, groups) + significance_tables(data, groups, per_run) + heldout_tables(data, groups)
-              + verdict_tables(data, groups, per_run, points, data.per_class))
+              + verdict_tables(data, groups, per_run, points, data.per_class) + gate_tables(data, per_run)
+              + speed_tables(data))
     with staged_folder(out) as stage:
         files = {t.slug: write_table(t, stage) for t in tables}
         figures = render_figures(points, per_run, data.per_class, stage / "figures", data)

@@ -20,15 +20,18 @@ from typing import Any
 
 import pandas as pd
 
+from bench.config import AT_NON_DEFAULT, GATHERED, OPTIONS
 from bench.errors import ConfigError, DataNotFoundError
 
-TIDY_COLUMNS = ("grid", "cell", "label", "dataset", "method", "sampling", "seed", "quirks", "scale", "backbone",
-                "g_cond", "regularizer", "augment", "options", "step",
+# The gathered option columns come from the option table (bench.config, as bench.results writes them).
+TIDY_COLUMNS = ("grid", "cell", "label", *(column for _, column in GATHERED), "step",
                 "source", "protocol", "extractor", "reference", "label_mix", "metric", "value")
 PER_CLASS_COLUMNS = ("step", "source", "protocol", "extractor", "class", "class_name", "train_count", "n_real",
                      "n_fake", "fid", "cond_acc")
-AXES = ("dataset", "method", "sampling", "seed", "quirks", "backbone", "g_cond", "regularizer", "augment", "options")
-AIDS = ("regularizer", "augment")  # axes added later: a CSV gathered before them reads "none"
+AXES = tuple(column for name, column in GATHERED if OPTIONS[name].axis is not None)
+# Options added after runs existed (hashed only at a non-default value): a CSV gathered before them reads their default
+LATER = {column: str(OPTIONS[name].gathered(OPTIONS[name].default)) for name, column in GATHERED
+         if OPTIONS[name].hashed == AT_NON_DEFAULT}
 PAPER_KEYS = ("fid", "is", "best_step", "step_unit", "best_iteration", "selection", "note")
 SAMPLE_NAME = re.compile(r"step-(\d+)\.png$")
 
@@ -197,9 +200,9 @@ def read_tidy(path: Path) -> pd.DataFrame:
         raise ConfigError(f"{path}: empty file; rebuild it with `bench gather`") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path}: not a CSV file ({err})") from None
-    for col in AIDS:
+    for col, default in LATER.items():
         if col not in frame.columns:
-            frame[col] = "none"
+            frame[col] = default
     absent = [c for c in TIDY_COLUMNS if c not in frame.columns]
     if absent:
         raise ConfigError(f"{path}: missing column(s) {', '.join(absent)}; rebuild it with `bench gather`")
@@ -235,10 +238,11 @@ def cells_frame(grid_json: dict[str, Any], tidy: pd.DataFrame, source: Path) -> 
     cells = pd.DataFrame(rows, columns=["cell", "label", "order", *AXES, *(f"paper_{k}" for k in PAPER_KEYS)])
     for col in ("paper_fid", "paper_is", "paper_best_step", "paper_best_iteration"):
         cells[col] = pd.to_numeric(cells[col], errors="coerce")
-    for col in ("dataset", "method", "sampling", "quirks", "backbone", "g_cond"):
-        cells[col] = cells[col].fillna("").astype(str)
-    for col in AIDS:
-        cells[col] = cells[col].fillna("none").replace("", "none").astype(str)
+    for col in AXES:
+        if col in ("seed", "options"):
+            continue
+        default = LATER.get(col, "")
+        cells[col] = cells[col].fillna(default).replace("", default).astype(str)
     cells["state"], cells["step"], cells["steps"], cells["error"] = "", None, None, ""
     return cells
 

@@ -65,12 +65,12 @@ def collect_samples(data: ReportData, per_run: pd.DataFrame, out_dir: Path) -> l
     return out
 
 
-GRID_PAD = 2  # bench.samples' padding around tiles: rows start GRID_PAD pixels down, the picture ends GRID_PAD below
-MAX_GRID_ROWS = 40  # bench.samples.MAX_GRID_ROWS: more classes than this show evenly spaced ones
+GRID_PAD = 2  # bench.run.samples pads tiles: rows start GRID_PAD pixels down, the picture ends GRID_PAD below
+MAX_GRID_ROWS = 40  # bench.run.samples.MAX_GRID_ROWS: more classes than this show evenly spaced ones
 
 
 def grid_rows(num_classes: int) -> list[int]:
-    """The classes a run's sample grid shows, one per row, as :func:`bench.samples.grid_classes` picks them."""
+    """The classes a run's sample grid shows, one per row, as :func:`bench.run.samples.grid_classes` picks them."""
     if num_classes <= MAX_GRID_ROWS:
         return list(range(num_classes))
     return sorted({int(round(v)) for v in np.linspace(0, num_classes - 1, MAX_GRID_ROWS)})

@@ -8,6 +8,10 @@ paper's rule (upstream ``ModelCheckpoint(monitor='fid', mode='min')``: the best 
 itself). Last = the evaluation at the highest step. Evaluations made during training
 (source ``train``) are used when a protocol has any; otherwise ``bench eval``'s ``eval:best`` / ``eval:latest``.
 
+Final measurement: a run with ``final_fakes`` (the paper scale: 50,000) measures its best and last checkpoints again
+after its last step (sources ``final:best``, ``final:last``); those rows then give the best and last values (the
+best step stays the one the monitoring evaluations picked), so headline numbers come from the larger sample.
+
 Held-out best step: the step with the lowest FID against half A of the reference (``fid_half_a``), reported by
 its FID against half B (``fid_heldout``), healthy evaluations first as above;
 ``fid_half_b_min`` is half B's own minimum (the paper's rule on the
@@ -21,20 +25,20 @@ import json
 
 import pandas as pd
 
+from bench.config import GROUP_COLUMNS
 from bench.metrics.collapse import selection_key
+from bench.metrics.summary_names import (  # the per-run numbers (a leaf: grid files' claims name them)
+    DETAIL_METRICS,
+    HELDOUT_METRICS,
+    INTERVAL_METRICS,
+    SUMMARY_METRICS,
+)
 from bench.report.load import PAPER_KEYS, ReportData
 from bench.report.stats import t_halfwidth
 
 EVAL_KEYS = ["cell", "protocol", "extractor"]
 POINT_INDEX = [*EVAL_KEYS, "reference", "label_mix", "source", "step"]
-GROUP_AXES = ["dataset", "method", "sampling", "quirks", "backbone", "g_cond", "regularizer", "augment", "options"]
-HEALTH_METRICS = ("coverage", "density", "diversity", "diversity_min", "collapsed_classes", "collapsed")
-DETAIL_METRICS = ("kid_mean", "precision", "recall", *HEALTH_METRICS, "ifid_mean", "fid_head", "fid_tail",
-                  "cond_acc", "judge_acc", "d_acc_real", "d_acc_fake", "label_sens")
-INTERVAL_METRICS = ("fid_lo", "fid_hi", "fid_head_lo", "fid_head_hi", "fid_tail_lo", "fid_tail_hi")
-HELDOUT_METRICS = ("heldout_step", "fid_heldout", "fid_half_b_min", "optimism")
-SUMMARY_METRICS = ("best_step", "fid_best", "is_best", "last_step", "fid_last", "is_last", *DETAIL_METRICS,
-                   *INTERVAL_METRICS, *HELDOUT_METRICS)
+GROUP_AXES = list(GROUP_COLUMNS)  # the option table's grouping (bench.config): cells differing only by seed group
 
 AID_NAMES = {"lecam": "LeCam", "diffaug": "DiffAugment", "none": "none"}
 DATASET_NAMES = {"cifar10_lt": "CIFAR10_LT", "fashion_mnist_lt": "FashionMNIST_LT", "places_lt": "Places_LT",
@@ -103,6 +107,25 @@ def first_by_selection(points: pd.DataFrame, fid: str) -> pd.DataFrame:
     return ordered.drop_duplicates(EVAL_KEYS, keep="first").drop(columns="_key").sort_index()
 
 
+FINAL_BEST, FINAL_LAST = "final:best", "final:last"
+
+
+def with_final_measurements(per_run: pd.DataFrame, points: pd.DataFrame) -> pd.DataFrame:
+    """``per_run`` (from :func:`best_and_last`) with the values of each run's final measurement where it has one:
+    ``final:best`` gives best_step, fid_best, is_best, the DETAIL_METRICS, the intervals, n_real, n_fake and
+    best_source; ``final:last`` gives last_step, fid_last, is_last (every value, NaN included: nothing is mixed)."""
+    out = per_run.set_index(EVAL_KEYS)
+    for source, renames in ((FINAL_BEST, {"step": "best_step", "fid": "fid_best", "is_mean": "is_best",
+                                          "source": "best_source", "n_real": "n_real", "n_fake": "n_fake",
+                                          **{m: m for m in (*DETAIL_METRICS, *INTERVAL_METRICS)}}),
+                            (FINAL_LAST, {"step": "last_step", "fid": "fid_last", "is_mean": "is_last"})):
+        final = points[points["source"] == source].drop_duplicates(EVAL_KEYS, keep="last").set_index(EVAL_KEYS)
+        common = final.index.intersection(out.index)
+        if len(common):
+            out.loc[common, list(renames.values())] = final.loc[common, list(renames)].to_numpy()
+    return out.reset_index()
+
+
 def held_out(train: pd.DataFrame) -> pd.DataFrame:
     """Per (cell, protocol, extractor): heldout_step (min ``fid_half_a``), fid_heldout (``fid_half_b`` there),
     fid_half_b_min and optimism = fid_heldout − fid_half_b_min (see the module docstring)."""
@@ -127,25 +150,27 @@ def varying_axes(cells: pd.DataFrame) -> list[str]:
     return [a for a in GROUP_AXES if cells[a].astype(str).nunique() > 1]
 
 
+GROUP_TEXT = {
+    "dataset": dataset_name,
+    "sampling": lambda v: f"sampling {v}",
+    "quirks": lambda v: f"quirks {v}",
+    "backbone": lambda v: v or None,
+    "g_cond": lambda v: f"G {v or 'paper'}",
+    "regularizer": lambda v: aid_name(v) if v not in ("", "none") else None,
+    "augment": lambda v: aid_name(v) if v not in ("", "none") else None,
+    "options": lambda v: ", ".join(f"{k}={json.dumps(x)}" for k, x in json.loads(v).items()) if v != "{}" else None,
+}
+"""How a varying axis reads in a group's name; an axis not named here reads ``<column> <value>``."""
+
+
 def group_label(row: pd.Series, axes: list[str]) -> str:
-    """A short name for a group: the method's paper name plus the values of the axes that vary."""
+    """A short name for a group: the method's paper name, then the values of the other axes that vary, in the option
+    table's order (:data:`GROUP_TEXT`)."""
     parts = [method_name(row["method"])]
-    if "dataset" in axes:
-        parts.append(dataset_name(row["dataset"]))
-    if "sampling" in axes:
-        parts.append(f"sampling {row['sampling']}")
-    if "quirks" in axes:
-        parts.append(f"quirks {row['quirks']}")
-    if "backbone" in axes and row["backbone"]:
-        parts.append(row["backbone"])
-    if "g_cond" in axes:
-        parts.append(f"G {row['g_cond'] or 'paper'}")
-    for aid in ("regularizer", "augment"):
-        if aid in axes and row[aid] not in ("", "none"):
-            parts.append(aid_name(row[aid]))
-    if "options" in axes and row["options"] != "{}":
-        parts.append(", ".join(f"{k}={json.dumps(v)}" for k, v in json.loads(row["options"]).items()))
-    return " · ".join(parts)
+    for axis in axes:
+        if axis != "method":
+            parts.append(GROUP_TEXT.get(axis, lambda v, a=axis: f"{a} {v}")(str(row[axis])))
+    return " · ".join(p for p in parts if p)
 
 
 def with_groups(cells: pd.DataFrame) -> pd.DataFrame:
@@ -175,7 +200,9 @@ def summarize(data: ReportData) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFram
     cells = with_groups(data.cells)
     cols = ["cell", "group", "group_order", "group_label", "group_short", "dataset", "seed", "state"]
     points = eval_points(data.tidy).merge(cells[cols], on="cell", how="left")
-    per_run = best_and_last(points.drop(columns=cols[1:])).merge(cells[cols], on="cell", how="left")
+    evaluations = points.drop(columns=cols[1:])
+    per_run = with_final_measurements(best_and_last(evaluations), evaluations).merge(cells[cols], on="cell",
+                                                                                     how="left")
     keys = ["group", "protocol", "extractor"]
     stats = per_run.groupby(keys, sort=False)[list(SUMMARY_METRICS)].agg(["mean", "std", ("ci", t_halfwidth)])
     stats.columns = [f"{m}_{s}" for m, s in stats.columns]

@@ -31,7 +31,9 @@ DETAIL_NAMES = {"kid_mean": ("KID↓", 4), "precision": ("Precision↑", 3), "re
                 "diversity_min": ("Min class diversity↑", 2), "collapsed_classes": ("Collapsed classes↓", 1),
                 "collapsed": ("Collapsed (share of seeds)", 2), "cond_acc": ("Cond. accuracy↑", 3),
                 "judge_acc": ("Judge on real↑", 3),
-                "d_acc_real": ("D acc. real", 3), "d_acc_fake": ("D acc. fake", 3), "label_sens": ("Label sens.↑", 2)}
+                "d_acc_real": ("D acc. real", 3), "d_acc_fake": ("D acc. fake", 3), "label_sens": ("Label sens.↑", 2),
+                "ifid_rare10": ("iFID rarest 10%↓", 2), "ifid_rare20": ("iFID rarest 20%↓", 2),
+                "ikid_rare10": ("iKID rarest 10%↓", 4), "ikid_rare20": ("iKID rarest 20%↓", 4)}
 LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
 LATEX_UNICODE = {"±": r"$\pm$", "Δ": r"$\Delta$", "↓": r"$\downarrow$", "↑": r"$\uparrow$", "–": "--",
@@ -282,7 +284,7 @@ def caption(data: ReportData, g: pd.DataFrame, protocol: str, extractor: str, la
     """The caption: protocol, extractor, reference, label mix, sample sizes, how best and last are picked."""
     text = [f"Protocol {protocol}, features {extractor}, reference {distinct(g['reference'])}, "
             f"generated labels {distinct(g['label_mix'])}, {distinct(g['n_real'], 0)} real and "
-            f"{distinct(g['n_fake'], 0)} generated images per evaluation.",
+            f"{distinct(g['n_fake'], 0)} generated images {sample_sizes(data, protocol, extractor)}.",
             f"Best = {SELECTION} under this protocol, every other number at that step; like the paper, "
             "the best step is picked on the evaluation set itself, so best values are optimistic. "
             "Last = the final evaluation. Steps are iterations (n_dis D steps + 1 G step).",
@@ -306,6 +308,19 @@ def caption(data: ReportData, g: pd.DataFrame, protocol: str, extractor: str, la
     return " ".join(text)
 
 
+def sample_sizes(data: ReportData, protocol: str, extractor: str) -> str:
+    """How the caption's image counts were used: "per evaluation", or, where runs measured their best and last
+    checkpoints again at the end (``final_fakes``), that and the count the monitoring evaluations used."""
+    tidy = data.tidy
+    mine = tidy[(tidy["protocol"] == protocol) & (tidy["extractor"] == extractor) & (tidy["metric"] == "n_fake")]
+    if not mine["source"].str.startswith("final:").any():
+        return "per evaluation"
+    monitored = distinct(mine.loc[mine["source"] == "train", "value"], 0)
+    return (f"in the headline measurement: the best and last checkpoints measured again after training (Best and "
+            f"Last); the monitoring evaluations that picked the best step used {monitored} generated images "
+            f"(--set eval_fakes=N --set final_fakes=M changes them)")
+
+
 def slugify(*parts: str) -> str:
     return "-".join(re.sub(r"[^A-Za-z0-9_.]+", "-", p).strip("-") for p in parts if p)
 
@@ -322,7 +337,9 @@ def details_table(data: ReportData, g: pd.DataFrame, protocol: str, extractor: s
     numeric = g[["group_label", "protocol", "extractor", *GROUP_AXES, "seeds", "best_step_mean"]
                 + [f"{m}_{s}" for m in present for s in ("mean", "std", "ci")]].rename(columns={"group_label": "Cell"})
     head = (f"Metrics at the best step ({protocol} protocol, {extractor} features): head/tail FID split the classes "
-            f"by training count; cond. accuracy = the extractor's classifier agreeing with the requested label.")
+            f"by training count; cond. accuracy = the extractor's classifier agreeing with the requested label; "
+            f"iFID / iKID rarest 10% and 20% = the mean intra-class FID / KID over the rarest 10% and 20% of the "
+            f"classes by training count (at least one class).")
     return Table(slug=slugify("details", protocol, extractor), title=f"Other metrics at the best step ({protocol})",
                  caption=f"{head} {caption(data, g, protocol, extractor, 'details', with_paper=False)}",
                  columns=columns, rows=rows, numeric=numeric.reset_index(drop=True), protocol=protocol,

@@ -21,8 +21,10 @@ from pathlib import Path
 import torch
 
 from bench.datasets.base import ImageSet
+from bench.datasets.decode import decode_image_files
 from bench.datasets.longtail import Selector
 from bench.datasets.sources.common import build_image_set, error_text
+from bench.datasets.sources.folder import image_files
 from bench.errors import DataNotFoundError
 
 FOLDER = "cifar-10-batches-py"
@@ -55,9 +57,6 @@ def load_folder_copy(base: Path, split: str, size: int | None = None, channels: 
                      select: Selector | None = None) -> ImageSet:
     """A split of an image-folder copy of CIFAR-10 (see the module docstring): the selected images only, decoded
     and resized."""
-    from bench.datasets.decode import decode_image_files
-    from bench.datasets.sources.folder import image_files
-
     files: list[Path] = []
     labels: list[int] = []
     for label, name in enumerate(CLASSES):
@@ -89,7 +88,6 @@ def labels(root: Path, split: str) -> tuple[torch.Tensor, int]:
     copy = folder_copy(root)
     if copy is None:
         raise DataNotFoundError(f"CIFAR-10 not found at {expected_files(root)}; {how_to_get(root)}")
-    from bench.datasets.sources.folder import image_files
 
     counts = [len(image_files(copy / COPY_SPLITS[split] / name)) for name in CLASSES]
     return torch.repeat_interleave(torch.arange(len(CLASSES)), torch.tensor(counts)), len(CLASSES)

@@ -19,16 +19,18 @@ sha256 (delete ``.cache/`` after changing images in place). Class names are the 
 from __future__ import annotations
 
 import hashlib
+import io
 import sys
 import warnings
 from pathlib import Path, PurePosixPath
 
 import torch
 
+from bench.atomic import atomic_write_bytes
 from bench.datasets.base import ImageSet
 from bench.datasets.decode import decode_image_files
 from bench.datasets.longtail import Selector
-from bench.errors import ConfigError, DataNotFoundError
+from bench.errors import ConfigError, DataNotFoundError, WriteError
 
 LIST_FOLDER = "Places_LT"
 IMAGE_FOLDER = "places365"
@@ -144,13 +146,12 @@ def read_cache(path: Path, digest: str, shape: tuple[int, int, int, int]) -> tor
 
 
 def write_cache(path: Path, payload: dict) -> None:
-    """torch.save through the one atomic writer (``bench.metrics.cache.atomic_save``: temporary file, fsync,
-    ``os.replace``, the umask's mode); warn, don't fail, if the data root is read-only."""
-    from bench.errors import WriteError
-    from bench.metrics.cache import atomic_save
-
+    """torch.save through the one atomic writer (``bench.atomic``: temporary file, fsync, ``os.replace``, the
+    umask's mode); warn, don't fail, if the data root is read-only."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_save(payload, path)
+        buffer = io.BytesIO()
+        torch.save(payload, buffer)
+        atomic_write_bytes(path, buffer.getbuffer())
     except (OSError, WriteError) as err:
         warnings.warn(f"could not write the Places_LT cache {path}: {err}", stacklevel=2)

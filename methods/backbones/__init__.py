@@ -32,6 +32,14 @@ for _name in ("dcgan64", "biggan32", "tiny"):
     BACKBONES.add(_name, f"bench.methods.backbones.{_name}")
 
 
+PIECES = {"trunk": "discriminator trunk", "generator": "conditional generator",
+          "decoder": "unconditional decoder", "encoder": "autoencoder encoder (linear0)"}
+
+
+def _pieces_of(name: str) -> tuple[str, ...]:
+    return BACKBONES.get(name).pieces
+
+
 class Trunk(nn.Module):
     """A discriminator trunk: images (B, C, H, W) → feature map (B, out_channels, out_size, out_size).
 
@@ -69,6 +77,7 @@ class Backbone:
         description: one line for listings.
         g_conds: the ways its conditional generator can take the class (config key ``g_cond``).
         default_g_cond: the paper's way for this backbone, used when ``g_cond`` is None.
+        pieces: what it can build for a method (:data:`PIECES`); a method lists what it needs in ``Method.needs``.
     """
 
     name: str = ""
@@ -77,6 +86,14 @@ class Backbone:
     description: str = ""
     g_conds: tuple[str, ...] = ()
     default_g_cond: str = ""
+    pieces: tuple[str, ...] = ("trunk", "generator")
+
+    def check_pieces(self, needed: tuple[str, ...]) -> None:
+        """ConfigError naming the first of ``needed`` (:data:`PIECES`) this backbone cannot build."""
+        for piece in needed:
+            check(piece in PIECES, f"unknown backbone piece {piece!r}; known: {', '.join(PIECES)}")
+            check(piece in self.pieces, f"backbone {self.name!r} has no {PIECES[piece]}, which this method needs; "
+                                        f"use {' or '.join(n for n in BACKBONES.names() if piece in _pieces_of(n))}")
 
     def check_g_cond(self, g_cond: str | None) -> str:
         """``g_cond`` resolved (None → :attr:`default_g_cond`); a ConfigError listing the known ones otherwise."""

@@ -161,6 +161,7 @@ class ConvBackbone(Backbone):
         self.default_latent_dim = default_latent_dim
         self.description = description
         self.g_conds = G_CONDS
+        self.pieces = ("trunk", "generator", "decoder", "encoder")
         self.default_g_cond = "scale"
 
     def image_sizes(self) -> str:

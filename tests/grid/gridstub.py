@@ -1,4 +1,4 @@
-"""A stand-in for ``bench.loop.train`` (selected with ``BENCH_TRAIN_FN=gridstub:train``) so that the scheduler
+"""A stand-in for ``bench.run.launch.train`` (selected with ``BENCH_TRAIN_FN=gridstub:train``) so that the scheduler
 can be tested without training: it writes the files the loop writes (config.json, status.json, metrics.csv)
 with numbers that are a simple function of the config, resumes from ``status.json``, and misbehaves on
 request, per cell id (the run folder's name), through environment variables:
@@ -10,7 +10,7 @@ request, per cell id (the run folder's name), through environment variables:
 - ``BENCH_STUB_INTERRUPT_AT``: ``<cell id>:<step>``: mark the run pending at that step and raise
   KeyboardInterrupt (a Ctrl-C);
 - ``BENCH_STUB_STEP_SLEEP``: seconds to sleep per step, with the loop's progress bar
-  (``bench.executors.progress.progress_bar``) counting the steps.
+  (``bench.progress.progress_bar``) counting the steps.
 
 Each run also writes ``resumed_from`` (the step it started at) and ``env.json`` (its CUDA_VISIBLE_DEVICES and
 OMP_NUM_THREADS).
@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.config import RunConfig
-from bench.executors.progress import progress_bar
-from bench.run_dir import RunDir, append_rows, atomic_write_json, atomic_write_text, read_status, write_status
+from bench.plan import RunPlan
+from bench.progress import progress_bar
+from bench.run.folder import RunDir, append_rows, atomic_write_json, atomic_write_text, read_status, write_status
 
 COLUMNS = ["step", "source", "protocol", "extractor", "reference", "label_mix", "n_real", "n_fake", "fid",
            "is_mean", "is_std", "kid_mean", "kid_std", "precision", "recall", "ifid_mean", "fid_head", "fid_tail",
@@ -60,7 +61,8 @@ def stub_row(cfg: RunConfig, step: int, protocol: str) -> dict:
     return row
 
 
-def train(cfg: RunConfig, run_dir: Path, *, force_restart: bool = False, progress: bool = True) -> Outcome:
+def train(plan: RunPlan, run_dir: Path, *, force_restart: bool = False, progress: bool = True) -> Outcome:
+    cfg = plan.config
     run = RunDir(Path(run_dir))
     run.root.mkdir(parents=True, exist_ok=True)
     cell = run.root.name
@@ -75,7 +77,7 @@ def train(cfg: RunConfig, run_dir: Path, *, force_restart: bool = False, progres
     atomic_write_text(run.root / "resumed_from", str(start))
     env = {k: os.environ.get(k) for k in ("CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS")}
     atomic_write_json(run.root / "env.json", env)
-    atomic_write_json(run.config, {"config": cfg.to_dict(), "hash": cfg.config_hash()})
+    atomic_write_json(run.config, plan.to_json())
     time.sleep(float(os.environ.get("BENCH_STUB_SLEEP", "0")))
     interrupt = os.environ.get("BENCH_STUB_INTERRUPT_AT", "")
     best = status.get("best")

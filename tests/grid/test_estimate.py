@@ -10,10 +10,11 @@ import torch
 
 from bench.estimate import CALIBRATE_ENV, RATES_FILE, format_seconds
 from bench.grid import load_grid
-from bench.phases import PHASES
+from bench.metrics.cache import default_cache_root
 from bench.results import grid_dir
-from bench.run_dir import RunDir, atomic_write_json, write_status
+from bench.run.folder import RunDir, atomic_write_json, write_status
 from bench.scheduler import run_grid
+from bench.speed import PHASES
 
 
 @pytest.fixture
@@ -75,6 +76,4 @@ def test_without_calibration_unknown_rates_show_as_question_marks(tmp_path, caps
 
 
 def torch_cache():
-    from bench.metrics.cache import default_cache_root
-
     return default_cache_root()

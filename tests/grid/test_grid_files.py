@@ -13,7 +13,7 @@ from bench.errors import ConfigError
 from bench.grid import describe_grids, list_grids, load_grid, make_cell_id
 from bench.methods import get_method
 
-SHIPPED = {"table1": 6, "table3": 14, "width": 5, "quirks": 4, "smoke": 5, "demo": 7, "conditioning": 12,
+SHIPPED = {"table1": 7, "table3": 14, "width": 5, "quirks": 4, "smoke": 5, "demo": 7, "conditioning": 12,
            "ltgan": 48, "table3-lab": 6, "table1-lab": 6}
 
 # The paper's third table (upstream README §3), transcribed: method, dataset, pretrained, sampling, best step
@@ -47,6 +47,22 @@ def write(tmp_path: Path, text: str, name: str = "g.toml") -> Path:
 MINIMAL = 'description = "t"\nscale = "smoke"\n[axes]\ndataset = ["digits_lt"]\nmethod = ["ecogan"]\n'
 
 
+# Grids at a scale where some cell cannot be built: the run plan refuses them when the grid expands (as --dry-run
+# does), naming the cell and why, instead of the cell failing at build time.
+REFUSED = {
+    ("demo", "paper"): "cell digits_lt-contragan-none-s0-g_concat-cond_lambda5.0-n_dis1: unknown g_cond for backbone "
+                       "'biggan32' 'concat'",
+    ("conditioning", "paper"): "cell digits_lt-contragan-none-s0-g_scale: unknown g_cond for backbone 'biggan32'",
+    ("table1-lab", "paper"): "cell cifar10-contragan-none-s0-g_concat-cond_lambda5.0-n_dis1: unknown g_cond for "
+                             "backbone 'biggan32' 'concat'",
+    **{(grid, scale): f"cell cifar10_lt-{method}-none-s0-div{div}: option div = {div} applies to backbone 'biggan32' "
+                      f"only \\(backbone is '{'tiny' if scale == 'smoke' else 'dcgan64'}'\\); the {scale} scale's "
+                      f"preset replaced the grid's backbone biggan32 by {'tiny' if scale == 'smoke' else 'dcgan64'}"
+       for grid, method, div in (("table1", "contragan", 4), ("width", "reacgan", 2))
+       for scale in ("cpu", "lab", "smoke")},
+}
+
+
 def test_every_shipped_grid_loads_with_its_cell_count():
     assert sorted(list_grids()) == sorted(SHIPPED)
     for name, count in SHIPPED.items():
@@ -55,10 +71,21 @@ def test_every_shipped_grid_loads_with_its_cell_count():
         assert len({c.id for c in cells}) == count, name
         grid = load_grid(name)
         for scale in SCALES:
+            if (name, scale) in REFUSED:
+                with pytest.raises(ConfigError, match=REFUSED[name, scale]):
+                    grid.cells(scale)
+                continue
             # ids ignore the scale, but for the dataset a grid's [scale_datasets] swaps in at that scale
             swap = grid.scale_datasets.get(scale)
             expected = [c.id if swap is None else c.id.replace(c.axes["dataset"], swap, 1) for c in cells]
             assert [c.id for c in grid.cells(scale)] == expected
+
+
+def test_a_grid_network_the_preset_replaced_is_kept_by_set_with_the_same_ids():
+    grid = load_grid("table1")
+    cells = grid.cells("smoke", overrides={"backbone": "biggan32", "image_size": 32})
+    assert [c.id for c in cells] == [c.id for c in grid.cells()]  # the settings' network: not in the id
+    assert {c.plan.backbone for c in cells} == {"biggan32"} and {c.config.image_size for c in cells} == {32}
 
 
 def test_shipped_grids_name_registered_datasets_methods_backbones_and_options():
@@ -70,7 +97,7 @@ def test_shipped_grids_name_registered_datasets_methods_backbones_and_options():
         for cell in load_grid(name).cells():
             cfg = cell.config
             assert cfg.dataset in list_datasets() and cfg.backbone in (None, *list_backbones()), cell.id
-            get_method(cfg.method).parse_hyper(cfg.method_options)  # a ConfigError for an unknown option
+            get_method(cfg.method).resolve_hyper(cfg.method_options, cell.plan.backbone)  # a bad option: ConfigError
 
 
 def test_describe_grids_lists_names_counts_scales():
@@ -110,12 +137,19 @@ def test_table1_width_and_quirks_grids():
     expected = {("cifar10", "contragan"): (6.63, 9.22, 1), ("cifar10", "reacgan"): (4.71, 9.76, 1),
                 ("cifar10", "ecogan"): (4.88, 9.77, 1), ("cifar10_lt", "contragan"): (29.04, 6.15, 4),
                 ("cifar10_lt", "reacgan"): (42.65, 5.74, 4), ("cifar10_lt", "ecogan"): (25.53, 6.56, 4)}
-    assert set(table1) == set(expected)
+    assert set(table1) == set(expected) | {("cifar10", "projgan")}  # + StudioGAN's BigGAN, the gate's control
     for key, (fid, is_, div) in expected.items():
         c = table1[key]
         assert (c.paper["fid"], c.paper["is"], c.config.method_options) == (fid, is_, {"div": div})
         assert (c.config.backbone, c.config.steps, c.config.batch_size, c.config.image_size,
                 c.config.eval_every) == ("biggan32", 100_000, 64, 32, 2000)
+    studiogan = {key: (c.external["model"], c.external.get("fid"), c.external.get("ifid"), c.external["gate"])
+                 for key, c in table1.items() if c.external}
+    assert studiogan == {("cifar10", "contragan"): ("ContraGAN", 6.01, 119.6, True),
+                         ("cifar10", "reacgan"): ("ReACGAN", 3.87, 15.2, True),
+                         ("cifar10", "projgan"): ("BigGAN", 4.16, None, False)}
+    assert {c.external["protocol"] for c in table1.values() if c.external} == {"studiogan"}
+    assert load_grid("table1").protocols == ["paper", "standard", "studiogan"]
     width = load_grid("width").cells()
     assert [(c.config.method_options["div"], c.paper["fid"], c.paper["best_step"]) for c in width] == [
         (1, 38.60, 4000), (2, 40.29, 4000), (3, 44.66, 4000), (4, 42.65, 6000), (5, 49.09, 6000)]
@@ -136,7 +170,7 @@ def test_smoke_and_demo_grids():
         ("bagan", "none", None), ("ebgan", "none", "concat"), ("contragan", "none", "concat"),
         ("reacgan", "none", "concat"), ("ecogan", "none", "concat"), ("ecogan", "balanced", "concat"),
         ("ecogan", "none", None)]  # the last: the paper's conditioning, beside the others
-    assert all(c.config.scale == "cpu" and c.config.extractor == "classifier" for c in demo)
+    assert all(c.config.scale == "cpu" and c.config.extractor == "random-cnn" for c in demo)  # the scale's
     # the options that differ from the paper's are named in the cell ids
     assert [c.config.method_options for c in demo] == [
         {"lr_g": 3e-4, "lr_d": 3e-4, "pretrain_lr": 2e-4}, {}, {"n_dis": 1, "cond_lambda": 5.0}, {"n_dis": 2},
@@ -217,8 +251,10 @@ def test_overrides():
 def test_method_options_override_must_be_a_table():
     with pytest.raises(ConfigError, match="method_options must be a JSON object"):
         load_grid("smoke").cells(overrides={"method_options": 3})
-    assert {c.id for c in load_grid("smoke").cells(overrides={"method_options": {"div": 2}}, only="method=ecogan")} \
-        == {"digits_lt-ecogan-none-s0-div2"}
+    assert {c.id for c in load_grid("smoke").cells(overrides={"method_options": {"n_dis": 2}}, only="method=ecogan")} \
+        == {"digits_lt-ecogan-none-s0-n_dis2"}
+    with pytest.raises(ConfigError, match="div = 2 applies to backbone 'biggan32' only"):  # what the build refuses
+        load_grid("smoke").cells(overrides={"method_options": {"div": 2}}, only="method=ecogan")
 
 
 def test_unknown_grid_name():
@@ -275,3 +311,33 @@ def test_bad_grid_files_name_file_and_key(tmp_path, text, pattern):
     with pytest.raises(ConfigError, match=pattern) as err:
         load_grid(path)
     assert str(path) in str(err.value)
+
+
+def test_the_table1_dry_run_shows_studiogans_numbers_beside_the_papers(tmp_path):
+    from click.testing import CliRunner
+
+    from bench.cli import main
+
+    result = CliRunner().invoke(main, ["run", "--grid", "table1", "--dry-run", "--no-estimate", "--results-root",
+                                       str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    lines = {line.split()[0]: line for line in result.output.splitlines() if line.startswith("cifar10")}
+    assert "FID 4.71  IS 9.76" in lines["cifar10-reacgan-none-s0-div1"]
+    assert "StudioGAN ReACGAN: FID 3.87, iFID 15.20 (gate)" in lines["cifar10-reacgan-none-s0-div1"]
+    assert "FID 6.63" in lines["cifar10-contragan-none-s0-div1"]
+    assert "StudioGAN ContraGAN: FID 6.01, iFID 119.60 (gate)" in lines["cifar10-contragan-none-s0-div1"]
+    assert "StudioGAN BigGAN: FID 4.16" in lines["cifar10-projgan-none-s0-div1"]
+    assert "gate: a reproduction counts only if 2C · balance and D2D-CE · balance land within the seed noise" in \
+        result.output
+    assert "10000 fakes per evaluation, the best and last measured again on 50000" in result.output
+
+
+def test_external_numbers_are_checked(tmp_path):
+    grid = tmp_path / "mine.toml"
+    grid.write_text('description = "x"\n[[cells]]\ndataset = "digits_lt"\nmethod = "ecogan"\n'
+                    'external = { harness = "StudioGAN", model = "X", fid = "low", protocol = "standart" }\n')
+    with pytest.raises(ConfigError, match=r"external: fid must be a number, got 'low'"):
+        load_grid(str(grid))
+    grid.write_text(grid.read_text().replace('fid = "low", ', ""))
+    with pytest.raises(ConfigError, match=r"protocol = 'standart' is not one of .*did you mean 'standard'"):
+        load_grid(str(grid))

@@ -1,4 +1,4 @@
-"""Cell locks (bench.locks): exclusive creation, stale detection, takeover, heartbeat."""
+"""Cell locks (bench.run.locks): exclusive creation, stale detection, takeover, heartbeat."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.locks import CellLock, LockedError, is_stale, process_start, read_lock
+from bench.run.locks import CellLock, LockedError, is_stale, process_start, read_lock
 
 
 def dead_pid() -> int:

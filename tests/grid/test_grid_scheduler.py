@@ -16,7 +16,7 @@ import pytest
 from gridstub import STUB_IDS, attempts
 
 from bench.errors import ConfigError
-from bench.locks import LockedError, process_start
+from bench.run.locks import LockedError, process_start
 from bench.scheduler import SlurmOptions, run_grid, run_single
 
 

@@ -18,13 +18,14 @@ import pytest
 from gridstub import STUB_IDS
 from hostile_cli import bench, error_line
 
-from bench.config import parse_set, resolve
+from bench.cli import parse_set
 from bench.errors import ConfigError, WriteError
 from bench.executors.progress import ProgressBoard
 from bench.grid import make_cell_id
-from bench.locks import CellLock
 from bench.metrics.cache import atomic_save
-from bench.run_dir import append_rows, atomic_write_bytes, atomic_write_text
+from bench.plan import make_plan
+from bench.run.folder import append_rows, atomic_write_bytes, atomic_write_text
+from bench.run.locks import CellLock
 from bench.scheduler import run_grid
 
 SMOKE_RUN = ("run", "--dataset", "digits_lt", "--method", "ecogan", "--scale", "smoke")
@@ -77,10 +78,10 @@ def full_disk(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_row6_set_steps_true_is_refused(stub, results):
     assert parse_set(["steps=true"]) == {"steps": True}
     with pytest.raises(ConfigError, match="steps must be a positive integer, got True"):
-        resolve({"dataset": "digits_lt", "method": "ecogan"}, "smoke", overrides={"steps": True})
+        make_plan({"dataset": "digits_lt", "method": "ecogan"}, "smoke", overrides={"steps": True})
     for key in ("seed", "batch_size", "max_per_class", "num_eval_samples", "pretrain_epochs"):
         with pytest.raises(ConfigError, match=key):
-            resolve({"dataset": "digits_lt", "method": "ecogan"}, "smoke", overrides={key: False})
+            make_plan({"dataset": "digits_lt", "method": "ecogan"}, "smoke", overrides={key: False})
     result = bench(*SMOKE_RUN, "--set", "steps=true", "--results-root", results)
     assert result.exit_code == 2 and "steps must be a positive integer, got True" in error_line(result)
     assert not results.exists()  # refused before anything was written

@@ -115,7 +115,7 @@ def test_item10_a_long_cell_id_is_bounded_and_the_grid_runs(stub, results, tmp_p
                "betas": [0.51234567890123456, 0.91234567890123456]}
     long_axes = {"dataset": "digits_lt", "method": "ecogan", "method_options": options}
     with monkeypatch.context() as patch:
-        patch.setattr("bench.grid.MAX_ID_LENGTH", 10**6, raising=False)
+        patch.setattr("bench.config.MAX_ID_LENGTH", 10**6)
         unbounded = make_cell_id(long_axes)
     assert len(unbounded) > 255  # the id of main 672acd3: longer than a file name may be
     cell_id = make_cell_id(long_axes)

@@ -6,9 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from bench.batches import ShuffledBatches
 from bench.methods import MethodConfig, get_method
-from bench.methods.bagan import ClassGaussians, cholesky_with_jitter, class_code_moments
+from bench.methods.class_gaussians import ClassGaussians, cholesky_with_jitter, class_code_moments
+from bench.run.batches import ShuffledBatches
 
 
 @pytest.fixture(autouse=True)

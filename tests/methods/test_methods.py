@@ -11,9 +11,8 @@ import torch
 
 from bench.errors import ConfigError
 from bench.methods import Method, MethodConfig, get_method, list_methods, register_method
-from bench.methods.backbones import get_backbone
-from bench.methods.base import OptimizerSettings, losses_to_floats
-from bench.methods.heads import ContrastiveDiscriminator, check_real_batch
+from bench.methods.base import DiscriminatorLoss, GeneratorLoss, OptimizerSettings, losses_to_floats
+from bench.methods.heads import ContrastiveDiscriminator
 from bench.methods.losses import hinge_d_loss, hinge_g_loss
 
 PAPER = ("bagan", "ebgan", "contragan", "reacgan", "ecogan")
@@ -349,30 +348,23 @@ class ProjectionHingeGAN(Method):
 
     def __init__(self, config: MethodConfig, device="cpu") -> None:
         super().__init__(config, device)
-        arch = get_backbone(self.backbone)
-        self.latent_dim = arch.default_latent_dim
-        self.G = arch.conditional_generator(self.latent_dim, config.num_classes, config.channels, config.image_size)
-        self.D = ContrastiveDiscriminator(arch.trunk(config.channels, config.image_size), config.num_classes, sn=False)
+        self.latent_dim = self.arch.default_latent_dim
+        self.G = self.arch.conditional_generator(self.latent_dim, config.num_classes, config.channels,
+                                                 config.image_size, g_cond=config.g_cond)
+        self.D = ContrastiveDiscriminator(self.arch.trunk(config.channels, config.image_size), config.num_classes,
+                                          sn=False)
         settings = OptimizerSettings(lr=self.hp.lr, betas=(0.0, 0.9))
         self.opt_g, self.opt_d = self.adam(self.G.parameters(), settings), self.adam(self.D.parameters(), settings)
 
-    def d_step(self, real_x, real_y):
-        check_real_batch(real_x, real_y, self.config.num_classes)
+    def discriminator_loss(self, real_x, real_y):
         with torch.no_grad():
             fake = self.G(self.sample_z(real_x.shape[0]), real_y)
-        loss = hinge_d_loss(self.D.logit(real_x), self.D.logit(fake))
-        self.opt_d.zero_grad()
-        loss.backward()
-        self.opt_d.step()
-        return {"loss/d": loss.item()}
+        real_logits, fake_logits = self.D.logit(real_x), self.D.logit(fake)
+        return DiscriminatorLoss(hinge_d_loss(real_logits, fake_logits), real_logits=real_logits,
+                                 fake_logits=fake_logits)
 
-    def g_step(self):
-        y = self.sample_labels(self.config.batch_size)
-        loss = hinge_g_loss(self.D.logit(self.G(self.sample_z(y.shape[0]), y)))
-        self.opt_g.zero_grad()
-        loss.backward()
-        self.opt_g.step()
-        return {"loss/g": loss.item()}
+    def generator_loss(self, y):
+        return GeneratorLoss(hinge_g_loss(self.D.logit(self.G(self.sample_z(y.shape[0]), y))))
 
 
 def test_a_method_registered_in_a_test_file_trains_through_the_interface() -> None:

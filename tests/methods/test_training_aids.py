@@ -7,13 +7,14 @@ import torch
 from click.testing import CliRunner
 
 import bench.methods.base as base
-from bench.config import RunConfig, resolve
+from bench.config import RunConfig, hashed_view
 from bench.errors import ConfigError
 from bench.grid import load_grid, make_cell_id
 from bench.methods import MethodConfig, get_method
 from bench.methods.base import losses_to_floats
 from bench.methods.diffaugment import color, cutout, diff_augment, translation
 from bench.methods.lecam import LECAM_DECAY, LeCam, lecam_penalty
+from bench.plan import make_plan
 
 C, SIZE, BATCH = 4, 16, 6
 
@@ -168,9 +169,9 @@ def test_lecam_is_refused_in_one_line_where_d_has_no_adversarial_logit() -> None
     with pytest.raises(ConfigError, match="bagan's D has none"):
         make("bagan", regularizer="lecam")
     with pytest.raises(ConfigError, match="bagan's D has none"):
-        resolve({"method": "bagan", "regularizer": "lecam"}, scale="smoke")
+        make_plan({"method": "bagan", "regularizer": "lecam"}, scale="smoke")
     with pytest.raises(ConfigError, match="regularizer = 'lecan' is not one of none, lecam"):
-        resolve({"method": "ecogan", "regularizer": "lecan"}, scale="smoke")
+        make_plan({"method": "ecogan", "regularizer": "lecan"}, scale="smoke")
     make("bagan", augment="diffaug")  # DiffAugment needs no adversarial logit
 
 
@@ -182,10 +183,10 @@ def test_the_aids_enter_id_and_hash_only_when_on() -> None:
     assert make_cell_id({**axes, "regularizer": "none", "augment": "none"}) == "digits_lt-ecogan-none-s0"
     assert make_cell_id({**axes, "regularizer": "lecam", "augment": "diffaug"}) == \
         "digits_lt-ecogan-none-s0-reg_lecam-aug_diffaug"
-    plain = RunConfig()
-    assert "regularizer" not in plain.hashed_dict() and "augment" not in plain.hashed_dict()
-    hashes = {RunConfig(regularizer=r, augment=a).config_hash() for r in ("none", "lecam") for a in ("none", "diffaug")}
-    assert len(hashes) == 4 and plain.config_hash() in hashes
+    plain = hashed_view(RunConfig().to_dict())
+    assert "regularizer" not in plain and "augment" not in plain
+    hashes = {make_plan({"regularizer": r, "augment": a}).hash for r in ("none", "lecam") for a in ("none", "diffaug")}
+    assert len(hashes) == 4 and make_plan({}).hash in hashes
 
 
 def test_the_ltgan_grid_crosses_eight_methods_with_the_aids_and_its_cpu_variant_runs_on_digits() -> None:

@@ -8,6 +8,7 @@ import shutil
 import pytest
 import torch
 
+from bench.config import hashed_view
 from bench.errors import ConfigError, DataNotFoundError
 from bench.metrics import METRICS_COLUMNS, PER_CLASS_COLUMNS, Evaluator
 from bench.metrics import reference as reference_mod
@@ -169,7 +170,7 @@ def test_configuration_errors(toy_sets, shared_cache):
     with pytest.raises(ConfigError, match=r"unknown feature extractor \(config key extractor\) 'inception'"):
         Evaluator(toy_config(extractor="inception"), train, reference, "cpu")
     # a RunConfig is validated when made, so an unknown protocol fails before any Evaluator exists
-    with pytest.raises(ConfigError, match=r"protocols = 'paperr' is not one of paper, standard "
+    with pytest.raises(ConfigError, match=r"protocols = 'paperr' is not one of paper, standard, studiogan "
                                           r"\(did you mean 'paper'\?\)"):
         Evaluator(toy_config(protocols=["paperr"]), train, reference, "cpu")
     with pytest.raises(ConfigError, match=r"train images are \(1, 16, 16\), reference images \(3, 16, 16\)"):
@@ -223,7 +224,7 @@ def test_weights_files_from_config_keys_win_over_the_env_vars(toy_sets, tmp_path
     evaluator = Evaluator(cfg, train, reference, "cpu", cache_root=shared_cache)
     assert evaluator.extractor("torchvision-inception").cache_tag.startswith("tv-configured.pth-")
     # a path does not change the numbers: a moved file must not block resume
-    assert cfg.config_hash() == toy_config(extractor=None).config_hash()
+    assert hashed_view(cfg.to_dict()) == hashed_view(toy_config(extractor=None).to_dict())
     missing = Evaluator(toy_config(inception_weights=str(tmp_path / "nope.pth")), train, reference, "cpu",
                         cache_root=shared_cache)
     with pytest.raises(DataNotFoundError, match=r"config key inception_weights = '.*nope\.pth' does not exist"):

@@ -18,7 +18,7 @@ from bench.metrics import weights as weights_mod
 from bench.metrics.extractors import FeatureExtractor
 from bench.metrics.fid import frechet_distance
 from bench.metrics.reference import reference_cache_path
-from bench.metrics.weights import INCEPTION_V3_COMPAT, TORCHVISION_INCEPTION
+from bench.metrics.weights import DINOV2_VITL14, INCEPTION_V3_COMPAT, TORCHVISION_INCEPTION
 
 from .helpers import make_image_set, save_random_fidelity_inception, save_random_torchvision_inception
 
@@ -28,7 +28,7 @@ REAL_DOWNLOAD = weights_mod.download  # taken at import, before conftest's autou
 @pytest.fixture
 def offline(monkeypatch, tmp_path):
     """No env var and an empty TORCH_HOME (downloads fail: conftest's autouse ``no_network``)."""
-    for spec in (INCEPTION_V3_COMPAT, TORCHVISION_INCEPTION):
+    for spec in (INCEPTION_V3_COMPAT, TORCHVISION_INCEPTION, DINOV2_VITL14):
         monkeypatch.delenv(spec.env_var, raising=False)
     monkeypatch.delenv("BENCH_OFFLINE", raising=False)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
@@ -40,12 +40,12 @@ def _images(seed: int, n: int = 12, channels: int = 1) -> torch.Tensor:
 
 
 def test_registry_lists_the_extractors():
-    assert list_extractors() == ["classifier", "inception-v3-compat", "random-cnn", "torchvision-inception"]
+    assert list_extractors() == ["classifier", "dinov2", "inception-v3-compat", "random-cnn", "torchvision-inception"]
 
 
 def test_unknown_extractor_is_a_config_error_listing_the_names():
     with pytest.raises(ConfigError, match=r"unknown feature extractor 'clasifier' \(did you mean 'classifier'\?\); "
-                                          r"known: classifier, inception-v3-compat, random-cnn, "
+                                          r"known: classifier, dinov2, inception-v3-compat, random-cnn, "
                                           r"torchvision-inception"):
         get_extractor("clasifier", "cpu")
 
@@ -79,7 +79,8 @@ def test_inception_v3_compat_from_the_hub_cache_gives_fid_zero_to_itself_and_pos
     assert shift > 0 and abs(frechet_distance(feats, feats)) < 1e-6 * shift
 
 
-@pytest.mark.parametrize("spec", [INCEPTION_V3_COMPAT, TORCHVISION_INCEPTION], ids=lambda s: s.extractor)
+@pytest.mark.parametrize("spec", [INCEPTION_V3_COMPAT, TORCHVISION_INCEPTION, DINOV2_VITL14],
+                         ids=lambda s: s.extractor)
 def test_missing_weights_error_names_the_file_the_url_and_both_places(offline, spec):
     with pytest.raises(DataNotFoundError) as info:
         get_extractor(spec.extractor, "cpu")
@@ -183,6 +184,20 @@ def test_bench_offline_skips_the_download_and_says_where_to_put_the_file(offline
     for part in ("BENCH_OFFLINE", TORCHVISION_INCEPTION.url, str(offline / TORCHVISION_INCEPTION.filename),
                  "BENCH_TV_INCEPTION_WEIGHTS", "tv_inception_weights"):
         assert part in message
+    with pytest.raises(DataNotFoundError) as info:
+        get_extractor("dinov2", "cpu")
+    assert "\n" not in str(info.value)
+    for part in ("dinov2 weights dinov2_vitl14_pretrain.pth not found and BENCH_OFFLINE is set", DINOV2_VITL14.url,
+                 str(offline / DINOV2_VITL14.filename), "BENCH_DINOV2_WEIGHTS", "dinov2_weights"):
+        assert part in str(info.value)
+
+
+def test_the_dinov2_file_downloads_unchecked_as_torch_hub_does(offline, monkeypatch):
+    calls = []
+    monkeypatch.setattr(weights_mod, "download", lambda url, dst, hash_prefix=None: calls.append((url, hash_prefix))
+                        or dst.parent.mkdir(parents=True, exist_ok=True) or dst.write_bytes(b"w"))
+    assert weights_mod.resolve_weights(DINOV2_VITL14) == offline / "dinov2_vitl14_pretrain.pth"
+    assert calls == [("https://dl.fbaipublicfiles.com/dinov2/dinov2_vitl14/dinov2_vitl14_pretrain.pth", None)]
 
 
 # -- weights by config key ---------------------------------------------------------------------------------------

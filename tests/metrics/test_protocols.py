@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from bench.errors import ConfigError
-from bench.metrics.protocols import PROTOCOLS, fake_labels, get_protocol, head_classes, subset_indices
+from bench.metrics.protocols import PROTOCOLS, fake_count, fake_labels, get_protocol, head_classes, subset_indices
 
 
 def test_protocol_table_names_extractor_reference_and_label_mix():
@@ -58,6 +58,31 @@ def test_standard_fake_labels_are_uniform_shuffled_and_fixed(n, num_classes):
     assert counts.max() - counts.min() <= 1 and (n % num_classes or counts.unique().numel() == 1)
     assert not torch.equal(labels, labels.sort().values)  # shuffled
     assert torch.equal(labels, fake_labels(PROTOCOLS["standard"], ref_labels, num_classes))
+
+
+def test_a_fake_count_of_its_own_keeps_the_label_mix():
+    ref_labels = torch.tensor([0] * 60 + [1] * 30 + [2] * 10)
+    more = fake_labels(PROTOCOLS["paper"], ref_labels, 3, n=500)  # train histogram, 5 fakes per reference row
+    assert torch.bincount(more).tolist() == [300, 150, 50] and torch.equal(more, more.sort().values)
+    fewer = fake_labels(PROTOCOLS["paper"], ref_labels, 3, n=10)
+    assert torch.bincount(fewer).tolist() == [6, 3, 1]
+    uniform = fake_labels(PROTOCOLS["studiogan"], ref_labels, 3, n=300)
+    assert torch.bincount(uniform).tolist() == [100, 100, 100]
+    # the default count is unchanged: one per reference row, the same labels as before
+    assert torch.equal(fake_labels(PROTOCOLS["standard"], ref_labels, 3),
+                       fake_labels(PROTOCOLS["standard"], ref_labels, 3, n=100))
+
+
+def test_the_paper_protocol_keeps_one_fake_per_reference_image_whatever_is_configured():
+    assert fake_count(PROTOCOLS["paper"], 9500, 50000) == 9500
+    assert fake_count(PROTOCOLS["standard"], 10000, 50000) == 50000
+    assert fake_count(PROTOCOLS["studiogan"], 50000, None) == 50000
+
+
+def test_the_studiogan_protocol_is_tf_inception_against_the_train_set_with_uniform_labels():
+    proto = PROTOCOLS["studiogan"]
+    assert (proto.extractor, proto.reference, proto.label_mix, proto.is_splits, proto.fakes) == (
+        "inception-v3-compat", "train-lt", "uniform", 10, "config")
 
 
 def test_head_tail_split_at_the_median_train_count():

@@ -17,17 +17,21 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from bench.results import gather_speed
+
 METRICS_COLUMNS = ["step", "source", "protocol", "extractor", "reference", "label_mix", "n_real", "n_fake", "fid",
                    "is_mean", "is_std", "kid_mean", "kid_std", "precision", "recall", "ifid_mean", "fid_head",
                    "fid_tail", "cond_acc", "judge_acc", "d_acc_real", "d_acc_fake", "label_sens", "fid_lo",
                    "fid_hi", "fid_head_lo", "fid_head_hi", "fid_tail_lo", "fid_tail_hi", "fid_half_a", "fid_half_b",
-                   "density", "coverage", "diversity", "diversity_min", "collapsed_classes", "collapsed"]
+                   "density", "coverage", "diversity", "diversity_min", "collapsed_classes", "collapsed",
+                   "ifid_rare10", "ifid_rare20", "ikid_rare10", "ikid_rare20"]
 PER_CLASS_COLUMNS = ["step", "source", "protocol", "extractor", "class", "class_name", "train_count", "n_real",
-                     "n_fake", "fid", "cond_acc"]
+                     "n_fake", "fid", "cond_acc", "kid"]
 TIDY_COLUMNS = ["grid", "cell", "label", "dataset", "method", "sampling", "seed", "quirks", "scale", "backbone",
                 "g_cond", "options", "step", "source", "protocol", "extractor", "reference", "label_mix", "metric",
                 "value"]
-PROTOCOL_INFO = {"paper": ("train-lt", "train-histogram"), "standard": ("test-balanced", "uniform")}
+PROTOCOL_INFO = {"paper": ("train-lt", "train-histogram"), "standard": ("test-balanced", "uniform"),
+                 "studiogan": ("train-lt", "uniform")}
 
 
 @dataclass
@@ -47,6 +51,7 @@ class CellSpec:
     fid_base: float | None = None  # the FID curve's floor (default: set by the cell's position)
     collapsed_steps: tuple[int, ...] | None = None  # steps whose evaluation is collapsed; None = no verdict (NaN)
     cond_acc: float | None = None  # the standard protocol's conditional accuracy at every step (default: random)
+    external: dict | None = None  # another harness's published numbers (grid.json's "external")
 
 
 @dataclass
@@ -101,7 +106,7 @@ def metric_rows(index: int, spec: CellSpec, protocols: tuple[str, ...], extracto
             row = {"step": step, "source": "train", "protocol": protocol, "extractor": extractor,
                    "reference": reference, "label_mix": label_mix, "n_real": 500, "n_fake": 500, "fid": fid,
                    "is_mean": round(2.0 + step / last + rng.uniform(0, 0.5), 4), "is_std": round(rng.uniform(0, .1), 4)}
-            standard = protocol == "standard"
+            standard = protocol in ("standard", "studiogan")  # the protocols with the detail metrics
             # a bootstrap interval around the value, and the two reference halves a little above it (fewer reals)
             row.update(fid_lo=round(fid - 2.0, 4), fid_hi=round(fid + 1.5, 4),
                        fid_half_a=round(fid + rng.uniform(1, 4), 4), fid_half_b=round(fid + rng.uniform(1, 4), 4))
@@ -111,7 +116,8 @@ def metric_rows(index: int, spec: CellSpec, protocols: tuple[str, ...], extracto
                                 ("d_acc_real", rng.uniform(.5, .9)), ("d_acc_fake", rng.uniform(.2, .9)),
                                 ("label_sens", rng.uniform(.1, 3)), ("fid_head_lo", fid * 0.8 - 2),
                                 ("fid_head_hi", fid * 0.8 + 2), ("fid_tail_lo", fid * 1.9 - 4),
-                                ("fid_tail_hi", fid * 1.9 + 4)]:
+                                ("fid_tail_hi", fid * 1.9 + 4), ("ifid_rare10", fid * 2.6),
+                                ("ifid_rare20", fid * 2.3), ("ikid_rare10", fid / 400), ("ikid_rare20", fid / 500)]:
                 row[name] = round(value, 5) if standard else math.nan
             if spec.cond_acc is not None and standard:
                 row["cond_acc"] = spec.cond_acc
@@ -125,7 +131,8 @@ def metric_rows(index: int, spec: CellSpec, protocols: tuple[str, ...], extracto
                 per_class.append({"step": step, "source": "train", "protocol": protocol, "extractor": extractor,
                                   "class": c, "class_name": f"class {c}", "train_count": count, "n_real": 50,
                                   "n_fake": 50, "fid": round(fid * (1 + 300 / count) + rng.uniform(0, 2), 4),
-                                  "cond_acc": round(min(1.0, 0.2 + count / 1500 + rng.uniform(0, .1)), 4)})
+                                  "cond_acc": round(min(1.0, 0.2 + count / 1500 + rng.uniform(0, .1)), 4),
+                                  "kid": round(fid / 2000 * (1 + 300 / count), 5)})
     return rows, per_class
 
 
@@ -140,7 +147,8 @@ def write_results(root: Path, grid: str, cells: list[CellSpec], *, key: str | No
     grid_dir = root / key
     grid_dir.mkdir(parents=True, exist_ok=True)
     grid_json = {"grid": grid, "scale": scale, "key": key, "description": description, "protocols": list(protocols),
-                 "cells": [{"id": c.id, "label": c.label, "axes": c.axes, "paper": c.paper} for c in cells],
+                 "cells": [{"id": c.id, "label": c.label, "axes": c.axes, "paper": c.paper}
+                           | ({"external": c.external} if c.external else {}) for c in cells],
                  "claims": claims or []}
     (grid_dir / "grid.json").write_text(json.dumps(grid_json, indent=2))
     tidy = []
@@ -172,6 +180,7 @@ def write_results(root: Path, grid: str, cells: list[CellSpec], *, key: str | No
             "state": spec.state, "step": step, "steps": max(spec.steps), "error": spec.error,
             "best": {k: best[k] for k in ("fid", "step", "protocol", "extractor")} if best else None,
             "updated": "2026-01-01T00:00:00+00:00"}))
+        (run / "speed.json").write_text(json.dumps(speed_record(index, max(spec.steps))))
         write_csv(run / "metrics.csv", METRICS_COLUMNS, rows)
         write_csv(run / "per_class.csv", PER_CLASS_COLUMNS, per_class)
         rng = random.Random(index)
@@ -191,7 +200,19 @@ def write_results(root: Path, grid: str, cells: list[CellSpec], *, key: str | No
             tidy += [{**ident, **evaluation, "metric": m, "value": row[m]} for m in METRICS_COLUMNS[6:]]
     if write_csv_file:
         write_csv(root / f"{key}.csv", TIDY_COLUMNS, tidy)
+        gather_speed(grid_dir, key, root, {c.id: c.label for c in cells})  # as `bench gather` writes it
     return fixture
+
+
+def speed_record(index: int, steps: int) -> dict:
+    """A run's speed.json as bench.speed writes it (made-up seconds on a made-up machine)."""
+    phases = {"data": 1.5, "judge": 20.0 if index == 0 else 0.0, "reference": 4.0 if index == 0 else 0.1,
+              "pretraining": 30.0 * (index % 2), "training": 60.0 + index, "evaluation": 9.0}
+    return {"device": "cpu: Test CPU", "dtype": "float32", "threads": 2, "phases": phases,
+            "train": {"iterations": steps, "seconds": phases["training"], "s_per_iteration": phases["training"] / steps,
+                      "images_per_s": steps * 5 * 32 / phases["training"], "batch_size": 32,
+                      "d_steps_per_iteration": 5},
+            "peak_rss_mb": 812.0, "cuda_peak_mb": None, "attempts": 1}
 
 
 def axes(dataset: str, method: str, sampling: str = "none", seed: int = 0, **options) -> dict:

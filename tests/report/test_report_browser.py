@@ -84,8 +84,8 @@ def test_dom_has_the_tables_and_every_image_decodes(table3_report, tmp_path):
     scan = DomScan()
     scan.feed(result.stdout)
     # captioned tables: table3 x 2 protocols, the standard protocol's details, and per protocol the pairwise
-    # significance, the ranking, the held-out best step and the verdicts; then the recipes table
-    assert scan.tags.get("table") == 12 and scan.tags.get("caption") == 11, result.stderr[-2000:]
+    # significance, the ranking, the held-out best step and the verdicts, the speed table; then the recipes table
+    assert scan.tags.get("table") == 13 and scan.tags.get("caption") == 12, result.stderr[-2000:]
     assert scan.tags.get("td", 0) > 50
     expected = len(list((table3_report.out / "figures").glob("*.png"))) + len(
         list((table3_report.out / "samples").glob("*.png")))
@@ -113,3 +113,8 @@ def test_page_shows_intervals_significance_marks_verdicts_and_the_class_distribu
     assert "balanced-sampling" in text and "tail-fid" in text
     assert scan.images_by_section.get("class-distribution", 0) >= 1  # the long-tailed sets' class counts
     assert scan.images_by_section.get("tail-samples", 0) >= 1
+    for tail in ("iFID rarest 10%", "iFID rarest 20%", "iKID rarest 10%", "iKID rarest 20%"):
+        assert tail in text  # the tail metrics beside head/tail FID
+    assert "table-speed-table3-cpu" in scan.ids  # what each cell cost, cells x phases
+    for phase in ("Data s", "Judge s", "Reference feat. s", "Pretraining s", "Training s", "Evaluation s"):
+        assert phase in text

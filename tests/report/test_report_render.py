@@ -13,6 +13,7 @@ import re
 import statistics
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 from report_fixture import CellSpec, axes, paper, write_results
@@ -113,9 +114,11 @@ def test_captions_name_protocol_extractor_and_how_best_is_picked(table3_report):
     page = table3_report.html.read_text()
     captions = re.findall(r"<caption>(.*?)</caption>", page, flags=re.S)
     # table3 x 2 protocols + the standard protocol's details, then per protocol: significance, ranking, held-out,
-    # verdicts
-    assert len(captions) == 3 + 4 * 2
-    assert all("features classifier" in c for c in captions)
+    # verdicts; then what each cell cost (seconds on a machine, no metric: it names no protocol)
+    assert len(captions) == 3 + 4 * 2 + 1
+    speed = [c for c in captions if c.startswith("<b>What each cell cost")]
+    assert len(speed) == 1 and "Wall-clock seconds of each phase" in speed[0]
+    assert all("features classifier" in c for c in captions if c not in speed)
     assert any("Protocol paper," in c for c in captions) and any("Protocol standard," in c for c in captions)
 
 
@@ -267,3 +270,31 @@ def test_width_study_figure_for_a_grid_varying_div(tmp_path):
     with Image.open(figure) as image:
         assert image.width > 900 and image.height > 200
     assert 'id="width"' in out.read_text() and "figures/width-cifar10_lt-standard-classifier.png" in out.read_text()
+
+
+def test_the_external_gate_states_studiogans_numbers_and_a_verdict_per_cell(tmp_path):
+    """2C far above StudioGAN's ContraGAN FID over 3 seeds (outside), D2D-CE near ReACGAN's; BigGAN one seed."""
+    published = {"contragan": ("ContraGAN", 6.01, 119.6, True, 60.0), "reacgan": ("ReACGAN", 3.87, 15.2, True, 3.0),
+                 "projgan": ("BigGAN", 4.16, None, False, 3.0)}
+    cells = []
+    for method, (model, fid, ifid, gate, base) in published.items():
+        external = {"harness": "StudioGAN", "model": model, "fid": fid, "protocol": "studiogan", "gate": gate}
+        external |= {"ifid": ifid} if ifid else {}
+        for seed in range(1 if method == "projgan" else 3):
+            cells.append(CellSpec(f"{method}-s{seed}", f"{method}", axes("cifar10", method, seed=seed, div=1),
+                                  external=external, fid_base=base + seed))
+    fixture = write_results(tmp_path / "results", "table1", cells, scale="paper", protocols=("paper", "studiogan"),
+                            extractor="inception-v3-compat")
+    out = render_report("table1", results_root=tmp_path / "results", reports_root=tmp_path / "reports", html=False)
+    rows = {r["Cell"]: r for r in md_rows(out / "gate-table1.md")}
+    assert set(rows) == {"contragan", "reacgan", "projgan"}
+    assert rows["contragan"]["Published by"] == "StudioGAN ContraGAN" and rows["contragan"]["Protocol"] == "studiogan"
+    assert rows["contragan"]["FID published"] == "6.01" and rows["contragan"]["FID verdict"] == "outside"
+    assert rows["projgan"]["FID verdict"] == "inconclusive (one seed)" and rows["projgan"]["iFID published"] == "–"
+    best = np.array([best_of(fixture.rows[f"reacgan-s{s}"], "studiogan")["fid"] for s in range(3)])
+    spread = student_t.ppf(0.975, 2) * best.std(ddof=1) * np.sqrt(1 + 1 / 3)  # one more run's 95% prediction interval
+    assert rows["reacgan"]["FID measured"] == f"{best.mean():.2f} ± {spread:.2f}"
+    assert rows["reacgan"]["FID verdict"] == ("within" if abs(best.mean() - 3.87) <= spread else "outside")
+    text = (out / "gate-table1.md").read_text()
+    assert "Gate: a reproduction counts only if contragan and reacgan land within the seed noise" in text
+    assert "Verdict: fails." in text  # 2C is outside

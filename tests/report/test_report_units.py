@@ -10,8 +10,8 @@ from report_fixture import CellSpec, axes, write_results
 
 from bench.report import render_report
 from bench.report.samples import nearest_step
-from bench.report.summary import best_and_last, eval_points, group_label
-from bench.report.tables import fmt, fmt_diff, latex_escape
+from bench.report.summary import best_and_last, eval_points, group_label, with_final_measurements
+from bench.report.tables import fmt, fmt_diff, latex_escape, sample_sizes
 
 
 def tidy(rows: list[tuple]) -> pd.DataFrame:
@@ -48,6 +48,36 @@ def test_posthoc_evaluations_stand_in_only_for_protocols_without_training_evalua
     assert (result.loc["standard", "best_step"], result.loc["standard", "fid_best"]) == (20, 60.0)
     assert (result.loc["standard", "last_step"], result.loc["standard", "fid_last"]) == (40, 70.0)
     assert result.loc["standard", "best_source"] == "eval:best"
+
+
+def test_a_final_measurement_gives_the_headline_best_and_last_values_at_the_monitored_best_step():
+    frame = tidy([("a", "standard", "train", 10, "fid", 50.0), ("a", "standard", "train", 10, "n_fake", 100),
+                  ("a", "standard", "train", 20, "fid", 30.0), ("a", "standard", "train", 20, "n_fake", 100),
+                  ("a", "standard", "train", 20, "kid_mean", 0.5),
+                  ("a", "standard", "train", 30, "fid", 40.0), ("a", "standard", "train", 30, "n_fake", 100),
+                  ("a", "standard", "final:last", 30, "fid", 38.0), ("a", "standard", "final:last", 30, "n_fake", 500),
+                  ("a", "standard", "final:best", 20, "fid", 28.0), ("a", "standard", "final:best", 20, "n_fake", 500),
+                  ("a", "standard", "final:best", 20, "kid_mean", float("nan")),
+                  ("b", "standard", "train", 10, "fid", 70.0), ("b", "standard", "train", 10, "n_fake", 100)])
+    points = eval_points(frame)
+    rows = with_final_measurements(best_and_last(points), points).set_index("cell")
+    a, b = rows.loc["a"], rows.loc["b"]
+    assert (a["best_step"], a["fid_best"], a["n_fake"], a["best_source"]) == (20, 28.0, 500, "final:best")
+    assert pd.isna(a["kid_mean"])  # the final row's own values, NaN included: nothing mixed from monitoring
+    assert (a["last_step"], a["fid_last"]) == (30, 38.0)
+    assert (b["fid_best"], b["n_fake"], b["best_source"]) == (70.0, 100, "train")  # no final measurement
+
+
+def test_captions_state_the_headline_and_the_monitoring_sample_sizes():
+    from types import SimpleNamespace
+
+    frame = tidy([("a", "standard", "train", 10, "n_fake", 10000.0),
+                  ("a", "standard", "final:best", 10, "n_fake", 50000.0),
+                  ("a", "paper", "train", 10, "n_fake", 9500.0)])
+    data = SimpleNamespace(tidy=frame)
+    assert sample_sizes(data, "paper", "classifier") == "per evaluation"
+    text = sample_sizes(data, "standard", "classifier")
+    assert "headline measurement" in text and "used 10000 generated images" in text and "final_fakes" in text
 
 
 def test_number_formats():
