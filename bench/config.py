@@ -354,9 +354,9 @@ class RunConfig:
     device: str = setting("auto", choice(*DEVICES), "auto | cpu | cuda", hashed=NEVER)
     bf16: bool = setting(False, FAST_PATH, "bf16 autocast of the steps' forward passes (CUDA and CPU); auto = on "
                          "when the run trains on a CPU with bf16 units (bench.hardware)", auto=cpu_fast_path,
-                         id_suffix="bf16")
+                         id_suffix="bf16", column="bf16", group=True)
     channels_last: bool = setting(False, FAST_PATH, "channels_last memory format of the nets and real batches; auto "
-                                  "as bf16", auto=cpu_fast_path, id_suffix="chlast")
+                                  "as bf16", auto=cpu_fast_path, id_suffix="chlast", column="channels_last", group=True)
     compile: bool = setting(False, FLAG, "torch.compile G and D (in place; checkpoints unchanged)",
                             hashed=AT_NON_DEFAULT)
     nproc: int = setting(1, POSITIVE_INT, "data-parallel processes (devices); batch_size is the global batch",

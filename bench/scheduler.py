@@ -372,7 +372,8 @@ def describe_plan(cell: Cell, run_dir: Path) -> str:
     recipe, data and hash."""
     plan = cell.plan
     recipe, budget, cfg = plan.recipe(), plan.budget, plan.config
-    pretrain = f", pretraining {budget.pretrain_epochs} epochs" if budget.pretrain_epochs else ""
+    cap = f" of at most {cfg.pretrain_images:,} images" if cfg.pretrain_images else ""
+    pretrain = f", pretraining {budget.pretrain_epochs} epochs{cap}" if budget.pretrain_epochs else ""
     options = ", ".join(f"{k}={v}" for k, v in recipe["hyper"].items())
     return "\n".join([
         f"cell {cell.id} ({cell.label})",
@@ -383,7 +384,8 @@ def describe_plan(cell: Cell, run_dir: Path) -> str:
         f"{', '.join(cfg.protocols)}, extractor {cfg.extractor or 'each protocol' + chr(39) + 's own'}",
         f"recipe: backbone {plan.backbone}, G takes the class {plan.g_cond or 'in its latent'}, adversarial loss "
         f"{recipe['adv_loss']}, GP weight {recipe['gp_weight']}, regularizer {cfg.regularizer}, augment "
-        f"{cfg.augment}, quirks {cfg.quirks}{', bf16' if cfg.bf16 else ''}",
+        f"{cfg.augment}, quirks {cfg.quirks}{', bf16' if cfg.bf16 else ''}"
+        f"{', channels_last' if cfg.channels_last else ''}",
         f"hyperparameters: {options}",
         f"config hash {plan.hash}",
     ])

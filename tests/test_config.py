@@ -26,9 +26,10 @@ def test_the_derived_lists_are_the_ones_the_grid_files_results_and_older_runs_re
                            "augment", "method_options")
     # the gathered CSV's columns, in the order older CSVs have them
     assert [column for _, column in config.GATHERED] == ["dataset", "method", "sampling", "seed", "quirks", "scale",
-                                                         "backbone", "g_cond", "regularizer", "augment", "options"]
+                                                         "backbone", "g_cond", "regularizer", "augment", "options",
+                                                         "bf16", "channels_last"]
     assert config.GROUP_COLUMNS == ("dataset", "method", "sampling", "quirks", "backbone", "g_cond", "regularizer",
-                                    "augment", "options")  # the seed is what a group's cells differ in
+                                    "augment", "options", "bf16", "channels_last")  # a group's cells differ in seed
     # what older runs were hashed with: runtime keys out, the newer keys out at their default
     assert set(config.RUNTIME_KEYS) == {"device", "data_root", "grid", "inception_weights", "tv_inception_weights",
                                         "dinov2_weights", "tensorboard"}
