@@ -134,8 +134,12 @@ GRID_ONLY = ("only", "executor", "workers", "cells_per_gpu", "retry_failed", "pa
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Override a config key (repeatable), e.g. --set steps=500 --set method_options.pretrained=false.")
 @click.option("--only", default=None, help="Grid: run only matching cells, e.g. method=ecogan,dataset=cifar10_lt.")
-@click.option("--dry-run", is_flag=True, help="List the grid's cells (with the paper's numbers), or print the single "
-                                            "run's resolved cell (folder, budget, recipe), and stop.")
+@click.option("--dry-run", is_flag=True,
+              help="List the grid's cells (with the paper's numbers), each phase's budget and the estimated time per "
+                   "cell on this machine (recorded rates, else a short calibration), or print the single run's "
+                   "resolved cell (folder, budget, recipe), and stop.")
+@click.option("--no-estimate", is_flag=True,
+              help="Grid, --dry-run: list the cells without the budgets and estimated times.")
 @click.option("--executor", type=click.Choice(["local", "slurm"]), default="local", show_default=True,
               help="Grid: run cells here (local) or as Slurm jobs through submitit.")
 @click.option("--workers", type=int, default=1, show_default=True,
@@ -158,8 +162,8 @@ GRID_ONLY = ("only", "executor", "workers", "cells_per_gpu", "retry_failed", "pa
 @RESULTS_ROOT
 @DATA_ROOT
 @click.option("--device", type=click.Choice(choices("device")), default=None, help="Device (default auto).")
-def run_cmd(grid, dataset, method, sampling, seed, seeds, quirks, scale, sets, only, dry_run, executor, workers,
-            cells_per_gpu, nproc, retry_failed, force_restart, partition, gpus, time_min, array_parallelism,
+def run_cmd(grid, dataset, method, sampling, seed, seeds, quirks, scale, sets, only, dry_run, no_estimate, executor,
+            workers, cells_per_gpu, nproc, retry_failed, force_restart, partition, gpus, time_min, array_parallelism,
             cells_per_job, slurm_local, results_root, data_root, device) -> None:
     """Train: every cell of a grid (--grid), or one cell (--dataset and --method).
 
@@ -194,7 +198,7 @@ def run_cmd(grid, dataset, method, sampling, seed, seeds, quirks, scale, sets, o
                              array_parallelism=array_parallelism, local=slurm_local, cells_per_job=cells_per_job)
         summary = run_grid(grid, results_root=results_root, scale=scale, executor=executor, workers=workers,
                            only=only, dry_run=dry_run, retry_failed=retry_failed, force_restart=force_restart,
-                           overrides=overrides, slurm=slurm, cells_per_gpu=cells_per_gpu)
+                           overrides=overrides, slurm=slurm, cells_per_gpu=cells_per_gpu, estimate=not no_estimate)
         sys.exit(summary.exit_code)
     if seeds is not None:
         raise click.UsageError("--seeds goes with --grid; for one run give --seed")

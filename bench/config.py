@@ -9,7 +9,9 @@ Each field is made with :func:`setting`, which records, once, everything bench n
   existed, so that older runs keep their hash), or never (where the results go, how they run);
 - its column in the gathered CSV (``bench gather``) and whether the report groups cells by it;
 - where a grid file may set it (an axis, ``[budget]``, ``[settings]``, the top level, or bench alone);
-- whether ``bench eval --set`` may change it on a finished run (how a checkpoint is measured, not what was trained).
+- whether ``bench eval --set`` may change it on a finished run (how a checkpoint is measured, not what was trained);
+- whether it takes the value ``"auto"`` and what that resolves to (``bf16`` and ``channels_last``: the CPU's fast
+  path), and whether the cell id names its resolved value (``-bf16``, ``-chlast``: a scale may pick it per machine).
 
 Everything else is derived from the table: the grid axes and the ``--only`` keys (``bench.grid``), the CLI's
 choices (``bench.cli``), cell ids and labels (:func:`make_cell_id`, :func:`make_label`), the hashed view
@@ -18,8 +20,9 @@ the keys ``bench eval --set`` takes (:data:`EVALUATION_KEYS`).
 Adding an option is adding a field here and the code that uses it.
 
 The resolved config of one run is made by ``bench.plan.make_plan`` (resolution order, scale presets, the
-method's hyperparameters, every construction rule), which this module does not know about: it is a leaf that
-imports nothing of bench but the errors and the rules.
+method's hyperparameters, every construction rule, the value ``"auto"`` of an option that takes it), which this
+module does not know about: it is a leaf that imports nothing of bench but the errors, the rules and
+``bench.hardware`` (what the CPU offers, for ``"auto"``).
 
 Scale presets (:data:`SCALES`) hold budgets only, never a method's math; ``d_updates`` and ``evaluations`` are
 turned into each method's ``steps`` and ``eval_every`` by the plan.
@@ -38,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.errors import ConfigError, check, closest
+from bench.hardware import AUTO, cpu_fast_path
 from bench.rules import (
     FLAG,
     NAME,
@@ -64,7 +68,12 @@ FOLDER_PREFIX = "folder:"  # as bench.datasets.FOLDER_PREFIX (not imported: conf
 # and diversity must see variation within a class, which the judge's classifier features are trained to ignore;
 # bench.metrics.random_features says why). ``d_updates`` and ``evaluations`` are turned into each method's ``steps``
 # and ``eval_every`` by the plan (every method gets the same number of D updates: ceil(d_updates / n_dis) iterations);
-# the other keys are RunConfig keys.
+# the other keys are RunConfig keys. ``"auto"`` for ``bf16`` and ``channels_last`` means the CPU's fast path: on
+# when the run trains on a CPU with bf16 units (:mod:`bench.hardware`), resolved by the plan before the config
+# exists. Every phase below the paper scale has a budget that does not grow with the dataset: pretraining passes
+# at most ``pretrain_images`` images, the judge trains on a fixed number of image passes
+# (:mod:`bench.metrics.classifier`), reference features and evaluations take ``num_eval_samples`` images
+# (:mod:`bench.run.phases`).
 SCALE_BUDGET_KEYS = ("d_updates", "evaluations")
 SCALES: dict[str, dict[str, Any]] = {
     # paper: the grid's own budget; evaluations as a 2026 reviewer expects them: 10,000 fakes while monitoring,
@@ -73,29 +82,39 @@ SCALES: dict[str, dict[str, Any]] = {
     "paper": {"eval_fakes": 10000, "final_fakes": 50000},
     # cpu: a couple of minutes per cell on 2 cores, for the digits demo. dcgan64 at 16x16 (digits are 8x8
     # images: 32x32 only costs time), batch 32, 1,500 D updates (ECOGAN/EBGAN/2C/D2D-CE 300 iterations of
-    # 5 D + 1 G, BAGAN 1,500 of 1 D + 1 G), 5 evaluations; pretraining takes each method's own epochs (BAGAN 150,
-    # EBGAN 30: cheap at 16x16). BigGAN needs --set backbone=biggan32 image_size=32.
+    # 5 D + 1 G, BAGAN 1,500 of 1 D + 1 G), 5 evaluations; pretraining takes each method's own epochs up to
+    # 96,000 images (all of BAGAN's 150 and EBGAN's 30 epochs of digits_lt's 534 images). BigGAN needs
+    # --set backbone=biggan32 image_size=32.
     "cpu": {
         "image_size": 16,
         "batch_size": 32,
         "d_updates": 1500,
         "evaluations": 5,
+        "pretrain_images": 96000,
         "backbone": "dcgan64",
         "extractor": "random-cnn",
         "num_eval_samples": 1000,
         "bootstrap": 50,  # 50 resamples: about 1.9 s per evaluation of both protocols (100: 3.8 s, 1 thread)
+        "bf16": AUTO,
+        "channels_last": AUTO,
     },
-    # lab: CIFAR-10-like 32x32 data in under 20 minutes per cell on 2 cores: dcgan64 at 32x32, batch 64,
-    # 6,000 D updates (1,200 iterations of 5 D + 1 G), 4 evaluations of 2,000 images.
+    # lab: CIFAR-10-like 32x32 data in at most 10 minutes per cell on 2 cores (bf16 CPUs): dcgan64 at 32x32,
+    # batch 64, 4,000 D updates (800 iterations of 5 D + 1 G), 4 evaluations of 2,000 images without bootstrap
+    # intervals (on the random-cnn's 1,024 features each resample of both protocols costs about as much as the rest
+    # of the evaluation: seeds give the intervals here); pretraining passes at most 64,000 images (6 epochs of
+    # CIFAR10_LT's 9,500).
     "lab": {
         "image_size": 32,
         "batch_size": 64,
-        "d_updates": 6000,
+        "d_updates": 4000,
         "evaluations": 4,
-        "pretrain_epochs": 10,
+        "pretrain_images": 64000,
         "backbone": "dcgan64",
         "extractor": "random-cnn",
         "num_eval_samples": 2000,
+        "bootstrap": 0,
+        "bf16": AUTO,
+        "channels_last": AUTO,
     },
     "smoke": {
         "image_size": 16,
@@ -116,6 +135,7 @@ ALWAYS, AT_NON_DEFAULT, NEVER = "always", "at non-default", "never"
 # top level (scale, protocols), or nowhere (bench sets it: the grid key).
 AXIS, BUDGET, SETTINGS, TOP, BENCH = "axis", "budget", "settings", "top", "bench"
 MAX_ID_LENGTH = 120  # characters of a cell id (the longest shipped id has 76)
+FAST_PATH = Rule(FLAG.accepts, "true, false or auto")  # a flag that also takes "auto" (resolved by the plan)
 
 
 # -- cell-id tokens ------------------------------------------------------------------------------
@@ -188,6 +208,10 @@ class Option:
     group: bool = False  # the report groups cells by it (cells of one group differ only in the seed)
     place: str = SETTINGS  # where a grid file sets it
     evaluation: bool = False  # how a checkpoint is measured: ``bench eval --set`` may change it on a finished run
+    # what "auto" resolves to, from the other options (the plan resolves it once, before the config exists: a
+    # RunConfig never holds "auto"); None = the option does not take "auto"
+    auto: Callable[[Mapping[str, Any]], Any] | None = None
+    id_suffix: str | None = None  # the cell id ends in -<id_suffix> when the resolved value is true
 
     def check(self, value: Any) -> Any:
         """``value`` if the rule accepts it (normalised); a ConfigError naming the key and the value otherwise: for an
@@ -215,12 +239,13 @@ class Option:
 
 def setting(default: Any, rule: Rule, doc: str, *, axis: Axis | None = None, hashed: str = ALWAYS,
             column: str | None = None, group: bool = False, place: str | None = None,
-            evaluation: bool = False) -> Any:
+            evaluation: bool = False, auto: Callable[[Mapping[str, Any]], Any] | None = None,
+            id_suffix: str | None = None) -> Any:
     """A RunConfig field: ``default`` and the option's row of the table (see :class:`Option`); the name is the
     field's."""
     place = place or (AXIS if axis is not None else SETTINGS)
     row = {"default": default, "rule": rule, "doc": doc, "axis": axis, "hashed": hashed, "column": column,
-           "group": group, "place": place, "evaluation": evaluation}
+           "group": group, "place": place, "evaluation": evaluation, "auto": auto, "id_suffix": id_suffix}
     if isinstance(default, list | dict):
         return field(default_factory=lambda: type(default)(default), metadata={"option": row})
     return field(default=default, metadata={"option": row})
@@ -292,7 +317,12 @@ class RunConfig:
     ckpt_every: int = setting(50, POSITIVE_INT, "checkpoint every this many iterations (and at each evaluation)",
                               place=BUDGET)
     pretrain_epochs: int | None = setting(None, or_null(POSITIVE_INT),
-                                          "None = the method's default (BAGAN 150, EBGAN 30)", place=BUDGET)
+                                          "None = the method's default (BAGAN 150, EBGAN 30, IDA-GAN 150)",
+                                          place=BUDGET)
+    pretrain_images: int | None = setting(None, or_null(POSITIVE_INT),
+                                          "at most this many images pass through pretraining (its epochs cut to "
+                                          "fit, bench.run.phases); None = no cap (the paper scale)",
+                                          hashed=AT_NON_DEFAULT, place=BUDGET)
     protocols: list[str] = setting(["standard"], list_of(choice(*PROTOCOLS)),
                                    "paper | standard | studiogan, each a metrics row", place=TOP)
     extractor: str | None = setting(None, or_null(NAME),
@@ -322,8 +352,11 @@ class RunConfig:
     tensorboard: bool = setting(False, FLAG, "also write a TensorBoard event file (pip install tensorboard)",
                                 hashed=NEVER)
     device: str = setting("auto", choice(*DEVICES), "auto | cpu | cuda", hashed=NEVER)
-    bf16: bool = setting(False, FLAG, "bf16 autocast of the steps' forward passes (CUDA and CPU)")
-    channels_last: bool = setting(False, FLAG, "channels_last memory format of the nets and real batches")
+    bf16: bool = setting(False, FAST_PATH, "bf16 autocast of the steps' forward passes (CUDA and CPU); auto = on "
+                         "when the run trains on a CPU with bf16 units (bench.hardware)", auto=cpu_fast_path,
+                         id_suffix="bf16", column="bf16", group=True)
+    channels_last: bool = setting(False, FAST_PATH, "channels_last memory format of the nets and real batches; auto "
+                                  "as bf16", auto=cpu_fast_path, id_suffix="chlast", column="channels_last", group=True)
     compile: bool = setting(False, FLAG, "torch.compile G and D (in place; checkpoints unchanged)",
                             hashed=AT_NON_DEFAULT)
     nproc: int = setting(1, POSITIVE_INT, "data-parallel processes (devices); batch_size is the global batch",
@@ -358,6 +391,10 @@ HASH_OMITTED_AT_DEFAULT: dict[str, Any] = {name: o.default for name, o in OPTION
 GATHERED: tuple[tuple[str, str], ...] = tuple((name, o.column) for name, o in OPTIONS.items() if o.column)
 """(option, column) of every gathered option, in column order."""
 GROUP_COLUMNS: tuple[str, ...] = tuple(o.column for o in OPTIONS.values() if o.group and o.column)
+AUTO_KEYS: tuple[str, ...] = tuple(name for name, o in OPTIONS.items() if o.auto is not None)
+"""Options that take ``"auto"`` (the plan resolves it: :func:`resolve_auto`)."""
+ID_SUFFIXES: tuple[tuple[str, str], ...] = tuple((name, o.id_suffix) for name, o in OPTIONS.items() if o.id_suffix)
+"""(option, token) of the options whose resolved value the cell id ends in, in id order."""
 EVALUATION_KEYS: tuple[str, ...] = tuple(name for name, o in OPTIONS.items() if o.evaluation)
 """What ``bench eval --set`` may change: how a checkpoint is measured, never what was trained (the protocol has its
 own option)."""
@@ -375,6 +412,16 @@ def field_names() -> list[str]:
     return list(OPTIONS)
 
 
+def resolve_auto(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` with every ``"auto"`` of an option that takes it (:data:`AUTO_KEYS`) replaced by what it resolves
+    to on this machine (its :attr:`Option.auto` of the other values); absent options stay absent."""
+    out = dict(values)
+    for name in AUTO_KEYS:
+        if out.get(name) == AUTO:
+            out[name] = OPTIONS[name].auto(out)
+    return out
+
+
 def check_keys(values: Mapping[str, Any], where: str = "") -> None:
     """A ConfigError for the first key of ``values`` that is not an option, naming the closest."""
     for key in values:
@@ -383,15 +430,28 @@ def check_keys(values: Mapping[str, Any], where: str = "") -> None:
 
 
 # -- cell ids and labels ---------------------------------------------------------------------------
-def make_cell_id(axes: Mapping[str, Any], default_backbone: str | None = None) -> str:
+def make_cell_id(axes: Mapping[str, Any], default_backbone: str | None = None,
+                 resolved: RunConfig | None = None) -> str:
     """The cell id: every axis's token (:class:`Axis`) in id order, joined by ``-``:
     ``<dataset>-<method>-<sampling>-s<seed>`` then, where they apply, ``-<backbone>`` (when it differs from the
     grid's ``[settings]`` backbone ``default_backbone``), ``-g_<g_cond>``, ``-<option><value>`` per method option in
-    key order, ``-reg_<regularizer>``, ``-aug_<augment>`` and ``-quirks_<quirks>``. An axis missing from ``axes``
-    takes its default. An id longer than :data:`MAX_ID_LENGTH` is bounded (:func:`bounded_id`)."""
+    key order, ``-reg_<regularizer>``, ``-aug_<augment>`` and ``-quirks_<quirks>``; then, with the cell's
+    ``resolved`` config, ``-bf16`` / ``-chlast`` where it trains with bf16 autocast / channels_last nets
+    (:data:`ID_SUFFIXES`: the cpu and lab scales pick them per machine, and fp32 and bf16 runs of a cell never
+    share a folder). An axis missing from ``axes`` takes its default. An id longer than :data:`MAX_ID_LENGTH` is
+    bounded (:func:`bounded_id`)."""
     settings = {"backbone": default_backbone}
     parts = [_part(name, axes, settings, "token") for name in sorted(AXES, key=lambda n: OPTIONS[n].axis.id_rank)]
+    if resolved is not None:
+        parts += [token for name, token in ID_SUFFIXES if getattr(resolved, name) is True]
     return bounded_id("-".join(p for p in parts if p))
+
+
+def without_id_suffixes(cell_id: str) -> str:
+    """``cell_id`` without the tokens :data:`ID_SUFFIXES` add (``--only id=...`` takes either form)."""
+    for _, token in reversed(ID_SUFFIXES):
+        cell_id = cell_id.removesuffix(f"-{token}")
+    return cell_id
 
 
 def bounded_id(cell_id: str) -> str:

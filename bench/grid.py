@@ -41,12 +41,14 @@ The axes, their order, the cell ids and labels and the ``--only`` keys come from
 (``bench.config``): cell ids are ``<dataset>-<method>-<sampling>-s<seed>``, then ``-<backbone>`` when a cell's
 backbone differs from the grid's setting, ``-g_<g_cond>`` when the cell sets how G takes the class (``-g_concat``),
 ``-<option><value>`` per method option (``-div4``, ``-pretrained_false``), ``-reg_lecam`` and ``-aug_diffaug`` when
-a training aid is on, and ``-quirks_fixed``. A ``folder:<path>`` dataset appears as
-``folder_<name>_<8 hex digits of its absolute path's sha256>``, so that folders whose names differ only in
-characters outside ASCII never collide. An id longer than 120 characters keeps its first 111 and ends in ``-`` and
-8 hex digits of the whole id's sha256. Ids are built from the grid file
-alone (and, for a relative folder path, the working directory), so they never change with the scale (but for
-the dataset a ``[scale_datasets]`` entry swaps in) or the code, and name the run folders
+a training aid is on, ``-quirks_fixed``, and last ``-bf16`` / ``-chlast`` when the cell's plan trains with bf16
+autocast / channels_last nets (``bench.config.ID_SUFFIXES``; the cpu and lab scales choose them per machine). A
+``folder:<path>`` dataset appears as ``folder_<name>_<8 hex digits of its absolute path's sha256>``, so that
+folders whose names differ only in characters outside ASCII never collide. An id longer than 120 characters
+keeps its first 111 and ends in ``-`` and 8 hex digits of the whole id's sha256. Ids are built from the grid file
+alone (and, for a relative folder path, the working directory) and the precision tokens, so they never change
+with the scale (but for the dataset a ``[scale_datasets]`` entry swaps in and the precision a scale picks on this
+machine) or the code, and name the run folders
 ``results/<grid key>/<cell id>/``.
 """
 
@@ -73,6 +75,7 @@ from bench.config import (
     dataset_token,
     make_cell_id,
     make_label,
+    without_id_suffixes,
 )
 from bench.errors import ConfigError, check, closest, unknown_name
 from bench.metrics.summary_names import SUMMARY_METRICS
@@ -203,6 +206,7 @@ class Grid:
                 if strict:
                     raise
                 continue
+            cell_id = make_cell_id(axes, self.settings.get("backbone"), plan.config)  # with -bf16 / -chlast
             same = _without_seed(axes) == _without_seed(spec.axes)  # the seed never changes the paper's row
             paper = spec.paper if same else None
             external = spec.external if same else None
@@ -266,6 +270,8 @@ class Grid:
             key, sep, value = item.partition("=")
             key, value = key.strip(), value.strip()
             check(bool(sep and key and value), f"--only expects key=value[,key=value], got {item!r}")
+            if key == "id":
+                value = without_id_suffixes(value)
             check(key in FILTER_KEYS, f"--only: unknown key {key!r}{closest(key, FILTER_KEYS)}; "
                                       f"keys: {', '.join(FILTER_KEYS)}")
             present = sorted({v for spec, axes in expanded for v in self._filter_values(spec, axes, key, changed)})

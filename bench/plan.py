@@ -5,6 +5,8 @@
 1. the options, later wins: ``RunConfig`` defaults < the grid's ``[budget]`` (scale ``paper`` only) < the scale
    preset < the grid's ``[settings]`` (but a preset that names a network replaces the settings' one) < the cell's
    own keys (its axes: a backbone that names the cell is the one it trains) < ``--set``;
+   ``"auto"`` of an option that takes it (``bf16``, ``channels_last``: the CPU's fast path) is resolved here, once
+   (``bench.config.resolve_auto``), so that the config, its hash and the cell id hold what the run computes with;
 2. every name looked up in its registry (method, backbone, dataset, extractor), with the closest name on a typo;
 3. the method's hyperparameters resolved, once (``Method.resolve_hyper``: Hyper defaults < the backbone's recipe <
    ``method_options``);
@@ -39,6 +41,7 @@ from bench.config import (
     RunConfig,
     check_keys,
     hashed_view,
+    resolve_auto,
 )
 from bench.datasets import get_spec
 from bench.errors import ConfigError
@@ -226,7 +229,7 @@ def _layers(cell: Mapping[str, Any], scale: str | None, paper_budget: Mapping[st
         else:
             merged[key] = value
     check_keys(merged)
-    return merged, fair, set(cell) | set(settings) | set(overrides or {})
+    return resolve_auto(merged), fair, set(cell) | set(settings) | set(overrides or {})
 
 
 def _checked_plan(config: RunConfig, method: type[Method], hyper: Any, backbone: str, n_dis: int) -> RunPlan:

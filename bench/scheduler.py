@@ -9,6 +9,7 @@ a cell twice. Every training attempt appends a line to ``<run folder>/attempts.l
 
 from __future__ import annotations
 
+import os
 import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
@@ -18,8 +19,9 @@ from typing import Any
 
 from bench.config import OPTIONS
 from bench.errors import check
+from bench.estimate import estimate_cells, format_estimates, threads
 from bench.executors import check_executor
-from bench.executors.local import run_local
+from bench.executors.local import cpu_count, run_local
 from bench.executors.slurm import SlurmOptions, check_slurm, run_slurm
 from bench.executors.worker import (
     CellResult,
@@ -187,10 +189,20 @@ def dry_run_listing(grid: Grid, scale: str, cells: list[Cell], results_root: Pat
     return f"{head}\n{format_table(rows)}{note}"
 
 
+def dry_run_estimates(cells: list[Cell], results_dir: Path, workers: int = 1) -> str:
+    """Each cell's phase budgets and estimated seconds on this machine, with the threads a local worker gets
+    (``OMP_NUM_THREADS``, else the cores shared by the workers); :mod:`bench.estimate`."""
+    count = int(os.environ["OMP_NUM_THREADS"]) if os.environ.get("OMP_NUM_THREADS", "").isdigit() else \
+        max(1, cpu_count() // max(1, workers))
+    with threads(count):
+        return format_estimates(estimate_cells(cells, results_dir, say=_say), workers)
+
+
 def run_grid(grid: Grid | str, *, results_root: Path | str, scale: str | None = None, executor: str = "local",
              workers: int = 1, only: str | None = None, dry_run: bool = False, retry_failed: bool = False,
              force_restart: bool = False, overrides: Mapping[str, Any] | None = None,
-             slurm: SlurmOptions | None = None, cells_per_gpu: int | None = None) -> GridSummary:
+             slurm: SlurmOptions | None = None, cells_per_gpu: int | None = None,
+             estimate: bool = False) -> GridSummary:
     """Run (or, with ``dry_run``, list) the cells of a grid and print a summary table to stdout.
 
     Args:
@@ -203,6 +215,8 @@ def run_grid(grid: Grid | str, *, results_root: Path | str, scale: str | None = 
             ``workers`` cells round robin over the GPUs.
         only: ``key=value[,key=value]`` cell filter (:meth:`bench.grid.Grid.cells`).
         dry_run: print the cells with the paper's numbers and run nothing.
+        estimate: with ``dry_run``, also each phase's budget and estimated time per cell (``bench.estimate``:
+            recorded rates, the rates cache, else a short calibration unless ``BENCH_CALIBRATE=0``).
         retry_failed: run cells that failed before (skipped by default).
         force_restart: start cells over even when done or partly done.
         overrides: ``--set`` values (axis keys change cell ids).
@@ -227,6 +241,9 @@ def run_grid(grid: Grid | str, *, results_root: Path | str, scale: str | None = 
         _say(note)
     if dry_run:
         print(dry_run_listing(loaded, scale, cells, results_root))
+        if estimate:
+            print(dry_run_estimates(cells, grid_dir(results_root, key), workers if executor == "local" else 1))
+        sys.stdout.flush()
         return GridSummary(grid=key, dry_run=True)
     slurm = slurm or SlurmOptions()
     if executor == "slurm":
@@ -362,7 +379,8 @@ def describe_plan(cell: Cell, run_dir: Path) -> str:
     recipe, data and hash."""
     plan = cell.plan
     recipe, budget, cfg = plan.recipe(), plan.budget, plan.config
-    pretrain = f", pretraining {budget.pretrain_epochs} epochs" if budget.pretrain_epochs else ""
+    cap = f" of at most {cfg.pretrain_images:,} images" if cfg.pretrain_images else ""
+    pretrain = f", pretraining {budget.pretrain_epochs} epochs{cap}" if budget.pretrain_epochs else ""
     options = ", ".join(f"{k}={v}" for k, v in recipe["hyper"].items())
     return "\n".join([
         f"cell {cell.id} ({cell.label})",
@@ -373,7 +391,8 @@ def describe_plan(cell: Cell, run_dir: Path) -> str:
         f"{', '.join(cfg.protocols)}, extractor {cfg.extractor or 'each protocol' + chr(39) + 's own'}",
         f"recipe: backbone {plan.backbone}, G takes the class {plan.g_cond or 'in its latent'}, adversarial loss "
         f"{recipe['adv_loss']}, GP weight {recipe['gp_weight']}, regularizer {cfg.regularizer}, augment "
-        f"{cfg.augment}, quirks {cfg.quirks}{', bf16' if cfg.bf16 else ''}",
+        f"{cfg.augment}, quirks {cfg.quirks}{', bf16' if cfg.bf16 else ''}"
+        f"{', channels_last' if cfg.channels_last else ''}",
         f"hyperparameters: {options}",
         f"config hash {plan.hash}",
     ])

@@ -26,7 +26,7 @@ from bench.datasets.base import ImageSet
 from bench.datasets.longtail import PROFILES, Selector, longtail_counts, select_first_per_class
 from bench.datasets.sources import cifar10, digits, fashion_mnist, folder, places_lt
 from bench.datasets.sources.common import SPLITS
-from bench.errors import check
+from bench.errors import BenchError, check
 from bench.registry import Registry
 
 __all__ = ["DatasetSpec", "ImageSet", "data_root", "describe_datasets", "get_spec", "list_datasets", "load_dataset",
@@ -59,6 +59,7 @@ class DatasetSpec:
     download: str = ""  # how to get the data
     reference: str = ""  # the balanced test split
     location: str | None = None  # folder:<path> only: the folder; None = under the data root
+    mirror: bool = True  # a mirrored image keeps its class (the judge trains with flips; not digits)
 
 
 DATASETS: Registry[DatasetSpec] = Registry("dataset", also_known=[f"{FOLDER_PREFIX}<path>"])
@@ -77,7 +78,8 @@ def register_dataset(spec: DatasetSpec) -> DatasetSpec:
     return DATASETS.add(spec.name, spec)
 
 
-_CIFAR_GET = "automatic (torchvision) into <data_root>/cifar-10-batches-py/; offline: extract " + cifar10.URL + " there"
+_CIFAR_GET = ("automatic (torchvision) into <data_root>/cifar-10-batches-py/; offline: extract " + cifar10.URL
+              + " there, or an image-folder copy at <data_root>/cifar10/{train,test}/<class>/")
 register_dataset(DatasetSpec(
     "cifar10_lt", "cifar10", "ecogan", num_classes=10, native_channels=3, native_size=32, paper_size=64,
     description="CIFAR10_LT of the ECOGAN paper: class 0 whole, class c its first 100c ([5000,100,...,900])",
@@ -101,7 +103,7 @@ register_dataset(DatasetSpec(
     reference="Places_LT test list, 100 per class"))
 register_dataset(DatasetSpec(
     "digits_lt", "digits", "exponential", ratio=10.0, num_classes=10, native_channels=1, native_size=8,
-    description="scikit-learn's 8x8 digits, exponential long tail ratio 10 (the CPU demo)",
+    description="scikit-learn's 8x8 digits, exponential long tail ratio 10 (the CPU demo)", mirror=False,
     download="none (ships with scikit-learn)", reference="the last 50 images of each class (500)"))
 register_dataset(DatasetSpec(
     "cifar10", "cifar10", "none", num_classes=10, native_channels=3, native_size=32, paper_size=32,
@@ -185,6 +187,39 @@ def load_dataset(name: str, split: str = "train", image_size: int | None = None,
     loaded = SOURCES[spec.source](location, split, image_size, channels or spec.native_channels,
                                   _selector(spec, split, max_per_class))
     return dataclasses.replace(loaded, name=spec.name)
+
+
+def count_images(name: str, split: str = "train", data_root: str | os.PathLike | None = None,
+                 max_per_class: int | None = None) -> list[int] | None:
+    """The images per class that :func:`load_dataset` would return, found without decoding any image (file lists,
+    label files): for ``folder:<path>``, ``digits_lt`` and the CIFAR-10 sets (either layout); None for the other
+    sources, or when the data are not on disk (the dry run then estimates without them)."""
+    spec = get_spec(name)
+    counter = _COUNTERS.get(spec.source)
+    if counter is None:
+        return None
+    location = Path(spec.location).expanduser() if spec.location is not None else _data_root(data_root)
+    try:
+        labels, num_classes = counter(location, split)
+    except (BenchError, OSError):
+        return None
+    select = _selector(spec, split, max_per_class)
+    if select is not None:
+        labels = labels[select(labels, num_classes)]
+    return torch.bincount(labels, minlength=num_classes).tolist()
+
+
+def _folder_labels(location: Path, split: str) -> tuple[torch.Tensor, int]:
+    _, labels, names = folder.split_files(location, split)
+    return torch.tensor(labels, dtype=torch.long), len(names)
+
+
+def _digits_labels(location: Path, split: str) -> tuple[torch.Tensor, int]:
+    return digits.load(location, split, size=1).labels, 10
+
+
+_COUNTERS: dict[str, Callable[[Path, str], tuple[torch.Tensor, int]]] = {
+    "folder": _folder_labels, "digits": _digits_labels, "cifar10": cifar10.labels}
 
 
 def _is_int(value: object) -> bool:

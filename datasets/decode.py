@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from bench import progress
 from bench.datasets.resize import resize_images
 from bench.datasets.sources.common import error_text
 from bench.errors import ConfigError, DataNotFoundError
@@ -85,14 +86,17 @@ def decode_image(path: Path) -> torch.Tensor:
     return torch.from_numpy(array.copy()).permute(2, 0, 1)
 
 
-def decode_image_files(paths: Sequence[Path], size: int, channels: int, workers: int | None = None) -> torch.Tensor:
-    """Decode files and resize them (bilinear, antialias off) to one uint8 tensor, in the order given.
+def decode_image_files(paths: Sequence[Path], size: int, channels: int, workers: int | None = None,
+                       what: str = "images") -> torch.Tensor:
+    """Decode files and resize them (bilinear, antialias off) to one uint8 tensor, in the order given, with a
+    progress bar ``decode <what>`` (:mod:`bench.progress`).
 
     Args:
         paths: image files; mixed sizes and modes are fine.
         size: output height and width.
         channels: 1 or 3.
         workers: decoding threads (default: up to 8, one per CPU).
+        what: what the files are, for the progress bar (``cifar10_lt train``).
 
     Returns:
         uint8 (len(paths), channels, size, size).
@@ -103,10 +107,12 @@ def decode_image_files(paths: Sequence[Path], size: int, channels: int, workers:
     """
     out = torch.empty((len(paths), channels, size, size), dtype=torch.uint8)
     workers = workers or min(8, os.cpu_count() or 1)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    with ThreadPoolExecutor(max_workers=workers) as pool, \
+            progress.bar(len(paths), f"decode {what}", unit="img", leave=False) as bar:
         for start in range(0, len(paths), _CHUNK):
             decoded = list(pool.map(decode_image, paths[start:start + _CHUNK]))
             out[start:start + len(decoded)] = _resize_by_shape(decoded, size, channels)
+            bar.update(len(decoded))
     return out
 
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from bench.methods.autoencoder import train_autoencoder
 from bench.methods.backbones import Trunk
 from bench.methods.base import (
     DiscriminatorLoss,
@@ -73,7 +73,7 @@ class BAGAN(Method):
     """BAGAN (upstream §4.3, peers §3.1): Table 3 "BAGAN" (always pretrained).
 
     1. Autoencoder: encoder = trunk → flatten → linear0 (no activation), decoder = G; MSE, Adam 5e-5
-       β (0.5, 0.999), 150 epochs.
+       β (0.5, 0.999), 150 epochs (:meth:`pretrain_step`, one batch; the loop runs the epochs).
     2. Class Gaussians: per-class mean μ_c and full covariance Σ_c of the codes of the whole training set (one
        pass of the loader), Cholesky factors of Σ_c + εI with increasing ε where needed. A class with one image
        has Σ_c = 0 (its samples are μ_c plus jitter noise); a class with no image falls back to N(0, I).
@@ -128,21 +128,29 @@ class BAGAN(Method):
     def _encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder.linear0(self.encoder.flattened(x))
 
-    def pretrain(self, loader: Iterable[tuple[torch.Tensor, torch.Tensor]], epochs: int | None = None) -> LossDict:
-        """Train the autoencoder for ``epochs`` (default 150), fit the class Gaussians on one more pass of the
-        loader, and initialise D's trunk from the encoder. Returns the last epoch's mean loss ``loss/ae``."""
-        epochs = self.hp.pretrain_epochs if epochs is None else epochs
+    def begin_pretrain(self) -> None:
+        """The autoencoder's Adam over the decoder (= G) and, with quirks "fixed", the encoder (the paper's code
+        hands its optimiser the decoder only)."""
         train_encoder = self.config.quirks == "fixed"
         params = [*self.G.parameters(), *(self.encoder.parameters() if train_encoder else ())]
-
-        def reconstruct(x: torch.Tensor, _y: torch.Tensor) -> torch.Tensor:
-            with torch.set_grad_enabled(train_encoder):  # paper: the encoder is never optimised
-                code = self._encode(x)
-            return self.G(code)
-
+        self.pretrain_opt = self.adam(params, OptimizerSettings(self.hp.pretrain_lr, self.hp.pretrain_betas))
         self.G.train()
-        mean = train_autoencoder(reconstruct, params, loader, epochs,
-                                 OptimizerSettings(self.hp.pretrain_lr, self.hp.pretrain_betas))
+
+    def pretrain_modules(self) -> dict[str, nn.Module]:
+        return {"encoder": self.encoder}
+
+    def pretrain_step(self, x: torch.Tensor, y: torch.Tensor) -> LossDict:
+        """One autoencoder update: MSE(G(encoder(x)), x)."""
+        assert self.pretrain_opt is not None, "begin_pretrain() first"
+        with self.forward_context():
+            with torch.set_grad_enabled(self.config.quirks == "fixed"):  # paper: the encoder is never optimised
+                code = self._encode(x)
+            loss = F.mse_loss(self.G(code), x)
+        self.optimizer_step(self.pretrain_opt, loss)
+        return {"loss/ae": loss.detach()}
+
+    def finish_pretrain(self, loader: Iterable[tuple[torch.Tensor, torch.Tensor]]) -> None:
+        """Fit the class Gaussians on one more pass of ``loader`` and initialise D's trunk from the encoder."""
         with torch.no_grad():
             moments = class_code_moments(((self._encode(x), y) for x, y in loader), self.config.num_classes,
                                          self.latent_dim)
@@ -152,7 +160,7 @@ class BAGAN(Method):
         if self.G_ema is not None:
             self.G_ema.load_state_dict(self.G.state_dict())
         self.pretrained_done = True
-        return {"loss/ae": mean}
+        self.pretrain_opt = None
 
     def _forward_g(self, generator: nn.Module, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return generator(self.gaussians(z, y))

@@ -17,7 +17,10 @@ runs the step sequence for every method, so that no method retypes it and the tr
 The loop (``bench.run.loop``) only ever calls what is defined here, so it never needs to know a method by name:
 
     method = get_method(plan.method)(plan.method_config(data), device)
-    if method.has_pretrain: method.pretrain(loader)           # once, before step 1
+    if method.has_pretrain:                                   # once, before step 1 (resumable per epoch)
+        method.begin_pretrain()
+        for epoch in ...: method.pretrain_epoch(loader)       # pretrain_step per batch (in forward_context)
+        method.finish_pretrain(loader)
     for step in 1..steps:
         for _ in range(method.n_dis): method.d_step(x, y)     # a fresh real batch each time
         method.g_step(); method.update_ema(step)
@@ -203,6 +206,7 @@ class Method:
     ema_start: int = 0
     # set by the loop (bench.run.loop); a method reads them through forward_context() and draw_rows()
     amp_dtype: torch.dtype | None = None  # autocast dtype of the steps' forward passes (bf16); None = fp32
+    pretrain_opt: torch.optim.Optimizer | None = None  # the pretraining stage's optimizer while it runs
     shard: tuple[int, int] | None = None  # (rank, world) while data-parallel training draws noise; None = alone
 
     def __init__(self, config: MethodConfig, device: torch.device | str = "cpu") -> None:
@@ -310,16 +314,80 @@ class Method:
         """One line for ``bench list methods``."""
         return f"{cls.name:<10} {cls.default_backbone:<9} {cls.paper_row}"
 
-    # -- training: the method's losses ---------------------------------------------------------------
+    # -- pretraining -----------------------------------------------------------------------------------
     @property
     def has_pretrain(self) -> bool:
-        """Whether the loop must call :meth:`pretrain` before the first step."""
+        """Whether the loop must run the pretraining stage before the first step."""
         return False
 
-    def pretrain(self, loader: Iterable[tuple[torch.Tensor, torch.Tensor]], epochs: int | None = None) -> LossDict:
-        """Pretraining stage (autoencoder for BAGAN/EBGAN). ``loader`` yields (x in [-1,1], y) batches on
-        the method's device and is re-iterable (one pass = one epoch). ``epochs`` None = method default."""
+    def begin_pretrain(self) -> None:
+        """Set the stage up before its first batch: its optimizer (``self.pretrain_opt``) and any network of its
+        own (:meth:`pretrain_modules`). Called again on resume, before the saved state is loaded into them."""
+
+    def pretrain_step(self, x: torch.Tensor, y: torch.Tensor) -> LossDict:
+        """One pretraining update on a batch (x (B, C, H, W) in [-1, 1], y (B,)); its forward passes run in
+        :meth:`forward_context`. Returns the batch's mean losses (``loss/ae`` ...)."""
+        raise NotImplementedError
+
+    def finish_pretrain(self, loader: Iterable[tuple[torch.Tensor, torch.Tensor]]) -> None:
+        """After the last epoch: hand the stage's result to the GAN phase (fit class Gaussians on one more pass of
+        ``loader``, initialise G and D from the pretrained nets) and drop the stage's optimizer."""
+
+    def pretrain_modules(self) -> dict[str, nn.Module]:
+        """Networks the stage trains besides :meth:`modules` (BAGAN's encoder, EBGAN's autoencoder): their state,
+        with the stage's optimizer, is what :meth:`pretrain_state` saves while the stage runs."""
         return {}
+
+    def pretrain_state(self) -> dict[str, Any]:
+        """The running stage's state beyond :meth:`state_dict`: :meth:`pretrain_modules` and the optimizer."""
+        state = {name: m.state_dict() for name, m in self.pretrain_modules().items()}
+        if self.pretrain_opt is not None:
+            state["pretrain_opt"] = self.pretrain_opt.state_dict()
+        return state
+
+    def load_pretrain_state(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`pretrain_state` into a stage set up by :meth:`begin_pretrain`."""
+        for name, m in self.pretrain_modules().items():
+            m.load_state_dict(state[name])
+        if self.pretrain_opt is not None:
+            self.pretrain_opt.load_state_dict(state["pretrain_opt"])
+
+    def pretrain_epoch(self, loader: Iterable[tuple[torch.Tensor, torch.Tensor]],
+                       max_batches: int | None = None, on_batch: Callable[[LossDict], None] | None = None
+                       ) -> dict[str, float]:
+        """One pass of ``loader`` through :meth:`pretrain_step` (at most ``max_batches`` batches), calling
+        ``on_batch`` with each batch's losses; returns each loss's mean per image over the pass (NaN for none)."""
+        totals: dict[str, Any] = {}
+        count = 0
+        for i, (x, y) in enumerate(loader):
+            if max_batches is not None and i >= max_batches:
+                break
+            losses = self.pretrain_step(x, y)
+            for key, value in losses.items():  # summed on the device: no host sync per batch
+                totals[key] = totals.get(key, 0.0) + value * x.shape[0]
+            count += x.shape[0]
+            if on_batch is not None:
+                on_batch(losses)
+        if not count:
+            return {}
+        (means,) = losses_to_floats([{key: total / count for key, total in totals.items()}])
+        return means
+
+    def pretrain(self, loader: Iterable[tuple[torch.Tensor, torch.Tensor]], epochs: int | None = None) -> LossDict:
+        """The whole pretraining stage in one call: :meth:`begin_pretrain`, ``epochs`` passes of ``loader`` (None =
+        the Hyper's ``pretrain_epochs``), :meth:`finish_pretrain`. ``loader`` yields (x in [-1, 1], y) batches on the
+        method's device and is re-iterable (one pass = one epoch). The loop runs the same sequence itself, epoch
+        by epoch with a checkpoint after each, for the plan's epochs (``bench.run.loop``). Returns the last epoch's
+        mean losses per image."""
+        if not self.has_pretrain:
+            return {}
+        epochs = int(getattr(self.hp, "pretrain_epochs", 0)) if epochs is None else epochs
+        self.begin_pretrain()
+        means: LossDict = {}
+        for _ in range(epochs):
+            means = self.pretrain_epoch(loader)
+        self.finish_pretrain(loader)
+        return means
 
     def discriminator_loss(self, real_x: torch.Tensor, real_y: torch.Tensor) -> DiscriminatorLoss:
         """The method's D loss on a checked real batch (x (B,C,H,W) in [-1,1], y (B,) int64), computed inside the

@@ -10,7 +10,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.methods.autoencoder import train_autoencoder
 from bench.methods.backbones import Trunk
 from bench.methods.base import (
     DiscriminatorLoss,
@@ -123,22 +122,33 @@ class EBGAN(Method):
     def has_pretrain(self) -> bool:
         return self.hp.pretrained
 
-    def pretrain(self, loader: Iterable[tuple[torch.Tensor, torch.Tensor]], epochs: int | None = None) -> LossDict:
-        """Train the supervised autoencoder (fresh weights, MSE) for ``epochs`` (default 30), then copy its
-        decoder and embedding into G and its trunk into D. Returns the last epoch's mean loss ``loss/ae``."""
-        if not self.hp.pretrained:
-            return {}
-        epochs = self.hp.pretrain_epochs if epochs is None else epochs
-        ae = SupervisedAutoencoder(self._trunk(), self._generator()).to(self.device)
-        ae.train()
-        mean = train_autoencoder(ae, ae.parameters(), loader, epochs,
-                                 OptimizerSettings(self.hp.pretrain_lr, self.hp.pretrain_betas))
-        self.G.load_state_dict(ae.generator.state_dict())
-        self.D.trunk.load_state_dict(ae.trunk.state_dict())
+    def begin_pretrain(self) -> None:
+        """A fresh supervised autoencoder (its own trunk and G) and its Adam."""
+        self.autoencoder = SupervisedAutoencoder(self._trunk(), self._generator()).to(self.device)
+        self.autoencoder.train()
+        self.pretrain_opt = self.adam(self.autoencoder.parameters(),
+                                      OptimizerSettings(self.hp.pretrain_lr, self.hp.pretrain_betas))
+
+    def pretrain_modules(self) -> dict[str, nn.Module]:
+        return {"autoencoder": self.autoencoder} if self.autoencoder is not None else {}
+
+    def pretrain_step(self, x: torch.Tensor, y: torch.Tensor) -> LossDict:
+        """One autoencoder update: MSE(G_ae(LReLU(linear0(trunk(x))), y), x)."""
+        assert self.autoencoder is not None and self.pretrain_opt is not None, "begin_pretrain() first"
+        with self.forward_context():
+            loss = F.mse_loss(self.autoencoder(x, y), x)
+        self.optimizer_step(self.pretrain_opt, loss)
+        return {"loss/ae": loss.detach()}
+
+    def finish_pretrain(self, loader: Iterable[tuple[torch.Tensor, torch.Tensor]]) -> None:
+        """Copy the autoencoder's decoder and embedding into G and its trunk into D."""
+        assert self.autoencoder is not None, "begin_pretrain() first"
+        self.G.load_state_dict(self.autoencoder.generator.state_dict())
+        self.D.trunk.load_state_dict(self.autoencoder.trunk.state_dict())
         if self.G_ema is not None:
             self.G_ema.load_state_dict(self.G.state_dict())
-        self.autoencoder, self.pretrained_done = ae, True
-        return {"loss/ae": mean}
+        self.pretrained_done = True
+        self.pretrain_opt = None
 
     def _wrong_labels(self, real_y: torch.Tensor) -> torch.Tensor:
         classes = self.config.num_classes

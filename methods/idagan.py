@@ -168,26 +168,29 @@ class IDAGAN(Method):
         mu, logvar = self.encoder.linear0(self.encoder.flattened(x)).chunk(2, dim=1)
         return mu, logvar.clamp(*LOGVAR_RANGE)
 
-    def pretrain(self, loader: Iterable[tuple[Tensor, Tensor]], epochs: int | None = None) -> LossDict:
-        """Train the VAE (encoder + G) for ``epochs`` (default 150), fit the class Gaussians on one more pass of the
-        loader, and (``d_from_encoder``) initialise D's trunk from the encoder. Returns the last epoch's mean
-        losses per image: ``loss/vae`` and its parts ``loss/vae_rec``, ``loss/vae_kl``."""
-        epochs = self.hp.pretrain_epochs if epochs is None else epochs
-        opt = self.adam([*self.G.parameters(), *self.encoder.parameters()],
-                        OptimizerSettings(self.hp.pretrain_lr, self.hp.pretrain_betas))
+    def begin_pretrain(self) -> None:
+        """The VAE's Adam over G (its decoder) and the encoder."""
+        self.pretrain_opt = self.adam([*self.G.parameters(), *self.encoder.parameters()],
+                                      OptimizerSettings(self.hp.pretrain_lr, self.hp.pretrain_betas))
         self.G.train()
-        means = {"loss/vae": float("nan"), "loss/vae_rec": float("nan"), "loss/vae_kl": float("nan")}
-        for _ in range(epochs):
-            totals, count = torch.zeros(3, device=self.device), 0  # summed on the device: no sync per batch
-            for x, _y in loader:
-                mu, logvar = self.encode(x)
-                z = mu + (0.5 * logvar).exp() * torch.randn_like(mu)
-                loss, rec, kl = vae_loss(self.G(z), x, mu, logvar, self.hp.beta)
-                self.optimizer_step(opt, loss)
-                totals += torch.stack([loss, rec, kl]).detach() * x.shape[0]
-                count += x.shape[0]
-            if count:
-                means = dict(zip(means, (totals / count).tolist(), strict=True))
+
+    def pretrain_modules(self) -> dict[str, nn.Module]:
+        return {"encoder": self.encoder}
+
+    def pretrain_step(self, x: Tensor, y: Tensor) -> LossDict:
+        """One VAE update (reparameterised code, ``vae_loss``): ``loss/vae`` and its parts ``loss/vae_rec``,
+        ``loss/vae_kl``, per image of the batch."""
+        assert self.pretrain_opt is not None, "begin_pretrain() first"
+        with self.forward_context():
+            mu, logvar = self.encode(x)
+            z = mu + (0.5 * logvar).exp() * torch.randn_like(mu)
+            loss, rec, kl = vae_loss(self.G(z), x, mu, logvar, self.hp.beta)
+        self.optimizer_step(self.pretrain_opt, loss)
+        return {"loss/vae": loss.detach(), "loss/vae_rec": rec.detach(), "loss/vae_kl": kl.detach()}
+
+    def finish_pretrain(self, loader: Iterable[tuple[Tensor, Tensor]]) -> None:
+        """Fit the class Gaussians on one more pass of ``loader`` and (``d_from_encoder``) initialise D's trunk
+        from the encoder."""
         with torch.no_grad():
             moments = class_code_moments(((self._code(x), y) for x, y in loader), self.config.num_classes,
                                          self.latent_dim)
@@ -198,7 +201,7 @@ class IDAGAN(Method):
         if self.G_ema is not None:
             self.G_ema.load_state_dict(self.G.state_dict())
         self.pretrained_done = True
-        return means
+        self.pretrain_opt = None
 
     def _code(self, x: Tensor) -> Tensor:
         mu, logvar = self.encode(x)

@@ -26,17 +26,18 @@ def test_the_derived_lists_are_the_ones_the_grid_files_results_and_older_runs_re
                            "augment", "method_options")
     # the gathered CSV's columns, in the order older CSVs have them
     assert [column for _, column in config.GATHERED] == ["dataset", "method", "sampling", "seed", "quirks", "scale",
-                                                         "backbone", "g_cond", "regularizer", "augment", "options"]
+                                                         "backbone", "g_cond", "regularizer", "augment", "options",
+                                                         "bf16", "channels_last"]
     assert config.GROUP_COLUMNS == ("dataset", "method", "sampling", "quirks", "backbone", "g_cond", "regularizer",
-                                    "augment", "options")  # the seed is what a group's cells differ in
+                                    "augment", "options", "bf16", "channels_last")  # a group's cells differ in seed
     # what older runs were hashed with: runtime keys out, the newer keys out at their default
     assert set(config.RUNTIME_KEYS) == {"device", "data_root", "grid", "inception_weights", "tv_inception_weights",
                                         "dinov2_weights", "tensorboard"}
     assert config.HASH_OMITTED_AT_DEFAULT == {"compile": False, "nproc": 1, "g_cond": None, "bootstrap": 100,
                                               "regularizer": "none", "augment": "none", "eval_fakes": None,
-                                              "final_fakes": None}
+                                              "final_fakes": None, "pretrain_images": None}
     assert set(config.BUDGET_KEYS) == {"image_size", "batch_size", "steps", "eval_every", "ckpt_every",
-                                       "pretrain_epochs", "num_eval_samples", "max_per_class"}
+                                       "pretrain_epochs", "pretrain_images", "num_eval_samples", "max_per_class"}
     assert config.choices("sampling") == ["none", "balanced"] and config.choices("scale") == list(config.SCALES)
     # bench eval --set: how a checkpoint is measured, never what was trained
     assert config.EVALUATION_KEYS == ("extractor", "num_eval_samples", "eval_fakes", "final_fakes", "bootstrap",
@@ -66,7 +67,7 @@ def test_the_hashed_view_leaves_out_runtime_keys_and_newer_keys_at_their_default
 
 
 @pytest.mark.parametrize(("values", "message"), [
-    ({"bf16": "False"}, "bf16 must be true or false, got 'False'"),
+    ({"bf16": "False"}, "bf16 must be true, false or auto, got 'False'"),
     ({"nproc": True}, "nproc must be a positive integer, got True"),
     ({"seed": -1}, "seed must be a non-negative integer, got -1"),
     ({"channels": True}, "channels must be 1 or 3, got True"),

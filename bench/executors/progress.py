@@ -1,8 +1,11 @@
 """Progress of cells that run in worker processes: one live line per worker in the scheduler's terminal.
 
-Each worker's bar writes its latest line to its progress file (``bench.run.progress``); the scheduler's
+With one worker the loop's tqdm bar goes straight to the terminal. With several, their output goes to log files,
+so the local executor gives each worker a progress file (``BENCH_PROGRESS_FILE``): the bar of the phase the worker
+is in (decoding, judge, reference features, pretraining, training, an evaluation; :mod:`bench.progress`) rewrites
+it with its latest line (phase, done/total, rate, ETA) about once a second, and the scheduler's
 :class:`ProgressBoard` shows one line per running worker: redrawn in place on a terminal, printed every
-``BENCH_PROGRESS_EVERY_S`` seconds (default 30) otherwise.
+``BENCH_PROGRESS_EVERY_S`` seconds (default 10) otherwise.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO
 
-from bench.run.progress import PROGRESS_FILE_ENV
+from bench.progress import PROGRESS_FILE_ENV
 
 __all__ = ["PROGRESS_FILE_ENV", "ProgressBoard"]
 EVERY_ENV = "BENCH_PROGRESS_EVERY_S"
@@ -31,7 +34,7 @@ class ProgressBoard:
     def __init__(self, stream: IO[str] | None = None, interval: float | None = None) -> None:
         self.stream = stream or sys.stderr
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        every = float(os.environ.get(EVERY_ENV, "30"))
+        every = float(os.environ.get(EVERY_ENV, "10"))
         self.interval = interval if interval is not None else (1.0 if self.tty else every)
         self.drawn = 0  # lines of the block now on the terminal
         self.last = 0.0

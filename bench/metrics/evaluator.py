@@ -140,6 +140,8 @@ class Evaluator:
         cache_root: folder of the disk caches (classifier weights, reference features); None =
             :func:`bench.metrics.cache.default_cache_root` ($BENCH_CACHE, else ~/.cache/ecogan-bench).
         batch_size: images per generation / extraction batch.
+        extractors: extractors already built, by name (e.g. an untrained judge for a time calibration,
+            ``bench.estimate``); the others are built on first use.
 
     Raises:
         ConfigError: unknown protocol or extractor in ``cfg``; train and reference sets that disagree with each
@@ -147,7 +149,8 @@ class Evaluator:
     """
 
     def __init__(self, cfg: RunConfig, train_set: ImageSet, reference_set: ImageSet, device: torch.device | str,
-                 cache_root: Path | str | None = None, batch_size: int = 128) -> None:
+                 cache_root: Path | str | None = None, batch_size: int = 128,
+                 extractors: dict[str, FeatureExtractor] | None = None) -> None:
         for name in cfg.protocols:
             get_protocol(name)
         if cfg.extractor is not None and cfg.extractor not in list_extractors():
@@ -167,7 +170,7 @@ class Evaluator:
         self.device = torch.device(device)
         self.cache_root = Path(cache_root) if cache_root is not None else default_cache_root()
         self.batch_size = batch_size
-        self._extractors: dict[str, FeatureExtractor] = {}
+        self._extractors: dict[str, FeatureExtractor] = dict(extractors or {})
         self._references: dict[tuple[str, str, int], ReferenceFeatures] = {}
         self._judge_acc: float | None = None
         self._noted_fixed: list[str] = []  # the FIDs whose NaN intervals a note explained
@@ -199,6 +202,20 @@ class Evaluator:
             self._references[key] = load_or_compute_reference(ref_set, indices, self.extractor(extractor_name),
                                                                self.cache_root, self.batch_size)
         return ref_set, self._references[key]
+
+    def judge(self) -> FeatureExtractor:
+        """The reference classifier (trained on the reference split on first use, then cached on disk)."""
+        return self.extractor(CLASSIFIER)
+
+    def prepare(self) -> None:
+        """Everything an evaluation reuses, built now rather than in the first evaluation: the judge, each
+        protocol's extractor and cached reference features, the judge's accuracy on real train images. Draws
+        nothing from the global generators."""
+        with preserved_rng():
+            self.judge()
+            for protocol in self.cfg.protocols:
+                self.reference(protocol)
+            self.judge_accuracy()
 
     def judge_accuracy(self) -> float:
         """The reference classifier's class-mean accuracy on (a histogram-keeping subset of) the train split,

@@ -29,10 +29,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bench import progress
 from bench.datasets.base import ImageSet, uint8_to_float
 from bench.errors import ConfigError, check
 from bench.metrics.cache import default_cache_root
-from bench.metrics.classifier import load_or_train_classifier, weights_tag
+from bench.metrics.classifier import ReferenceClassifier, load_or_train_classifier, weights_tag
 from bench.metrics.dinov2 import VIT_L14, load_dinov2, preprocess
 from bench.metrics.random_features import RandomConvNet
 from bench.metrics.random_features import weights_tag as random_tag
@@ -68,9 +69,15 @@ class FeatureExtractor:
         features, logits = self.forward(images.to(self.device))
         return features.float(), logits.float()
 
-    def extract(self, images: torch.Tensor, batch_size: int = 128) -> tuple[torch.Tensor, torch.Tensor]:
-        """All of ``images`` (uint8 (N, C, H, W), any device) in batches -> (features, logits) on the CPU."""
-        outs = [self(batch) for batch in images.split(batch_size)]
+    def extract(self, images: torch.Tensor, batch_size: int = 128,
+                bar_name: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """All of ``images`` (uint8 (N, C, H, W), any device) in batches -> (features, logits) on the CPU; with a
+        progress bar named ``bar_name`` when given (:mod:`bench.progress`)."""
+        outs = []
+        with progress.bar(images.shape[0], bar_name or "", unit="img", leave=False, disable=bar_name is None) as bar:
+            for batch in images.split(batch_size):
+                outs.append(self(batch))
+                bar.update(batch.shape[0])
         return torch.cat([f.cpu() for f, _ in outs]), torch.cat([lg.cpu() for _, lg in outs])
 
 
@@ -234,6 +241,20 @@ class ClassifierExtractor(FeatureExtractor):
             self.net, self.path = load_or_train_classifier(reference_set, root, self.device)
         self.input_shape = (reference_set.channels, reference_set.image_size, reference_set.image_size)
         self.cache_tag = weights_tag(self.net)
+
+    @classmethod
+    def untrained(cls, channels: int, num_classes: int, image_size: int,
+                  device: torch.device | str = "cpu") -> ClassifierExtractor:
+        """A judge of the right shape with random weights: it costs what a trained one costs (the time
+        calibration of ``bench.estimate``); its numbers mean nothing."""
+        self = cls.__new__(cls)
+        FeatureExtractor.__init__(self, device)
+        with preserved_rng():
+            self.net = ReferenceClassifier(channels, num_classes).to(self.device).eval().requires_grad_(False)
+        self.path = None
+        self.input_shape = (channels, image_size, image_size)
+        self.cache_tag = "untrained"
+        return self
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         check(tuple(images.shape[1:]) == self.input_shape,

@@ -43,7 +43,8 @@ def reference_cache_path(reference: ImageSet, indices: torch.Tensor, extractor: 
 def compute_reference(reference: ImageSet, indices: torch.Tensor, extractor: FeatureExtractor,
                       batch_size: int = 128) -> tuple[torch.Tensor, dict[str, np.ndarray]]:
     """Features (n, F) of ``reference.images[indices]`` and their FID statistics (one extractor pass)."""
-    features, _ = extractor.extract(reference.images[indices], batch_size)
+    name = f"reference features {reference.name}/{reference.split} ({extractor.name})"
+    features, _ = extractor.extract(reference.images[indices], batch_size, bar_name=name)
     return features, fid_statistics(features)
 
 

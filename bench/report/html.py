@@ -69,13 +69,14 @@ def cell_summary(data: ReportData) -> str:
 
 
 RECIPE_COLUMNS = ("cell", "backbone", "G conditioning", "adversarial loss", "GP weight", "regulariser", "augment",
-                  "D steps per G step", "lr G / D", "iterations", "D updates")
+                  "D steps per G step", "lr G / D", "iterations", "D updates", "pretraining", "precision")
 JUDGE_FLOOR = 0.8  # below this the judge compresses conditional accuracy and FID; the page says so
 
 
 def recipe_rows(data: ReportData) -> list[tuple[str, ...]]:
     """Per cell with a run folder, the recipe it ran (config.json ``recipe``): backbone, how G takes the class,
-    adversarial loss, GP weight, n_dis, learning rates and the budget in iterations and D updates."""
+    adversarial loss, GP weight, n_dis, learning rates, the budget in iterations and D updates, the pretraining
+    budget and the precision."""
     rows = []
     for cell, run in data.runs.items():
         recipe = run.config.get("recipe") or {}
@@ -87,8 +88,17 @@ def recipe_rows(data: ReportData) -> list[tuple[str, ...]]:
                      str(recipe.get("regularizer", "none")), str(recipe.get("augment", "none")),
                      str(recipe.get("n_dis")),
                      f"{hyper.get('lr_g', 0):g} / {hyper.get('lr_d', 0):g}",
-                     str(recipe.get("steps")), str(recipe.get("d_updates"))))
+                     str(recipe.get("steps")), str(recipe.get("d_updates")), str(recipe.get("pretrain") or "-"),
+                     _precision(recipe.get("precision"))))
     return rows
+
+
+def _precision(precision: dict[str, Any] | None) -> str:
+    """``bf16 + channels_last`` / ``fp32`` from a recipe's ``precision`` (``-`` for runs that predate it)."""
+    if not precision:
+        return "-"
+    text = "bf16" if precision.get("autocast") == "bf16" else "fp32"
+    return text + (" + channels_last" if precision.get("channels_last") else "")
 
 
 def weak_judges(data: ReportData) -> list[tuple[str, float]]:

@@ -29,9 +29,13 @@ TIDY_COLUMNS = ("grid", "cell", "label", *(column for _, column in GATHERED), "s
 PER_CLASS_COLUMNS = ("step", "source", "protocol", "extractor", "class", "class_name", "train_count", "n_real",
                      "n_fake", "fid", "cond_acc")
 AXES = tuple(column for name, column in GATHERED if OPTIONS[name].axis is not None)
-# Options added after runs existed (hashed only at a non-default value): a CSV gathered before them reads their default
+# Gathered columns the report groups by that are not grid axes (bf16, channels_last): read per cell from the tidy CSV
+RUN_GROUPS = tuple(column for name, column in GATHERED if OPTIONS[name].group and OPTIONS[name].axis is None)
+# Columns added after CSVs existed: options added after runs existed (hashed only at a non-default value) and the
+# numeric path (bf16, channels_last: gathered since the cpu and lab scales pick it per machine); a CSV gathered before
+# them reads their default
 LATER = {column: str(OPTIONS[name].gathered(OPTIONS[name].default)) for name, column in GATHERED
-         if OPTIONS[name].hashed == AT_NON_DEFAULT}
+         if OPTIONS[name].hashed == AT_NON_DEFAULT or OPTIONS[name].id_suffix}
 PAPER_KEYS = ("fid", "is", "best_step", "step_unit", "best_iteration", "selection", "note")
 SAMPLE_NAME = re.compile(r"step-(\d+)\.png$")
 
@@ -236,6 +240,9 @@ def cells_frame(grid_json: dict[str, Any], tidy: pd.DataFrame, source: Path) -> 
     for order, row in enumerate(extra.to_dict("records"), start=len(rows)):
         rows.append({**row, "order": order, **{f"paper_{k}": None for k in PAPER_KEYS}})
     cells = pd.DataFrame(rows, columns=["cell", "label", "order", *AXES, *(f"paper_{k}" for k in PAPER_KEYS)])
+    ran = tidy.drop_duplicates("cell").set_index("cell")
+    for col in RUN_GROUPS:  # what the cell's plan resolved (the numeric path): the tidy CSV's, else the default
+        cells[col] = cells["cell"].map(ran[col]).fillna(LATER.get(col, "")).astype(str)
     for col in ("paper_fid", "paper_is", "paper_best_step", "paper_best_iteration"):
         cells[col] = pd.to_numeric(cells[col], errors="coerce")
     for col in AXES:

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from bench.datasets.base import uint8_to_float
+from bench.run.phases import batch_sizes
 
 
 class ShuffledBatches:
@@ -28,12 +29,8 @@ class ShuffledBatches:
         self.generator = torch.Generator().manual_seed(seed)
 
     def sizes(self) -> list[int]:
-        """The batch sizes of one pass, in order; they sum to the set size."""
-        n, b = len(self.labels), self.batch_size
-        sizes = [b] * (n // b) + ([n % b] if n % b else [])
-        if b > 1 and len(sizes) > 1 and sizes[-1] == 1:
-            sizes[-2:] = [b + 1]
-        return sizes
+        """The batch sizes of one pass, in order (:func:`bench.run.phases.batch_sizes`); they sum to the set size."""
+        return batch_sizes(len(self.labels), self.batch_size)
 
     def __len__(self) -> int:
         return len(self.sizes())

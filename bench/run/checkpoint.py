@@ -40,6 +40,9 @@ class Checkpoint:
         best: the best evaluation so far, {"fid", "step", "protocol", "extractor"}, or None.
         rng: :func:`rng_state` with the sampler's ``state_dict()`` under ``"sampler"``.
         config_hash: the run plan's hash (``RunPlan.hash``).
+        pretrain: while the pretraining stage runs (step 0): ``{"epoch": passes done, "epochs": passes planned,
+            "loader": the batches' generator state, "state": Method.pretrain_state(), "losses": the last pass's
+            mean losses}``; None once it is over (and in every later checkpoint).
     """
 
     step: int
@@ -47,11 +50,13 @@ class Checkpoint:
     best: dict[str, Any] | None = None
     rng: dict[str, Any] = field(default_factory=dict)
     config_hash: str = ""
+    pretrain: dict[str, Any] | None = None
 
     def to_bytes(self) -> bytes:
         buf = io.BytesIO()
+        extra = {"pretrain": self.pretrain} if self.pretrain is not None else {}
         torch.save({"format": FORMAT, "step": self.step, "method": self.method, "best": self.best,
-                    "rng": self.rng, "config_hash": self.config_hash}, buf)
+                    "rng": self.rng, "config_hash": self.config_hash, **extra}, buf)
         return buf.getvalue()
 
 
@@ -86,7 +91,7 @@ def load_checkpoint(path: Path, map_location: torch.device | str = "cpu") -> Che
         if not ok(value):
             raise ConfigError(f"{path} is not a checkpoint bench wrote: its {key!r} is {_shown(value)}, not {kind}")
     return Checkpoint(step=raw["step"], method=raw["method"], best=raw["best"], rng=raw["rng"],
-                      config_hash=raw["config_hash"])
+                      config_hash=raw["config_hash"], pretrain=raw.get("pretrain"))
 
 
 # what each entry of a checkpoint file must be: (key, in words, test)

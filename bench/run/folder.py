@@ -23,6 +23,7 @@ from typing import Any
 
 from bench.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text, write_all
 from bench.errors import ConfigError, write_error
+from bench.speed import SPEED_FILE
 
 __all__ = ["DONE", "FAILED", "FOLDER_STATES", "PENDING", "PREVIOUS", "RUNNING", "RunDir", "append_rows",
            "atomic_write_bytes", "atomic_write_json", "atomic_write_text", "format_cell", "move_to_previous",
@@ -72,6 +73,11 @@ class RunDir:
     @property
     def error_log(self) -> Path:
         return self.root / "error.log"
+
+    @property
+    def speed(self) -> Path:
+        """``speed.json``: the run's speed record (:mod:`bench.speed`; never in the CSVs, which must not change)."""
+        return self.root / SPEED_FILE
 
     def checkpoint(self, which: str) -> Path:
         """``checkpoints/<which>.pt`` (which: ``latest`` or ``best``)."""

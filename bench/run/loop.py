@@ -4,7 +4,8 @@
 only through the contract of ``bench.methods.base.Method`` (it never
 branches on a method's name):
 
-    pretrain once (if the method has a pretraining stage), checkpoint at step 0
+    decode the data, train (or load) the judge, compute (or load) the reference features
+    pretrain once (if the method has a pretraining stage), checkpointed after each epoch, then at step 0
     for step in start+1 .. steps:
         n_dis D steps, each on a fresh real batch from the sampler (none | balanced)
         one G step, then update_ema(step)
@@ -15,6 +16,10 @@ branches on a method's name):
 
 With ``nproc`` > 1 the run trains data-parallel on that many processes (``bench.run.distributed`` says what that
 means for the batch); only rank 0 writes the run folder.
+
+Every phase shows its progress (:mod:`bench.progress`) and its seconds go to ``speed.json`` (:mod:`bench.speed`); a
+run killed during pretraining resumes from its last whole epoch. How much pretraining a run does is the plan's
+(``RunPlan.budget.pretrain_epochs``, cut to ``pretrain_images``: :func:`bench.run.phases.pretrain_budget`).
 
 CSV rows are written before the checkpoint that covers them, and a restart drops training rows newer than
 its checkpoint, so a run killed at any instant and started again writes the same bytes as one that never
@@ -41,7 +46,7 @@ from typing import Any, Literal
 import torch
 from tqdm import tqdm
 
-from bench import speed
+from bench import progress, speed
 from bench.datasets.base import uint8_to_float
 from bench.errors import ConfigError, RunFailed, one_line
 from bench.methods.base import Method, losses_to_floats
@@ -71,16 +76,18 @@ from bench.run.folder import (
 )
 from bench.run.interrupts import DeferredInterrupt
 from bench.run.monitor import Monitor, make_monitor
-from bench.run.progress import progress_bar
+from bench.run.phases import PretrainBudget, pretrain_budget
 from bench.run.provenance import environment_versions, git_commit
 from bench.run.samples import class_grid, grid_classes, png_bytes
 from bench.run.setup import (
     build_method,
     data_info,
+    load_reference_set,
     load_train_set,
     make_evaluator,
     make_sampler,
     metric_columns,
+    precision_recipe,
     resolve_device,
 )
 
@@ -137,6 +144,7 @@ class _Trainer:
         self.monitor: Monitor = Monitor()  # --set tensorboard=true: an event file (bench.run.monitor), from run()
         self.clock = speed.PhaseClock()  # seconds per phase of this attempt (bench.speed)
         self.speed: speed.SpeedRecord | None = None  # <run>/speed.json, once the method is built
+        self.pretrain_resume: dict[str, Any] | None = None  # a checkpoint's pretraining progress, restored
 
     # -- setup -----------------------------------------------------------------------------------
     def run(self) -> RunOutcome:
@@ -149,13 +157,14 @@ class _Trainer:
         self.device = resolve_device(cfg.device, self.ranks.rank)
         if self.ranks.parallel and self.ranks.rank == 0 and self.device.type == "cuda":
             self.device = torch.device("cuda", 0)
-        with speed.recording(self.clock):
+        with speed.recording(self.clock), progress.shown(self.progress, prefix=run.root.name):
             return self.setup_and_train()
 
     def setup_and_train(self) -> RunOutcome:
         cfg, run, main = self.cfg, self.run_dir, self.ranks.main
         with speed.phase("data"):
             train_set = load_train_set(cfg)
+            reference_set = load_reference_set(cfg) if main else None
         self.data = data_info(train_set)
         threads = torch.get_num_threads()  # moves float sums on CPU: recorded, not hashed (see the README)
         seed_everything(cfg.seed)
@@ -163,14 +172,21 @@ class _Trainer:
         self.speed = speed.SpeedRecord(run.root, self.device, "bfloat16" if cfg.bf16 else "float32", threads,
                                        cfg.batch_size, self.plan.n_dis, speed.read_record(run.root), self.clock)
         if main and not run.config.exists():  # the plan, written once, with the facts of this run's data and code
-            atomic_write_json(run.config, self.plan.to_json() | {
+            saved = self.plan.to_json()
+            saved["recipe"] |= {"pretrain": self.pretrain_plan(len(train_set)).describe(len(train_set),
+                                                                                         cfg.batch_size),
+                                "precision": precision_recipe(cfg)}
+            atomic_write_json(run.config, saved | {
                 "versions": environment_versions(), "git_commit": git_commit(), "data": self.data, "threads": threads})
         elif main and read_json(run.config).get("threads", threads) != threads:
             print(f"note: {run.root} started with {read_json(run.config)['threads']} CPU threads and resumes with "
                   f"{threads}: its numbers will not be bit for bit those of an uninterrupted run", file=sys.stderr)
         if main:
-            with preserved_rng(), speed.phase("data"):  # loads the reference split
-                self.evaluator = make_evaluator(cfg, train_set, self.device)
+            with preserved_rng():  # the judge and reference features now, each phase with its bar and its seconds
+                self.evaluator = make_evaluator(cfg, train_set, self.device, reference_set)
+                self.evaluator.judge()
+                with speed.phase("reference"):
+                    self.evaluator.prepare()
         self.method.amp_dtype = torch.bfloat16 if cfg.bf16 else None
         if cfg.compile:
             for module in (self.method.G, self.method.D):
@@ -194,11 +210,11 @@ class _Trainer:
             for path in run.csvs():
                 truncate_csv(path, self.step)
             write_status(run, "running", self.step, cfg.steps, best=self.best)
-        if self.saved_step is None and self.method.has_pretrain:
+        if self.method.has_pretrain and (self.saved_step is None or self.pretrain_resume is not None):
             with speed.phase("pretraining"):
-                self.pretrain()
+                self.pretrain(len(train_set))
         self.at_boundary = True
-        self.bar = progress_bar(cfg.steps, self.step, f"{cfg.method} {run.root.name}", self.progress, unit="it")
+        self.bar = progress.bar(cfg.steps, "train", initial=self.step, unit="it")
         with DeferredInterrupt() as interrupt, speed.phase("training"):
             self.interrupt = interrupt
             while self.step < cfg.steps:
@@ -225,26 +241,81 @@ class _Trainer:
         except ConfigError as err:
             raise ConfigError(f"{err}; refusing to resume from it: use --force-restart to start over (old files "
                               "move to _previous/)") from None
+        if ckpt.pretrain is not None:  # killed during pretraining: set the stage up again, then load its state
+            self.begin_pretrain()
+            self.method.load_pretrain_state(ckpt.pretrain["state"])
+            self.pretrain_resume = ckpt.pretrain
         restore_method(self.method, ckpt, path)
         set_rng_state(ckpt.rng)
         self.sampler.load_state_dict(ckpt.rng["sampler"])
         self.step = self.saved_step = ckpt.step
         self.best = ckpt.best
 
-    def pretrain(self) -> None:
-        """The method's pretraining stage on seeded shuffled batches, then a checkpoint at step 0. Data-parallel:
-        rank 0 pretrains alone and the other ranks restore its checkpoint."""
+    def pretrain_plan(self, n_images: int) -> PretrainBudget:
+        """This run's pretraining on ``n_images`` train images: the plan's epochs, cut to ``pretrain_images``."""
+        return pretrain_budget(self.plan.budget.pretrain_epochs, n_images, self.cfg.batch_size,
+                               self.cfg.pretrain_images)
+
+    def begin_pretrain(self) -> None:
+        """The method's pretraining stage set up, its own nets in the run's memory format."""
         assert self.method is not None
+        self.method.begin_pretrain()
+        if self.cfg.channels_last:
+            for module in self.method.pretrain_modules().values():
+                module.to(memory_format=torch.channels_last)
+
+    def pretrain(self, n_images: int) -> None:
+        """The method's pretraining stage on seeded shuffled batches, epoch by epoch, each epoch checkpointed (a
+        kill loses at most the epoch under way), then the stage's hand-over and a checkpoint at step 0.
+        Data-parallel: rank 0 pretrains alone and the other ranks restore its checkpoint."""
+        method, cfg = self.method, self.cfg
+        assert method is not None
         if self.ranks.main:
-            loader = ShuffledBatches(self.images, self.labels, self.cfg.batch_size, self.cfg.seed,
-                                     self.batch_format)
-            losses = self.method.pretrain(loader, self.cfg.pretrain_epochs)
-            if self.progress and losses:
-                tqdm.write(f"pretrained: {_format_losses(losses)}", file=sys.stderr)
+            loader = ShuffledBatches(self.images, self.labels, cfg.batch_size, cfg.seed, self.batch_format)
+            plan = self.pretrain_plan(n_images)
+            resume, first = self.pretrain_resume, 0
+            if resume is None:
+                self.begin_pretrain()
+            else:
+                loader.generator.set_state(resume["loader"])
+                first = int(resume["epoch"])
+            done = sum(plan.batches_of_epoch(e) or plan.batches_per_epoch for e in range(first))
+            bar = progress.bar(plan.batches, "pretrain", initial=done, unit="batch")
+            losses: dict[str, float] = dict(resume["losses"]) if resume else {}
+            try:
+                for epoch in range(first, plan.epochs):
+                    bar.set_postfix_str(f"epoch {epoch + 1}/{plan.epochs}{_short_losses(losses)}", refresh=False)
+                    losses = method.pretrain_epoch(loader, plan.batches_of_epoch(epoch),
+                                                   on_batch=lambda _: bar.update(1))
+                    for key, value in losses.items():
+                        if not math.isfinite(value):
+                            raise RunFailed(f"non-finite pretraining loss {key} = {value} in epoch {epoch + 1}")
+                    self.save_pretrain(epoch + 1, plan.epochs, loader, losses)
+                bar.set_postfix_str(f"epoch {plan.epochs}/{plan.epochs}{_short_losses(losses)}")
+            finally:
+                bar.close()
+            method.finish_pretrain(loader)
+            self.pretrain_resume = None
+            if losses:
+                progress.note(f"pretrained ({plan.describe(n_images, cfg.batch_size)}): {_format_losses(losses)}")
             self.save(new_best=False)
         distributed.barrier()
         if not self.ranks.main:
             self.restore(load_checkpoint(self.run_dir.checkpoint("latest")), self.run_dir.checkpoint("latest"))
+
+    def save_pretrain(self, epoch: int, epochs: int, loader: ShuffledBatches, losses: dict[str, float]) -> None:
+        """Checkpoint the pretraining stage after ``epoch`` of ``epochs`` passes (step 0, ``Checkpoint.pretrain``)."""
+        assert self.method is not None
+        pretrain = {"epoch": epoch, "epochs": epochs, "loader": loader.generator.get_state(),
+                    "state": self.method.pretrain_state(), "losses": dict(losses)}
+        ckpt = Checkpoint(step=0, method=self.method.state_dict(), best=None,
+                          rng=rng_state() | {"sampler": self.sampler.state_dict()}, config_hash=self.plan.hash,
+                          pretrain=pretrain)
+        save_checkpoint(ckpt, self.run_dir.checkpoint("latest"))
+        self.saved_step = 0
+        if self.speed is not None:
+            self.speed.write()
+        write_status(self.run_dir, "running", 0, self.cfg.steps, best=self.best)
 
     # -- one iteration ---------------------------------------------------------------------------
     def batch_format(self, x: torch.Tensor) -> torch.Tensor:
@@ -316,9 +387,17 @@ class _Trainer:
         cfg, run, method = self.cfg, self.run_dir, self.method
         assert method is not None
         with preserved_rng(), speed.phase("evaluation"):
-            results = [self.evaluator.evaluate(method, step, protocol, source="train") for protocol in cfg.protocols]
+            bar = progress.bar(len(cfg.protocols) + 1, f"evaluate step {step}", unit="part", leave=False)
+            results = []
+            for protocol in cfg.protocols:
+                bar.set_postfix_str(protocol)
+                results.append(self.evaluator.evaluate(method, step, protocol, source="train"))
+                bar.update(1)
+            bar.set_postfix_str("samples")
             grid = class_grid(method, self.grid_rows, self.data["class_names"], self.data["class_counts"],
                               seed=cfg.seed)
+            bar.update(1)
+            bar.close()
         append_rows(run.metrics, [r.row for r in results], self.metrics_columns)
         append_rows(run.per_class, [row for r in results for row in r.per_class], self.per_class_columns)
         atomic_write_bytes(run.sample_grid(step), png_bytes(grid))
@@ -415,6 +494,10 @@ class _Trainer:
         self.monitor.close()
         if self.bar is not None:
             self.bar.close()
+        if self.ranks.main and any(self.clock.seconds.values()):
+            parts = [f"{name} {seconds:.0f} s" for name, seconds in self.clock.seconds.items() if seconds]
+            with progress.shown(self.progress, prefix=self.run_dir.root.name):
+                progress.note(f"phases: {', '.join(parts)} (total {sum(self.clock.seconds.values()):.0f} s)")
 
 
 def _mean_losses(steps: list[dict[str, float]]) -> dict[str, float]:
@@ -425,3 +508,11 @@ def _mean_losses(steps: list[dict[str, float]]) -> dict[str, float]:
 
 def _format_losses(losses: dict[str, float]) -> str:
     return "  ".join(f"{key} {value:.4f}" for key, value in losses.items())
+
+
+def _short_losses(losses: dict[str, float]) -> str:
+    """``, ae 0.0213`` (the first loss of the last pretraining epoch), or nothing before the first."""
+    if not losses:
+        return ""
+    key, value = next(iter(losses.items()))
+    return f", {key.removeprefix('loss/')} {value:.4f}"

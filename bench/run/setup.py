@@ -13,6 +13,7 @@ from bench.datasets import load_dataset
 from bench.datasets.base import ImageSet
 from bench.datasets.samplers import make_sampler as make_index_sampler
 from bench.errors import ConfigError
+from bench.hardware import describe_cpu
 from bench.methods.base import Method
 from bench.metrics import METRICS_COLUMNS, PER_CLASS_COLUMNS, Evaluator
 from bench.plan import RunPlan
@@ -52,11 +53,24 @@ def load_train_set(cfg: RunConfig) -> ImageSet:
                         data_root=cfg.data_root, max_per_class=cfg.max_per_class)
 
 
-def make_evaluator(cfg: RunConfig, train_set: ImageSet, device: torch.device) -> Any:
-    """The metrics evaluator of a run (``bench.metrics.Evaluator``), with the dataset's balanced reference split."""
-    reference_set = load_dataset(cfg.dataset, split="test", image_size=cfg.image_size, channels=cfg.channels,
-                                 data_root=cfg.data_root)
-    return Evaluator(cfg, train_set, reference_set, device)
+def load_reference_set(cfg: RunConfig) -> ImageSet:
+    """The run's balanced reference split (``split="test"``), resized as the config says."""
+    return load_dataset(cfg.dataset, split="test", image_size=cfg.image_size, channels=cfg.channels,
+                        data_root=cfg.data_root)
+
+
+def make_evaluator(cfg: RunConfig, train_set: ImageSet, device: torch.device,
+                   reference_set: ImageSet | None = None) -> Any:
+    """The metrics evaluator of a run (``bench.metrics.Evaluator``), with the dataset's balanced reference split
+    (loaded here unless given)."""
+    return Evaluator(cfg, train_set, reference_set if reference_set is not None else load_reference_set(cfg), device)
+
+
+def precision_recipe(cfg: RunConfig) -> dict[str, Any]:
+    """How a run computes, for config.json's recipe: autocast dtype, memory format and the CPU's bf16 units (what
+    the ``cpu`` and ``lab`` scales decide ``"auto"`` by, :mod:`bench.hardware`)."""
+    return {"autocast": "bf16" if cfg.bf16 else "none (fp32)", "channels_last": cfg.channels_last,
+            "cpu": describe_cpu()}
 
 
 def metric_columns() -> tuple[list[str], list[str]]:

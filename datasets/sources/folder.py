@@ -26,6 +26,7 @@ from pathlib import Path
 
 import torch
 
+from bench import progress
 from bench.datasets.base import ImageSet
 from bench.datasets.decode import IMAGE_SUFFIXES, decode_image_files, image_info
 from bench.datasets.longtail import Selector
@@ -131,9 +132,29 @@ def dataset_channels(path: Path) -> tuple[int, dict[Path, int]]:
             files = split_files(path, split)[0]
         except DataNotFoundError:
             continue  # a dataset without a test split still has its train images
-        per_file.update((f, image_info(f)[0]) for f in files)
+        with progress.bar(len(files), f"read headers {path.name}/{split}", unit="img", leave=False) as bar:
+            for start in range(0, len(files), 1024):
+                chunk = files[start:start + 1024]
+                per_file.update((f, _file_channels(f)) for f in chunk)
+                bar.update(len(chunk))
     counts = Counter(per_file.values())
     return (1 if counts[1] > counts[3] else 3), per_file
+
+
+_CHANNELS_SEEN: dict[tuple[str, int, int], int] = {}  # (file, mtime_ns, size) -> channels: both splits' loads scan
+
+
+def _file_channels(path: Path) -> int:
+    """The channels of an image file (:func:`image_info`), remembered per file version for this process (a run
+    loads the train and the test split, and each load reads every header of both)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return image_info(path)[0]  # says what is wrong with the file, in one line
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    if key not in _CHANNELS_SEEN:
+        _CHANNELS_SEEN[key] = image_info(path)[0]
+    return _CHANNELS_SEEN[key]
 
 
 def load(path: Path, split: str, size: int | None = None, channels: int | None = None,
@@ -160,6 +181,6 @@ def load(path: Path, split: str, size: int | None = None, channels: int | None =
             odd_kind, target, most = ("colour", "gray", "gray") if channels == 1 else ("gray", "RGB", "colour")
             print(f"note: folder:{path}: converted {odd} of the {len(files)} {split} images from {odd_kind} to "
                   f"{target} (most of the dataset is {most}); --set channels=1 or 3 to choose", file=sys.stderr)
-    images = decode_image_files(files, size, channels)
+    images = decode_image_files(files, size, channels, what=f"{path.name}/{split}")
     return ImageSet(name=f"folder:{path}", split=split, images=images, labels=label_tensor,
                     num_classes=len(class_names), class_names=class_names)

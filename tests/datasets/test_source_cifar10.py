@@ -132,3 +132,57 @@ def test_corrupted_files_are_reported(fake_cifar, offline_download):
     with pytest.raises(DataNotFoundError, match="incomplete or corrupted.*delete .*cifar-10-batches-py"):
         load_dataset("cifar10", data_root=root)
     assert offline_download == []
+
+
+# -- an image-folder copy (class-named folders, e.g. a JPEG copy) --------------------------------------------
+COPY_COUNTS = [3] + [101] * 9  # the ecogan rule keeps class 0 whole and the first min(100c, n) of class c
+
+
+def _write_copy(base: Path) -> None:
+    """<base>/{train,test}/<class>/<i>.png (unpadded numbers: natural order puts 2 before 10); pixel (0, 0) holds
+    the class in R and the image's number in G."""
+    from PIL import Image
+
+    for split, counts in (("train", COPY_COUNTS), ("test", [2] * 10)):
+        for label, (name, count) in enumerate(zip(NAMES, counts, strict=True)):
+            folder = base / split / name
+            folder.mkdir(parents=True)
+            for i in range(count):
+                pixels = np.full((32, 32, 3), 77, dtype=np.uint8)
+                pixels[0, 0, :2] = (label, i)
+                Image.fromarray(pixels).save(folder / f"{i}.png")
+
+
+@pytest.fixture(scope="module")
+def cifar_copy(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("copy_root")
+    _write_copy(root / "cifar10")
+    return root
+
+
+def test_cifar10_lt_from_an_image_folder_copy_keeps_the_first_images_of_each_class(cifar_copy, offline_download):
+    data = load_dataset("cifar10_lt", data_root=cifar_copy)
+    assert data.name == "cifar10_lt" and data.class_names == NAMES
+    assert data.class_counts == [3] + [min(100 * c, 101) for c in range(1, 10)]
+    assert data.images.shape == (sum(data.class_counts), 3, 32, 32)
+    assert data.labels.tolist() == data.images[:, 0, 0, 0].tolist()
+    numbers = data.images[:, 1, 0, 0]
+    assert numbers[data.labels == 1].tolist() == list(range(100))  # natural order: 0, 1, 2, ..., 99 (not 0, 1, 10)
+    assert numbers[data.labels == 0].tolist() == [0, 1, 2]
+    assert offline_download == []  # a copy is there: no download attempted
+
+
+def test_cifar10_from_a_copy_given_as_the_data_root_itself(cifar_copy, offline_download):
+    root = cifar_copy / "cifar10"  # <root>/{train,test}/<class>/ (how the shared JPEG copy extracts)
+    train = load_dataset("cifar10", data_root=root, image_size=16)
+    assert train.class_counts == COPY_COUNTS and train.images.shape[1:] == (3, 16, 16)
+    test = load_dataset("cifar10_lt", split="test", data_root=root)
+    assert test.class_counts == [2] * 10
+    assert offline_download == []
+
+
+def test_an_incomplete_copy_is_not_taken_for_one(tmp_path, offline_download):
+    (tmp_path / "train" / "airplane").mkdir(parents=True)  # one class only: not a CIFAR-10 copy
+    with pytest.raises(DataNotFoundError) as err:
+        load_dataset("cifar10", data_root=tmp_path)
+    assert f"{tmp_path}/cifar10/{{train,test}}/<class>/" in str(err.value) and "airplane" in str(err.value)

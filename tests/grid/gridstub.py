@@ -10,7 +10,7 @@ request, per cell id (the run folder's name), through environment variables:
 - ``BENCH_STUB_INTERRUPT_AT``: ``<cell id>:<step>``: mark the run pending at that step and raise
   KeyboardInterrupt (a Ctrl-C);
 - ``BENCH_STUB_STEP_SLEEP``: seconds to sleep per step, with the loop's progress bar
-  (``bench.run.progress.progress_bar``) counting the steps.
+  (``bench.progress.progress_bar``) counting the steps.
 
 Each run also writes ``resumed_from`` (the step it started at) and ``env.json`` (its CUDA_VISIBLE_DEVICES and
 OMP_NUM_THREADS).
@@ -25,8 +25,8 @@ from pathlib import Path
 
 from bench.config import RunConfig
 from bench.plan import RunPlan
+from bench.progress import progress_bar
 from bench.run.folder import RunDir, append_rows, atomic_write_json, atomic_write_text, read_status, write_status
-from bench.run.progress import progress_bar
 
 COLUMNS = ["step", "source", "protocol", "extractor", "reference", "label_mix", "n_real", "n_fake", "fid",
            "is_mean", "is_std", "kid_mean", "kid_std", "precision", "recall", "ifid_mean", "fid_head", "fid_tail",

@@ -46,13 +46,13 @@ def test_item3_status_lists_every_cell_that_seeds_added(stub, stub_grid, results
 
 
 def test_item3_seeds_with_only_a_seed_selects_that_seed(stub, stub_grid, results):
-    listing = bench("run", "--grid", stub_grid, "--seeds", "3", "--only", "seed=2", "--dry-run", "--results-root",
-                    results)
+    listing = bench("run", "--grid", stub_grid, "--seeds", "3", "--only", "seed=2", "--dry-run", "--no-estimate",
+                    "--results-root", results)
     assert listing.exit_code == 0, listing.output
     assert re.findall(r"^(digits_lt\S+)", listing.stdout, re.M) == ["digits_lt-ecogan-none-s2",
                                                                     "digits_lt-reacgan-none-s2"]
     one = bench("run", "--grid", stub_grid, "--seeds", "3", "--only", "seed=0,method=ecogan", "--dry-run",
-                "--results-root", results)
+                "--no-estimate", "--results-root", results)
     assert re.findall(r"^(digits_lt\S+)", one.stdout, re.M) == ["digits_lt-ecogan-none-s0"]  # not all three seeds
     refused = bench("run", "--grid", stub_grid, "--seeds", "2", "--only", "seed=2", "--dry-run", "--results-root",
                     results)

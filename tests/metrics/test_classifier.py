@@ -6,7 +6,16 @@ import pytest
 import torch
 
 from bench.metrics import classifier as classifier_mod
-from bench.metrics.classifier import classifier_path, load_or_train_classifier, num_epochs, train_classifier
+from bench.metrics.classifier import (
+    JudgeRecipe,
+    augmentation,
+    augmentations,
+    classifier_path,
+    judge_budget,
+    load_or_train_classifier,
+    num_epochs,
+    train_classifier,
+)
 
 from .helpers import make_image_set
 
@@ -16,8 +25,32 @@ def small_reference():
     return make_image_set([12] * 4, "test", size=8, seed=3, name="folder:/data/my set")
 
 
-def test_epochs_rule():
-    assert (num_epochs(500), num_epochs(10_000), num_epochs(100_000), num_epochs(2000)) == (20, 5, 5, 10)
+def test_budget_scales_with_the_data():
+    # about 300,000 image passes within [10, 30] epochs; batches of N/8 as a power of two within [64, 256]
+    assert (num_epochs(500), num_epochs(10_000), num_epochs(100_000), num_epochs(20_000)) == (30, 30, 10, 15)
+    assert [judge_budget(n)[1] for n in (100, 500, 1000, 2000, 10_000, 36_500)] == [64, 64, 64, 128, 256, 256]
+
+
+def test_augmentations_follow_the_dataset():
+    assert augmentations("cifar10_lt") == (True, True)
+    assert augmentations("folder:/some/where") == (True, True)  # an image folder counts as natural images
+    assert augmentations("digits_lt") == (False, True)  # a mirrored digit is not that digit
+    assert augmentations("toy_lt") == (False, False)  # unknown: its class may be where a pattern lies
+
+
+def test_augmentation_crops_within_the_padding_and_flips(small_reference):
+    x = torch.zeros(64, 1, 8, 8)
+    x[:, 0, 2, 5] = 1.0  # one bright pixel
+    recipe = JudgeRecipe(epochs=1, batch_size=32, flips=True, crop_pad=1, bf16=False)
+    out = augmentation(x, recipe, torch.Generator().manual_seed(0))
+    assert out.shape == x.shape
+    rows, cols = (out[:, 0] == 1).flatten(1).float().argmax(1).div(8, rounding_mode="floor"), \
+        (out[:, 0] == 1).flatten(1).float().argmax(1) % 8
+    assert set(rows.tolist()) <= {1, 2, 3} and set(rows.tolist()) == {1, 2, 3}
+    assert set(cols.tolist()) <= {1, 2, 3, 4, 5, 6}  # column 5 shifted by -1..1, or mirrored to 2 and shifted
+    assert any(c <= 3 for c in cols.tolist()) and any(c >= 4 for c in cols.tolist())
+    plain = JudgeRecipe(epochs=1, batch_size=32, flips=False, crop_pad=0, bf16=False)
+    assert torch.equal(augmentation(x, plain, torch.Generator().manual_seed(0)), x)
 
 
 def test_training_is_deterministic_and_leaves_the_global_rng_alone(small_reference):

@@ -1,6 +1,6 @@
 """Test-only methods: ECOGAN and EBGAN with faults switched on by environment variables.
 
-Registered on import as ``loop_ecogan``, ``loop_ebgan`` and ``loop_ecogan_nobn`` (ECOGAN whose G has no
+Registered on import as ``loop_ecogan``, ``loop_ebgan``, ``loop_bagan`` and ``loop_ecogan_nobn`` (ECOGAN whose G has no
 BatchNorm, so that a data-parallel run can match a one-process run to float tolerance). The math is the real
 methods'; the faults only happen at a given step (the one ``update_ema`` receives), so the same class serves
 the uninterrupted reference run, a killed run and its resumption. Subprocesses import this module through
@@ -13,7 +13,9 @@ Environment:
                            raised after the G step and before any file of that step is written
     LOOP_TEST_SIGNAL_AT    step after whose G step the process sends itself a signal
     LOOP_TEST_SIGNAL       that signal's name: SIGINT (Ctrl-C, the default) or SIGTERM
-    LOOP_TEST_PRETRAIN_LOG file that gets one line per pretrain() call
+    LOOP_TEST_PRETRAIN_LOG file that gets one line ``pretrain`` per pretraining stage completed
+    LOOP_TEST_PRETRAIN_BATCH_LOG  file that gets one line ``batch`` per pretraining batch
+    LOOP_TEST_PRETRAIN_DELAY      seconds to sleep after each pretraining batch
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pathlib import Path
 
 from torch import nn
 
+from bench.methods.bagan import BAGAN
 from bench.methods.base import OptimizerSettings, register_method
 from bench.methods.ebgan import EBGAN
 from bench.methods.ecogan import ECOGAN
@@ -50,6 +53,8 @@ class Faults:
         self.signal_at = _env_int("LOOP_TEST_SIGNAL_AT")
         self.signal = getattr(signal, os.environ.get("LOOP_TEST_SIGNAL") or "SIGINT")
         self.pretrain_log = os.environ.get("LOOP_TEST_PRETRAIN_LOG")
+        self.pretrain_batch_log = os.environ.get("LOOP_TEST_PRETRAIN_BATCH_LOG")
+        self.pretrain_delay = float(os.environ.get("LOOP_TEST_PRETRAIN_DELAY") or 0)
         self.last_step = 0
 
     def g_step(self):
@@ -68,11 +73,20 @@ class Faults:
         if step == self.signal_at:
             os.kill(os.getpid(), self.signal)
 
-    def pretrain(self, loader, epochs=None):
+    def pretrain_step(self, x, y):
+        losses = super().pretrain_step(x, y)
+        if self.pretrain_batch_log:
+            with Path(self.pretrain_batch_log).open("a") as fh:
+                fh.write("batch\n")
+        if self.pretrain_delay:
+            time.sleep(self.pretrain_delay)
+        return losses
+
+    def finish_pretrain(self, loader):
+        super().finish_pretrain(loader)
         if self.pretrain_log:
             with Path(self.pretrain_log).open("a") as fh:
                 fh.write("pretrain\n")
-        return super().pretrain(loader, epochs)
 
 
 @register_method("loop_ecogan")
@@ -84,6 +98,13 @@ class LoopECOGAN(Faults, ECOGAN):
 
 @register_method("loop_ebgan")
 class LoopEBGAN(Faults, EBGAN):
+    def __init__(self, config, device="cpu"):
+        super().__init__(config, device)
+        self.setup_faults()
+
+
+@register_method("loop_bagan")
+class LoopBAGAN(Faults, BAGAN):
     def __init__(self, config, device="cpu"):
         super().__init__(config, device)
         self.setup_faults()
