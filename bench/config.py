@@ -100,10 +100,10 @@ SCALES: dict[str, dict[str, Any]] = {
     },
     # lab: CIFAR-10-like 32x32 data in at most 10 minutes per cell on 2 cores (bf16 CPUs): dcgan64 at 32x32,
     # batch 64, 2,500 D updates (500 iterations of 5 D + 1 G; the slowest method, EBGAN, whose D is an autoencoder,
-    # takes 0.84 s per such iteration alone on 2 cores, so 4,000 D updates took it over 13 minutes), 4 evaluations of 2,000 images without bootstrap
-    # intervals (on the random-cnn's 1,024 features each resample of both protocols costs about as much as the rest
-    # of the evaluation: seeds give the intervals here); pretraining passes at most 64,000 images (6 epochs of
-    # CIFAR10_LT's 9,500).
+    # takes 0.84 s per such iteration alone on 2 cores, so 4,000 D updates took it over 13 minutes), 4 evaluations
+    # of 2,000 images without bootstrap intervals (on the random-cnn's 1,024 features each resample of both
+    # protocols costs about as much as the rest of the evaluation: seeds give the intervals here); pretraining
+    # passes at most 64,000 images (6 epochs of CIFAR10_LT's 9,500).
     "lab": {
         "image_size": 32,
         "batch_size": 64,

@@ -6,10 +6,14 @@ than a few seconds:
 
 - on a terminal: tqdm's bar on stderr, redrawn in place;
 - on stderr that is a file (``bench run ... 2> log``): one line every ``BENCH_PROGRESS_LOG_S`` seconds (default
-  5) and the last one when the phase ends (:class:`LogLines`);
+  5) and the last one when the phase ends (:class:`LogLines`), without a terminal's cursor moves;
 - in a worker of a grid run with several workers (``BENCH_PROGRESS_FILE``): the bar's latest line, rewritten
   about once a second into that file, which the scheduler's live lines show (``bench.executors.progress``);
 - nowhere, when progress is off (tests, ``progress=False``) and no progress file is set.
+
+Every bar that shows also redraws itself while it is open (:class:`HeartbeatBar`: every second on a terminal and
+in a progress file, every half period in a log file), so that a long unit of work (one protocol of an evaluation,
+a slow batch) still shows its elapsed time: a log file is never silent for more than 1.5 periods.
 
 Whether bars show, and the prefix naming the run, is set per block with :func:`shown` (the loop wraps a run in
 it); outside any block they show on a terminal only.
@@ -21,7 +25,9 @@ import contextlib
 import contextvars
 import math
 import os
+import re
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +39,7 @@ from bench.atomic import atomic_write_text
 
 PROGRESS_FILE_ENV = "BENCH_PROGRESS_FILE"
 LOG_EVERY_ENV = "BENCH_PROGRESS_LOG_S"
+TERMINAL_CONTROL = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # tqdm's cursor moves between nested bars
 LINE_FORMAT = "{desc}: {percentage:3.0f}% {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}{postfix}]"
 
 _SHOWN: contextvars.ContextVar[tuple[bool | None, str]] = contextvars.ContextVar("bench_progress", default=(None, ""))
@@ -93,6 +100,7 @@ class LogLines:
         self.line, self.written, self.last = "", "", -math.inf  # the first line at once
 
     def write(self, text: str) -> None:
+        text = TERMINAL_CONTROL.sub("", text)
         parts = [part.strip() for part in text.replace("\n", "\r\n").split("\r")]
         for part in parts:
             if part:
@@ -107,6 +115,26 @@ class LogLines:
 
     def flush(self) -> None:
         pass
+
+
+class HeartbeatBar(tqdm):
+    """A tqdm bar that redraws itself every ``heartbeat`` seconds from a daemon thread while it is open (tqdm
+    draws only when the work calls ``update``), so that its elapsed time keeps reaching a log or progress file."""
+
+    def __init__(self, *args: Any, heartbeat: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._stopped = threading.Event()
+        if not self.disable:
+            threading.Thread(target=self._beat, args=(heartbeat,), daemon=True, name="progress-heartbeat").start()
+
+    def _beat(self, every: float) -> None:
+        while not self._stopped.wait(every):
+            with contextlib.suppress(Exception):  # progress is a courtesy: never fail a run for it
+                self.refresh()
+
+    def close(self) -> None:
+        self._stopped.set()
+        super().close()
 
 
 def bar(total: int | None, phase: str, *, initial: int = 0, unit: str = "it", leave: bool = True,
@@ -130,13 +158,14 @@ def bar(total: int | None, phase: str, *, initial: int = 0, unit: str = "it", le
     if off:
         return tqdm(disable=True, **common)
     if show and _stderr_is_terminal():
-        return tqdm(file=sys.stderr, dynamic_ncols=True, leave=leave, **common)
+        return HeartbeatBar(file=sys.stderr, dynamic_ncols=True, leave=leave, heartbeat=1.0, **common)
     if show:
         every = float(os.environ.get(LOG_EVERY_ENV, "5"))
-        return tqdm(file=LogLines(sys.stderr, every), bar_format=LINE_FORMAT, mininterval=min(1.0, every),
-                    **common)
+        return HeartbeatBar(file=LogLines(sys.stderr, every), bar_format=LINE_FORMAT, mininterval=min(1.0, every),
+                            heartbeat=every / 2, **common)
     if target:
-        return tqdm(file=ProgressFile(Path(target)), mininterval=1.0, bar_format=LINE_FORMAT, **common)
+        return HeartbeatBar(file=ProgressFile(Path(target)), mininterval=1.0, bar_format=LINE_FORMAT, heartbeat=1.0,
+                            **common)
     return tqdm(disable=True, **common)
 
 

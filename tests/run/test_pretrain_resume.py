@@ -116,8 +116,14 @@ def test_ctrl_c_during_pretraining_resumes_from_its_last_epoch(reference_runs, t
 
     original = LoopEBGAN.pretrain_step
     monkeypatch.setattr(LoopEBGAN, "pretrain_step", interrupt_in_epoch_2)
-    with pytest.raises(KeyboardInterrupt):
-        train(cfg, run.root, progress=False)
+    # Ctrl-C as in a fresh `bench run`: Python's own SIGINT handler, whatever an earlier test in this process left
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            train(cfg, run.root, progress=False)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the run put the handler back
+    finally:
+        signal.signal(signal.SIGINT, previous)
     status = json.loads(run.status.read_text())
     assert status["state"] == "pending" and status["step"] == 0
     assert pretrain_epochs_saved(run) == 1

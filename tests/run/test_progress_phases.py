@@ -4,6 +4,7 @@ as lines on a stderr that is a log file."""
 from __future__ import annotations
 
 import io
+import time
 
 from bench import progress
 from bench.run.folder import RunDir
@@ -49,3 +50,20 @@ def test_bars_go_to_stderr_lines_when_stderr_is_a_file(monkeypatch, capsys):
         bar.close()
     err = capsys.readouterr().err
     assert err.splitlines()[-1].startswith("cell judge cifar10_lt: 100% 3/3")
+
+
+def test_a_bar_waiting_on_a_long_unit_still_writes_lines_to_a_log_file(monkeypatch, capsys):
+    # one unit of work (an evaluation's protocol) lasting 5 log periods: the heartbeat keeps the log going (a line
+    # changes when its elapsed seconds do)
+    monkeypatch.setenv(progress.LOG_EVERY_ENV, "0.5")
+    with progress.shown(True, prefix="cell"):
+        outer = progress.bar(10, "train")
+        inner = progress.bar(3, "evaluate step 5", unit="part", leave=False)  # nested: tqdm moves the cursor
+        time.sleep(2.5)
+        inner.update(3)
+        inner.close()
+        outer.close()
+    lines = capsys.readouterr().err.splitlines()
+    waiting = [line for line in lines if line.startswith("cell evaluate step 5:   0% 0/3")]
+    assert len(waiting) >= 3, lines  # the first at once, then the redraws at 00:01 and 00:02 while the unit ran
+    assert not any("\x1b" in line or not line.startswith("cell ") for line in lines), lines
