@@ -87,10 +87,12 @@ def list_cmd(what: str) -> None:
         click.echo(describe_datasets())
     elif what == "methods":
         from bench.methods import get_method, list_methods
+        from bench.methods.search import describe_spaces
 
         click.echo(f"{'name':<10} {'backbone':<9} paper row")
         for name in list_methods():
             click.echo(get_method(name).describe())
+        click.echo("\n" + describe_spaces([get_method(name) for name in list_methods()]))
     elif what == "aids":
         from bench.methods.diffaugment import DESCRIPTIONS as AUGMENTS
         from bench.methods.lecam import DESCRIPTIONS as REGULARIZERS
@@ -215,6 +217,47 @@ def run_cmd(grid, dataset, method, sampling, seed, seeds, quirks, scale, sets, o
     outcome = run_single(cell, results_root=results_root, scale=scale, overrides=overrides,
                          force_restart=force_restart, dry_run=dry_run)
     sys.exit({"done": 0, "skipped": 0, "dry-run": 0, "interrupted": 130}.get(outcome.status, 1))
+
+
+@main.command("tune")
+@click.option("--grid", "grid", required=True,
+              help="A search grid: a grid file with a [tune] table (shipped: demo-search), whose cells are tuned.")
+@click.option("--trials", type=click.IntRange(min=1), default=None,
+              help="Trials per cell (default: the grid's [tune] trials). Every cell gets the same number.")
+@click.option("--seeds", type=click.IntRange(min=1), default=None,
+              help="Tuning seeds per trial, counted from the grid's first (default: the grid's [tune] seeds).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The tuned grid file to write (default: <results-root>/<grid>-tuned.toml).")
+@click.option("--scale", type=click.Choice(SCALES), default=None,
+              help="Scale of the trials (default: the grid's).")
+@click.option("--dry-run", is_flag=True, help="List the trial cells and stop.")
+@click.option("--executor", type=click.Choice(["local", "slurm"]), default="local", show_default=True)
+@click.option("--workers", type=int, default=1, show_default=True, help="Local executor: trials run at once.")
+@click.option("--retry-failed", is_flag=True, help="Run failed trials again (a failed trial ranks last otherwise).")
+@click.option("--partition", default=None, help="Slurm: partition.")
+@click.option("--time", "time_min", type=int, default=24 * 60, show_default=True, help="Slurm: minutes per job.")
+@RESULTS_ROOT
+def tune_cmd(grid, trials, seeds, out, scale, dry_run, executor, workers, retry_failed, partition, time_min,
+             results_root) -> None:
+    """Choose each method's recipe by a declared protocol: the same trials, seeds and D-update budget for every
+    cell of a search grid, scored by its objective on half A of the reference; writes the tuning table and the
+    tuned grid (each method's paper recipe and its chosen one).
+
+    \b
+    Examples:
+      bench tune --grid demo-search --trials 8 --out bench/grids/demo.toml
+      bench tune --grid demo-search --dry-run
+    A killed tune resumes: run the same command again (finished trials are kept).
+    """
+    from bench.scheduler import SlurmOptions
+    from bench.tune import tune
+
+    outcome = tune(grid, results_root=results_root, trials=trials, seeds=seeds, out=out, scale=scale,
+                   executor=executor, workers=workers, dry_run=dry_run, retry_failed=retry_failed,
+                   slurm=SlurmOptions(partition=partition, time_min=time_min))
+    for path in outcome.written:
+        click.echo(f"wrote {path}")
+    sys.exit(outcome.exit_code)
 
 
 @main.command("eval")

@@ -23,6 +23,8 @@ A grid file is declarative TOML. Top-level keys:
   tail and its rows; :mod:`bench.report.claims`); ``bench report`` prints a verdict for each.
 - ``[scale_datasets]``: ``<scale> = "<dataset>"``: at that scale every cell runs on that dataset instead (a CIFAR
   grid's ``cpu`` variant on the embedded ``digits_lt``); the cells' ids then name that dataset.
+- ``[tune]``: makes the file a *search grid*, whose cells ``bench tune`` tunes (sampler, trials, seeds, objective;
+  :mod:`bench.search_grid`) instead of ``bench run`` running them.
 
 Paper numbers (``paper = {...}``): ``fid``, ``is``, ``best_step`` and ``step_unit`` as printed
 (``iterations`` | ``batches``: upstream's Lightning steps count 5 D + 1 G batches), ``best_iteration`` (the
@@ -78,13 +80,14 @@ from bench.config import (
 from bench.errors import ConfigError, check, closest, unknown_name
 from bench.metrics.summary_names import SUMMARY_METRICS
 from bench.plan import RunPlan, make_plan
+from bench.search_grid import Entry, TuneSpec, parse_tune, search_entries, variant_entry
 
 __all__ = ["AXES", "AXIS_DEFAULTS", "FOLDER_PREFIX", "Cell", "Grid", "dataset_token", "describe_grids", "list_grids",
            "load_grid", "make_cell_id", "make_label", "seed_list", "single_cell_grid"]
 
 GRIDS_DIR = Path(__file__).parent / "grids"
 TOP_KEYS = ("description", "scale", "protocols", "settings", "budget", "axes", "cells", "paper", "claims",
-            "scale_datasets")
+            "scale_datasets", "tune")
 CLAIM_KEYS = ("id", "text", "kind", "metric", "better", "worse", "order", "improving", "stalls", "match", "paper")
 CLAIM_KINDS = {"less": ("better", "worse"), "order": ("order",), "slope": ("improving", "stalls"), "tail": ()}
 CLAIM_OPTIONAL = {"less": ("metric",), "order": ("metric",), "slope": (), "tail": ("match",)}  # per kind
@@ -149,6 +152,7 @@ class Grid:
     specs: list[_Spec]
     claims: list[dict[str, Any]] = field(default_factory=list)
     scale_datasets: dict[str, str] = field(default_factory=dict)  # scale -> the dataset every cell uses there
+    tune: TuneSpec | None = None  # a search grid's [tune] table, checked (bench.search_grid); None for other grids
 
     def key(self, scale: str | None = None) -> str:
         """The results folder name: the grid name at its default scale, else ``<name>-<scale>``."""
@@ -209,6 +213,13 @@ class Grid:
             label = spec.label if spec.label and same else make_label(axes, self.settings)
             cells.append(Cell(id=cell_id, axes=axes, label=label, plan=plan, paper=paper, external=external))
         return cells
+
+    def search_entries(self, scale: str | None = None) -> list[Entry]:
+        """A search grid's cells as the entries ``bench tune`` tunes, each with the dimensions it searches, checked
+        against the cells' run plans at ``scale`` (:func:`bench.search_grid.search_entries`)."""
+        check(self.tune is not None, f"grid {self.name!r} ({self.path}) has no [tune] table: it is not a search grid")
+        return search_entries(f"grid file {self.path}", [(s.axes, s.label) for s in self.specs],
+                              [c.plan for c in self.cells(scale)], self.settings, self.tune)
 
     def budget_note(self, scale: str | None = None) -> str | None:
         """One line saying which budget keys of the grid file ``scale`` does not apply (``[budget]`` and the
@@ -383,6 +394,10 @@ def load_grid(name_or_path: str | Path) -> Grid:
         raise ConfigError(f"grid file {path}: invalid TOML ({err})") from None
     grid = _parse(path.stem, path, data)
     grid.cells()
+    if grid.tune is not None:  # a search grid: its [tune] keys and variants against its cells' methods and plans
+        found = grid.search_entries()
+        for i, variant in enumerate(grid.tune.variants):
+            variant_entry(variant, found, f"grid file {path}, [tune] variants #{i + 1}")
     return grid
 
 
@@ -448,8 +463,10 @@ def _parse(name: str, path: Path, data: dict[str, Any]) -> Grid:
                              f"{', '.join(SCALES)}{closest(key, SCALES)}")
         check(isinstance(value, str) and value != "", f"{_where(path, '[scale_datasets]')}: {key} must name a "
                                                       f"dataset, got {value!r}")
+    raw_tune = _table(data, "tune", path)
+    tune = parse_tune(raw_tune, _where(path, ""), protocols) if raw_tune else None
     return Grid(name=name, path=path, description=description.strip(), scale=scale, protocols=protocols,
-                settings=settings, budget=budget, specs=specs, claims=claims, scale_datasets=scale_datasets)
+                settings=settings, budget=budget, specs=specs, claims=claims, scale_datasets=scale_datasets, tune=tune)
 
 
 def _claim(raw: dict[str, Any], path: Path, section: str) -> dict[str, Any]:

@@ -25,6 +25,8 @@ from typing import Any
 from bench.config import GATHERED, OPTIONS, SCALES
 from bench.errors import BenchError, DataNotFoundError
 from bench.grid import AXES, Cell, Grid, list_grids, load_grid, make_label
+from bench.metrics.halves import HALF_HEALTH_COLUMNS
+from bench.metrics.tail import TAIL_COLUMNS
 from bench.run.folder import RunDir, atomic_write_json, atomic_write_text, read_csv_header, read_json, read_rows
 from bench.run.state import folder_state
 from bench.speed import PHASES, read_record
@@ -34,7 +36,7 @@ METRICS = ("fid", "is_mean", "is_std", "kid_mean", "kid_std", "precision", "reca
            "fid_tail", "cond_acc", "judge_acc", "d_acc_real", "d_acc_fake", "label_sens", "n_real", "n_fake",
            "fid_lo", "fid_hi", "fid_head_lo", "fid_head_hi", "fid_tail_lo", "fid_tail_hi", "fid_half_a", "fid_half_b",
            "density", "coverage", "diversity", "diversity_min", "collapsed_classes", "collapsed",
-           "ifid_rare10", "ifid_rare20", "ikid_rare10", "ikid_rare20")
+           *TAIL_COLUMNS, *HALF_HEALTH_COLUMNS)
 # the option table's gathered columns (bench.config: dataset, method, sampling, seed, quirks, scale, backbone,
 # g_cond, regularizer, augment, options) between the run's names and the measurement's
 COLUMNS = ("grid", "cell", "label", *(column for _, column in GATHERED), "step", "source", "protocol", "extractor",
@@ -274,7 +276,7 @@ def grid_status(grid: Grid | str | Path, results_root: Path | str = "results", s
     key, loaded = resolve_key(grid, results_root, scale)
     folder = grid_dir(results_root, key)
     ids = [e["id"] for e in (read_manifest(folder) or {}).get("cells", []) if isinstance(e, dict) and "id" in e]
-    if loaded is not None:
+    if loaded is not None and not loaded.tune:  # a search grid's cells are tuned, not run: its trials are in grid.json
         ids += [c.id for c in loaded.cells(scale or _manifest_scale(folder) or loaded.scale)]
     ids = list(dict.fromkeys(ids))
     rows = [("cell", "state", "step", "best FID", "error")]

@@ -30,7 +30,7 @@ from bench.executors.worker import (
     result_from_status,
     run_inline,
 )
-from bench.grid import Cell, Grid, load_grid, single_cell_grid
+from bench.grid import GRIDS_DIR, Cell, Grid, load_grid, single_cell_grid
 from bench.plan import RunPlan
 from bench.results import describe_best, format_table, grid_dir, lock_path, write_manifest
 from bench.run.folder import RunDir
@@ -226,6 +226,8 @@ def run_grid(grid: Grid | str, *, results_root: Path | str, scale: str | None = 
         The GridSummary (``exit_code`` for the CLI).
     """
     loaded = grid if isinstance(grid, Grid) else load_grid(grid)
+    check(not loaded.tune, f"grid {loaded.name!r} ({loaded.path}) is a search grid (it has a [tune] table): bench tune "
+                           f"runs its trials and writes the tuned grid; run `bench tune --grid {grid_arg(loaded)}`")
     scale = scale or loaded.scale
     results_root = Path(results_root)
     check_executor(executor)
@@ -279,6 +281,11 @@ def run_grid(grid: Grid | str, *, results_root: Path | str, scale: str | None = 
     print(summary.table())
     sys.stdout.flush()
     return summary
+
+
+def grid_arg(grid: Grid) -> str:
+    """How to name ``grid`` on the command line: a shipped grid's name, else its file."""
+    return grid.name if grid.path.parent.resolve() == GRIDS_DIR.resolve() else str(grid.path)
 
 
 def _execute(specs: list[CellSpec], executor: str, workers: int, slurm: SlurmOptions, results_root: Path,

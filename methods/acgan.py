@@ -24,6 +24,7 @@ from bench.methods.backbones import Trunk
 from bench.methods.base import DiscriminatorLoss, GeneratorLoss, register_method
 from bench.methods.heads import AuxClassifierDiscriminator
 from bench.methods.hyper import BETAS, COUNT, EMA_DECAY, NON_NEGATIVE, POSITIVE, STEP, choice, int_range, option
+from bench.methods.search import SearchSpace
 from bench.methods.shared_nets import SharedNetsGAN, shared_recipe
 
 
@@ -69,6 +70,11 @@ class ACGANHyper:
     div: int = option(1, int_range(1, 5))  # biggan32 width divisor 1..5
 
 
+# What bench tune varies for ACGAN: the shared ranges (bench.methods.search.SHARED) of the optimiser, the update
+# ratio, the auxiliary classifier's weight λ, how the class enters G and the training aids.
+ACGAN_SPACE = SearchSpace(shared=("lr_g", "lr_d", "n_dis", "cond_lambda", "g_cond", "regularizer", "augment"))
+
+
 @register_method("acgan")
 class ACGAN(SharedNetsGAN):
     """ACGAN (Odena et al. 2017): adversarial logit + auxiliary classifier, CE on reals and fakes in L_D, on fakes
@@ -82,6 +88,7 @@ class ACGAN(SharedNetsGAN):
     paper_row: ClassVar[str] = "baseline: Odena et al. 2017 (long-tail GAN papers' ACGAN)"
     default_backbone: ClassVar[str] = "biggan32"
     Hyper: ClassVar[type] = ACGANHyper
+    search_space: ClassVar[SearchSpace] = ACGAN_SPACE
     display_name: ClassVar[str] = "ACGAN"
 
     @classmethod

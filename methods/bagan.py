@@ -24,6 +24,7 @@ from bench.methods.class_gaussians import ClassGaussians, class_code_moments
 from bench.methods.heads import ClassifierDiscriminator
 from bench.methods.hyper import BETAS, COUNT, EMA_DECAY, NON_NEGATIVE, POSITIVE, STEP, option
 from bench.methods.losses import bagan_d_loss, bagan_g_loss
+from bench.methods.search import LogUniform, SearchSpace
 
 
 @dataclass
@@ -58,6 +59,15 @@ def upstream_bagan_init(module: nn.Module) -> None:
             m.reset_parameters()
 
 
+AUTOENCODER_LR = LogUniform(5e-5, 1e-3, source="the autoencoder's Adam rate: 5e-5 in BAGAN's code (Mariani et al. "
+                                               "2018), 2e-4 in EBGAN's and this demo's hand-picked BAGAN; the range "
+                                               "of the GAN's own rates (bench.methods.search.SHARED lr_g)")
+# What bench tune varies for BAGAN: the shared ranges (bench.methods.search.SHARED) of the optimiser, the update ratio
+# and DiffAugment (not LeCam: its D has no real/fake logit; not g_cond: its class lives in the latent Gaussians), and
+# the autoencoder's learning rate, which sets the class Gaussians its GAN starts from.
+BAGAN_SPACE = SearchSpace(shared=("lr_g", "lr_d", "n_dis", "augment"), own={"pretrain_lr": AUTOENCODER_LR})
+
+
 @register_method("bagan")
 class BAGAN(Method):
     """BAGAN (upstream §4.3, peers §3.1): Table 3 "BAGAN" (always pretrained).
@@ -82,6 +92,7 @@ class BAGAN(Method):
     paper_row: ClassVar[str] = 'Table 3 "BAGAN"'
     default_backbone: ClassVar[str] = "dcgan64"
     Hyper: ClassVar[type] = BAGANHyper
+    search_space: ClassVar[SearchSpace] = BAGAN_SPACE
     adversarial_loss: ClassVar[str] = "cross-entropy over C classes + fake"
     display_name: ClassVar[str] = "BAGAN"
     pretrains: ClassVar[bool] = True

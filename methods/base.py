@@ -57,6 +57,7 @@ from bench.methods.diffaugment import POLICY as DIFFAUG_POLICY
 from bench.methods.diffaugment import diff_augment
 from bench.methods.lecam import LeCam
 from bench.methods.losses import gp_mix_weights, gradient_penalty
+from bench.methods.search import SearchSpace, check_space
 from bench.registry import Registry
 
 LossDict = dict[str, "float | torch.Tensor"]
@@ -174,6 +175,9 @@ class Method:
         min_classes: the fewest classes it trains on (EBGAN's wrong-label term needs 2).
         d_has_adversarial_logit: whether D has a real/fake logit, which the ``lecam`` regulariser needs (BAGAN's
             (C + 1)-way D has none): the plan refuses ``lecam`` for a method that says False.
+        search_space: the options ``bench tune`` varies and their ranges, each with its source
+            (:class:`bench.methods.search.SearchSpace`), checked against the Hyper's rules and the option table when
+            the method registers.
     """
 
     name: ClassVar[str] = ""
@@ -189,6 +193,7 @@ class Method:
     needs: ClassVar[tuple[str, ...]] = ()
     min_classes: ClassVar[int] = 1
     d_has_adversarial_logit: ClassVar[bool] = True  # D has a real/fake logit (what lecam regularises)
+    search_space: ClassVar[SearchSpace] = SearchSpace()  # what bench tune varies (bench.methods.search)
 
     # set by subclasses' __init__
     G: nn.Module
@@ -641,6 +646,7 @@ def register_method(name: str):
         check(isinstance(cls, type) and issubclass(cls, Method),
               f"@register_method({name!r}) decorates {cls!r}, which is not a Method subclass")
         cls.name = name
+        check_space(cls)  # a misspelt or out-of-rule key fails here, at import, in one line
         return METHODS.add(name, cls)
 
     return wrap

@@ -7,8 +7,9 @@ from typing import ClassVar
 import torch
 
 from bench.methods.base import register_method
-from bench.methods.contrastive_gan import ContrastiveGAN, ContrastiveHyper
+from bench.methods.contrastive_gan import CONTRASTIVE_SPACE, ContrastiveGAN, ContrastiveHyper
 from bench.methods.losses import contrastive_2c_loss
+from bench.methods.search import SearchSpace
 
 
 @register_method("contragan")
@@ -24,6 +25,7 @@ class ContraGAN(ContrastiveGAN):
     paper_row: ClassVar[str] = 'Table 1 "2C"'
     default_backbone: ClassVar[str] = "biggan32"
     Hyper: ClassVar[type] = ContrastiveHyper
+    search_space: ClassVar[SearchSpace] = CONTRASTIVE_SPACE
     cond_name: ClassVar[str] = "2c"
     display_name: ClassVar[str] = "2C"
     paper_order: ClassVar[int] = 3

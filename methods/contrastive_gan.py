@@ -32,6 +32,7 @@ from bench.methods.backbones import Trunk
 from bench.methods.base import DiscriminatorLoss, GeneratorLoss
 from bench.methods.heads import ContrastiveDiscriminator
 from bench.methods.hyper import BETAS, COUNT, EMA_DECAY, NON_NEGATIVE, POSITIVE, STEP, choice, int_range, option
+from bench.methods.search import SearchSpace
 from bench.methods.shared_nets import BACKBONE_RECIPES, UPSTREAM_RECIPE, SharedNetsGAN
 
 QUIRK_GP_ALPHA = ("gradient penalty (dcgan64/tiny only; biggan32 has none): interpolation weight alpha ~ N(0,1), "
@@ -63,10 +64,18 @@ class ContrastiveHyper:
     div: int = option(1, int_range(1, 5))  # biggan32 width divisor 1..5 (g/d_conv_dim 96//div, g_shared_dim 128//div)
 
 
+# What bench tune varies for ECOGAN, 2C and D2D-CE: the shared ranges (bench.methods.search.SHARED, each with its
+# source) of the optimiser, the update ratio, the conditional loss's weight and temperature, how the class enters G
+# and the training aids.
+CONTRASTIVE_SPACE = SearchSpace(shared=("lr_g", "lr_d", "n_dis", "cond_lambda", "temperature", "g_cond",
+                                        "regularizer", "augment"))
+
+
 class ContrastiveGAN(SharedNetsGAN):
     """Base of the three contrastive methods; a subclass sets ``cond_name``, ``Hyper`` and :meth:`cond_loss`."""
 
     Hyper: ClassVar[type] = ContrastiveHyper
+    search_space: ClassVar[SearchSpace] = CONTRASTIVE_SPACE
     cond_name: ClassVar[str] = "cond"
     recipes: ClassVar[dict[str, dict[str, Any]]] = BACKBONE_RECIPES
     quirks_doc: ClassVar[tuple[str, ...]] = (QUIRK_GP_ALPHA, QUIRK_FAKE_LABELS)

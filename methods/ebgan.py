@@ -23,6 +23,7 @@ from bench.methods.base import (
 from bench.methods.heads import ProductDiscriminator
 from bench.methods.hyper import BETAS, COUNT, EMA_DECAY, FLAG, NON_NEGATIVE, POSITIVE, STEP, option
 from bench.methods.losses import GP_WEIGHT, bce_d_loss, bce_g_loss
+from bench.methods.search import Choice, SearchSpace
 
 
 @dataclass
@@ -41,6 +42,14 @@ class EBGANHyper:
     pretrain_epochs: int = option(30, COUNT)  # autoencoder epochs
     pretrain_lr: float = option(2e-4, POSITIVE)  # autoencoder Adam learning rate
     pretrain_betas: tuple[float, float] = option((0.5, 0.9), BETAS)  # autoencoder Adam betas
+
+
+# What bench tune varies for EBGAN: the shared ranges (bench.methods.search.SHARED) of the optimiser, the update
+# ratio, how the class enters G and the training aids, and whether it pretrains, which its paper varies.
+EBGAN_SPACE = SearchSpace(
+    shared=("lr_g", "lr_d", "n_dis", "g_cond", "regularizer", "augment"),
+    own={"pretrained": Choice((True, False), source="the ECOGAN paper's Table 3 reports EBGAN with and without its "
+                                                    "autoencoder pretraining (Pre-trained TRUE / FALSE)")})
 
 
 class SupervisedAutoencoder(nn.Module):
@@ -76,6 +85,7 @@ class EBGAN(Method):
     paper_row: ClassVar[str] = 'Table 3 "EBGAN" (Pre-trained TRUE / FALSE)'
     default_backbone: ClassVar[str] = "dcgan64"
     Hyper: ClassVar[type] = EBGANHyper
+    search_space: ClassVar[SearchSpace] = EBGAN_SPACE
     display_name: ClassVar[str] = "EBGAN"
     pretrains: ClassVar[bool] = True
     paper_order: ClassVar[int] = 2

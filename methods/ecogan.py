@@ -7,8 +7,9 @@ from typing import ClassVar
 import torch
 
 from bench.methods.base import register_method
-from bench.methods.contrastive_gan import ContrastiveGAN, ContrastiveHyper
+from bench.methods.contrastive_gan import CONTRASTIVE_SPACE, ContrastiveGAN, ContrastiveHyper
 from bench.methods.losses import eco_loss
+from bench.methods.search import SearchSpace
 
 
 @register_method("ecogan")
@@ -24,6 +25,7 @@ class ECOGAN(ContrastiveGAN):
     paper_row: ClassVar[str] = 'Table 3 "ECOGAN (ours)"; Table 1 "ECO" (on biggan32)'
     default_backbone: ClassVar[str] = "dcgan64"
     Hyper: ClassVar[type] = ContrastiveHyper
+    search_space: ClassVar[SearchSpace] = CONTRASTIVE_SPACE
     cond_name: ClassVar[str] = "eco"
     display_name: ClassVar[str] = "ECOGAN"
     paper_order: ClassVar[int] = 5

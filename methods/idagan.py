@@ -37,6 +37,7 @@ from torch import Tensor, nn
 
 from bench.errors import check
 from bench.methods.backbones import Trunk
+from bench.methods.bagan import AUTOENCODER_LR
 from bench.methods.base import (
     DiscriminatorLoss,
     GeneratorLoss,
@@ -50,6 +51,7 @@ from bench.methods.class_gaussians import ClassGaussians, class_code_moments
 from bench.methods.heads import AuxClassifierDiscriminator
 from bench.methods.hyper import BETAS, COUNT, EMA_DECAY, FLAG, NON_NEGATIVE, POSITIVE, STEP, choice, option
 from bench.methods.losses import ADVERSARIAL_LOSSES
+from bench.methods.search import LogUniform, SearchSpace
 
 LOGVAR_RANGE = (-30.0, 20.0)  # keeps exp(log σ²) finite while the encoder is untrained
 LATENT_CODES = ("mean", "sample")
@@ -116,6 +118,16 @@ class IDAGANHyper:
     jitter: float = option(1e-6, NON_NEGATIVE)
 
 
+# What bench tune varies for IDA-GAN: the shared ranges (bench.methods.search.SHARED) of the optimiser, the update
+# ratio, the class head's weight λ and the training aids (not g_cond: the class lives in the latent Gaussians), the
+# VAE's KL weight β and its learning rate, which set the class Gaussians.
+IDAGAN_SPACE = SearchSpace(
+    shared=("lr_g", "lr_d", "n_dis", "cond_lambda", "regularizer", "augment"),
+    own={"beta": LogUniform(0.25, 4.0, source="the KL weight of a β-VAE (Higgins et al. 2017); IDA-GAN's VAE, as "
+                                              "read here, takes 1; a factor 4 either way"),
+         "pretrain_lr": AUTOENCODER_LR})
+
+
 @register_method("idagan")
 class IDAGAN(Method):
     """IDA-GAN (Yang & Zhou 2020), the ECOGAN paper's Fig. 1 (b): VAE pretraining, class latent Gaussians, D with a
@@ -126,6 +138,7 @@ class IDAGAN(Method):
     pretrains: ClassVar[bool] = True
     default_backbone: ClassVar[str] = "dcgan64"
     Hyper: ClassVar[type] = IDAGANHyper
+    search_space: ClassVar[SearchSpace] = IDAGAN_SPACE
     class_input: ClassVar[str] = "latent"  # its class Gaussians: g_cond does not apply
     needs: ClassVar[tuple[str, ...]] = ("decoder", "encoder")
 

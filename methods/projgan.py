@@ -24,6 +24,7 @@ from bench.methods.backbones import Trunk
 from bench.methods.backbones.biggan32 import snembedding, snlinear
 from bench.methods.base import DiscriminatorLoss, GeneratorLoss, register_method
 from bench.methods.hyper import BETAS, COUNT, EMA_DECAY, NON_NEGATIVE, POSITIVE, STEP, choice, int_range, option
+from bench.methods.search import SearchSpace
 from bench.methods.shared_nets import SharedNetsGAN, shared_recipe
 
 
@@ -84,6 +85,11 @@ class ProjGANHyper:
     div: int = option(1, int_range(1, 5))  # biggan32 width divisor 1..5
 
 
+# What bench tune varies for ProjGAN: the shared ranges (bench.methods.search.SHARED) of the optimiser, the update
+# ratio, how the class enters G and the training aids (the projection has no weight of its own).
+PROJGAN_SPACE = SearchSpace(shared=("lr_g", "lr_d", "n_dis", "g_cond", "regularizer", "augment"))
+
+
 @register_method("projgan")
 class ProjGAN(SharedNetsGAN):
     """ProjGAN (Miyato & Koyama 2018): the projection discriminator with the hinge loss (module docstring). Not a
@@ -97,6 +103,7 @@ class ProjGAN(SharedNetsGAN):
     paper_row: ClassVar[str] = "baseline: Miyato & Koyama 2018 (long-tail GAN papers' ProjGAN)"
     default_backbone: ClassVar[str] = "biggan32"
     Hyper: ClassVar[type] = ProjGANHyper
+    search_space: ClassVar[SearchSpace] = PROJGAN_SPACE
     display_name: ClassVar[str] = "ProjGAN"
     adversarial_loss: ClassVar[str] = "hinge"
 

@@ -8,9 +8,10 @@ from typing import Any, ClassVar
 import torch
 
 from bench.methods.base import register_method
-from bench.methods.contrastive_gan import ContrastiveGAN, ContrastiveHyper
+from bench.methods.contrastive_gan import CONTRASTIVE_SPACE, ContrastiveGAN, ContrastiveHyper
 from bench.methods.hyper import MARGIN, NON_NEGATIVE, POSITIVE, option
 from bench.methods.losses import d2d_ce_loss
+from bench.methods.search import SearchSpace
 from bench.methods.shared_nets import STUDIOGAN_RECIPE
 
 
@@ -36,6 +37,7 @@ class ReACGAN(ContrastiveGAN):
     paper_row: ClassVar[str] = 'Table 1 "D2D-CE"'
     default_backbone: ClassVar[str] = "biggan32"
     Hyper: ClassVar[type] = ReACGANHyper
+    search_space: ClassVar[SearchSpace] = CONTRASTIVE_SPACE  # λ and τ searched over the same ranges as 2C's and ECO's
     cond_name: ClassVar[str] = "d2d"
     recipes: ClassVar[dict[str, dict[str, Any]]] = {"biggan32": {**STUDIOGAN_RECIPE, "lr_g": 2.828e-4,
                                                                  "lr_d": 2.828e-4}}

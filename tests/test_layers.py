@@ -16,8 +16,8 @@ FOLDERS = {"bench": ROOT / "bench", "bench.methods": ROOT / "methods", "bench.da
 # Bottom to top: a module may import its own component and the ones before it.
 LAYERS = ("bench.errors", "bench.rules", "bench.registry", "bench.atomic", "bench.rng", "bench.speed", "bench.hardware",
           "bench.progress", "bench.config", "bench.datasets", "bench.methods", "bench.metrics", "bench.plan",
-          "bench.run", "bench.grid", "bench.executors", "bench.results", "bench.estimate", "bench.scheduler",
-          "bench.report", "bench.cli")
+          "bench.run", "bench.search_grid", "bench.grid", "bench.executors", "bench.results", "bench.estimate",
+          "bench.scheduler", "bench.tune", "bench.report", "bench.cli")
 IMPORT_SPEED = {"bench.cli", "bench.report.figures", "bench.report.load", "bench.report.summary",
                 "bench.report.tables"}
 

@@ -21,11 +21,12 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from bench.executors.packing import Slot, worker_slots
 from bench.executors.progress import PROGRESS_FILE_ENV, ProgressBoard
@@ -104,6 +105,7 @@ def run_local(specs: list[CellSpec], *, workers: int = 1, log_dir: Path | None =
     pending = list(specs)
     running: dict[int, _Running] = {}
     board = ProgressBoard() if len(slots) > 1 else None  # one worker: its own bar is on this terminal
+    previous = _sigterm_as_interrupt()
     try:
         while pending or running:
             for slot in slots:
@@ -123,6 +125,22 @@ def run_local(specs: list[CellSpec], *, workers: int = 1, log_dir: Path | None =
         if board is not None:
             board.clear()
         _stop_all(running.values())
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _sigterm_as_interrupt() -> Any:
+    """Make SIGTERM (``kill``, a batch system's stop) act as Ctrl-C while workers run: the workers lead sessions of
+    their own and would otherwise outlive a killed scheduler, holding their locks; as an interrupt, each gets one
+    SIGINT, checkpoints its last whole step and exits, and the grid (or tune) resumes when run again. Returns the
+    previous handler (None outside the main thread, where no handler can be set)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_interrupt)
 
 
 def _start(spec: CellSpec, slot: Slot, threads: int | None, log_dir: Path, quiet: bool) -> _Running:

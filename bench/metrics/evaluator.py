@@ -41,6 +41,9 @@ Metrics (``metrics.csv``; NaN where undefined):
                         (:mod:`bench.metrics.collapse`); collapsed = 1 when the overall numbers meet it, else 0.
     ifid_rare10, _rare20  mean intra-class FID over the rarest 10 % / 20 % of the classes by training count (at
                         least one class); ikid_rare10, _rare20 the same for intra-class KID (:mod:`bench.metrics.tail`).
+    density_half_a ...  density, coverage, diversity and collapsed of all fakes against half A (``_half_a``) and
+                        half B (``_half_b``) of the reference, k = 3 neighbours (:mod:`bench.metrics.halves`): what
+                        ``bench tune`` scores on half A and the held-out report shows on half B.
 
 Per class (``per_class.csv``) the same: coverage, density, diversity and collapsed of the class's fakes against
 the class's reference images, and ``kid``: the intra-class KID (:func:`bench.metrics.kid.class_kid`) of the rarest
@@ -80,6 +83,7 @@ from bench.metrics.coverage import density_coverage
 from bench.metrics.diversity import diversity_ratio
 from bench.metrics.extractors import FeatureExtractor, get_extractor, list_extractors
 from bench.metrics.fid import fid_from_statistics, fid_statistics, frechet_distance, per_class_fid
+from bench.metrics.halves import HALF_HEALTH_COLUMNS, half_health
 from bench.metrics.isc import inception_score
 from bench.metrics.kid import class_kid, kernel_inception_distance
 from bench.metrics.prc import precision_recall
@@ -97,9 +101,10 @@ METRICS_COLUMNS = ["step", "source", "protocol", "extractor", "reference", "labe
 _CORE_PER_CLASS_COLUMNS = ["step", "source", "protocol", "extractor", "class", "class_name", "train_count", "n_real",
                            "n_fake", "fid", "cond_acc", "d_acc_fake", "fid_lo", "fid_hi", "coverage", "density",
                            "diversity", "collapsed"]
-# tail metrics (bench.metrics.tail), appended at the end: metrics.csv's means over the rarest classes, per_class.csv's
-# intra-class KID
-METRICS_COLUMNS += list(TAIL_COLUMNS)
+# appended at the end: the tail metrics (bench.metrics.tail: metrics.csv's means over the rarest classes,
+# per_class.csv's intra-class KID), then the health of the fakes against each half of the reference
+# (bench.metrics.halves)
+METRICS_COLUMNS += [*TAIL_COLUMNS, *HALF_HEALTH_COLUMNS]
 PER_CLASS_COLUMNS = [*_CORE_PER_CLASS_COLUMNS, "kid"]
 CLASSIFIER = "classifier"
 
@@ -321,6 +326,8 @@ class Evaluator:
         class_collapsed = collapsed_classes(class_diversity, spread.class_coverage, spread.class_density)
         diversity = _nanmean(class_diversity)
         half_a = reference_halves(ref.labels).to(self.device)
+        halves = {**half_health(real[half_a], real_labels[half_a], fake, fake_labels_dev, num_classes, "a"),
+                  **half_health(real[~half_a], real_labels[~half_a], fake, fake_labels_dev, num_classes, "b")}
         intervals = self._intervals(step, real, ref.labels, fake, labels, is_head,
                                     torch.tensor([fid, fid_head, fid_tail], dtype=torch.float64), class_fid)
         values = {"step": int(step), "source": source, "protocol": protocol, "extractor": extractor_name,
@@ -333,7 +340,7 @@ class Evaluator:
                   "density": spread.density, "coverage": spread.coverage, "diversity": diversity,
                   "diversity_min": _nanmin(class_diversity), "collapsed_classes": int(class_collapsed.sum()),
                   "collapsed": int(is_collapsed(diversity, spread.coverage, spread.density)),
-                  **intervals.row, **tail_summary(class_fid, intra_kid, train_counts)}
+                  **intervals.row, **tail_summary(class_fid, intra_kid, train_counts), **halves}
         row = {k: values.get(k, math.nan) for k in METRICS_COLUMNS}
         fake_counts = torch.bincount(labels, minlength=num_classes).tolist()
         per_class = [dict(zip(_CORE_PER_CLASS_COLUMNS, (

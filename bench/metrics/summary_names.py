@@ -10,6 +10,7 @@ DETAIL_METRICS = ("kid_mean", "precision", "recall", *HEALTH_METRICS, "ifid_mean
 TAIL_METRICS = TAIL_COLUMNS  # the means over the rarest classes (bench.metrics.tail), shown beside head/tail
 DETAIL_METRICS += TAIL_METRICS
 INTERVAL_METRICS = ("fid_lo", "fid_hi", "fid_head_lo", "fid_head_hi", "fid_tail_lo", "fid_tail_hi")
-HELDOUT_METRICS = ("heldout_step", "fid_heldout", "fid_half_b_min", "optimism")
+HELDOUT_METRICS = ("heldout_step", "fid_heldout", "fid_half_b_min", "optimism", "coverage_heldout",
+                   "diversity_heldout", "collapsed_heldout", "cond_acc_heldout")  # half B at the step chosen on A
 SUMMARY_METRICS = ("best_step", "fid_best", "is_best", "last_step", "fid_last", "is_last", *DETAIL_METRICS,
                    *INTERVAL_METRICS, *HELDOUT_METRICS)

@@ -10,6 +10,8 @@ folders; writes into ``<reports_root>/<key>/``::
     verdicts-*                                      the grid's [[claims]], each holds / fails / inconclusive
     gate-<key>.{csv,md,tex}                         cells with another harness's published numbers, and the gate
     speed-<key>.{csv,md,tex}                        what each cell cost per phase (from <key>-speed.csv), if gathered
+    tuning-*, sensitivity-*, figures/tuning-*.png   a search grid's trials (bench tune): every trial, each option's
+                                                    sensitivity, the objective against the trials
     figures/curves-*.png, minority-*.png, headtail-*.png
     samples/<cell>-step-<N>.png                     each cell's last and best sample grids
     missing-cells.csv                               cells without a run folder or metrics (when there are any)
@@ -43,6 +45,7 @@ from bench.report.samples import collect_samples
 from bench.report.speed import speed_tables
 from bench.report.summary import summarize
 from bench.report.tables import build_tables, write_table
+from bench.report.tuning import tuning_figures, tuning_tables
 
 __all__ = ["render_report", "load_results"]
 
@@ -134,10 +137,11 @@ def render_report(grid: str, results_root: Path | str = "results", reports_root:
     points, per_run, groups = summarize(data)
     tables = (build_tables(data, groups) + significance_tables(data, groups, per_run) + heldout_tables(data, groups)
               + verdict_tables(data, groups, per_run, points, data.per_class) + gate_tables(data, per_run)
-              + speed_tables(data))
+              + speed_tables(data) + tuning_tables(data))
     with staged_folder(out) as stage:
         files = {t.slug: write_table(t, stage) for t in tables}
         figures = render_figures(points, per_run, data.per_class, stage / "figures", data)
+        figures += tuning_figures(data, stage / "figures")
         samples = collect_samples(data, per_run, stage / "samples")
         missing = write_missing(data, stage)
         if html:

@@ -111,9 +111,12 @@ def heldout_tables(data: ReportData, groups: pd.DataFrame) -> list[Table]:
         g = g.sort_values("group_order")
         rows = [[row["group_label"], measured(row, "best_step"), measured(row, "fid_best"),
                  measured(row, "heldout_step"), measured(row, "fid_heldout"), measured(row, "fid_half_b_min"),
-                 measured(row, "optimism"), str(row["seeds"])] for _, row in g.iterrows()]
+                 measured(row, "optimism"), measured(row, "coverage_heldout", 3), measured(row, "diversity_heldout"),
+                 measured(row, "collapsed_heldout"), measured(row, "cond_acc_heldout", 3), str(row["seeds"])]
+                for _, row in g.iterrows()]
         numbers = [f"{m}_{s}" for m in ("best_step", "fid_best", "heldout_step", "fid_heldout", "fid_half_b_min",
-                                        "optimism") for s in ("mean", "ci")]
+                                        "optimism", "coverage_heldout", "diversity_heldout", "collapsed_heldout",
+                                        "cond_acc_heldout") for s in ("mean", "ci")]
         numeric = g[["group_label", *GROUP_AXES, "seeds", *numbers]].rename(columns={"group_label": "Cell"})
         tables.append(Table(
             slug=slugify("heldout", protocol, extractor), title=f"Best step chosen on held-out data ({protocol})",
@@ -123,9 +126,13 @@ def heldout_tables(data: ReportData, groups: pd.DataFrame) -> list[Table]:
                      "against half B is reported (columns 4–5). Half B at its own best step (column 6) is the paper's "
                      "rule on the same half; the optimism (column 7, ≥ 0) is what choosing on the evaluation set "
                      "gains by luck. Half-reference FIDs are higher than full-reference ones (fewer real images); "
-                     "compare columns 5–7 with each other. Mean ± 95% t-interval over seeds."),
+                     "compare columns 5–7 with each other. At the step chosen on half A: half B's coverage and "
+                     "diversity, its collapse verdict (share of seeds collapsed on half B) and the conditional "
+                     "accuracy (columns 8–11); the step is chosen among the evaluations not collapsed on half A. "
+                     "Mean ± 95% t-interval over seeds."),
             columns=[("Cell", "l"), ("Best step (eval set)", "r"), ("FID↓ best (eval set)", "r"),
                      ("Step chosen on half A", "r"), ("FID↓ half B there", "r"), ("FID↓ half B, own best", "r"),
-                     ("Optimism", "r"), ("Seeds", "r")],
+                     ("Optimism", "r"), ("Coverage↑ half B", "r"), ("Diversity↑ half B", "r"),
+                     ("Collapsed half B", "r"), ("Cond. accuracy↑", "r"), ("Seeds", "r")],
             rows=rows, numeric=numeric.reset_index(drop=True), protocol=protocol, extractor=extractor))
     return tables

@@ -32,6 +32,8 @@ SECTIONS = {
                  "training count, and FID on head vs tail classes, at each run's best step."),
     "width": ("width", "Width study", "FID and IS against step for each width divisor (div 1–5), and the best FID "
                                       "of each width."),
+    "tuning": ("tuning", "Tuning", "bench tune's trials: the objective (on half A of the reference) against the "
+                                   "trials of each tuned cell."),
     "tail-samples": ("tail-samples", "Tail classes", "Generated samples of the tail classes only (training count "
                                                      "below the median), at each cell's best step."),
 }

@@ -13,7 +13,10 @@ after its last step (sources ``final:best``, ``final:last``); those rows then gi
 best step stays the one the monitoring evaluations picked), so headline numbers come from the larger sample.
 
 Held-out best step: the step with the lowest FID against half A of the reference (``fid_half_a``), reported by
-its FID against half B (``fid_heldout``), healthy evaluations first as above;
+its FID against half B (``fid_heldout``) and half B's coverage, diversity and collapse verdict there
+(``coverage_heldout``, ``diversity_heldout``, ``collapsed_heldout``; ``cond_acc_heldout``, which needs no reference),
+healthy evaluations first as above, by the verdict on half A (``collapsed_half_a``; the whole reference's for runs
+written before bench measured the halves' health);
 ``fid_half_b_min`` is half B's own minimum (the paper's rule on the
 same half), so ``optimism`` = fid_heldout − fid_half_b_min ≥ 0 is what picking the step on the evaluation set
 gains by luck.
@@ -27,6 +30,7 @@ import pandas as pd
 
 from bench.config import GROUP_COLUMNS
 from bench.metrics.collapse import selection_key
+from bench.metrics.halves import HALF_HEALTH_COLUMNS
 from bench.metrics.summary_names import (  # the per-run numbers (a leaf: grid files' claims name them)
     DETAIL_METRICS,
     HELDOUT_METRICS,
@@ -70,7 +74,8 @@ def eval_points(tidy: pd.DataFrame) -> pd.DataFrame:
     wide = tidy.groupby([*POINT_INDEX, "metric"], sort=False)["value"].last().unstack("metric")
     wide = wide.reindex(columns=metrics).reset_index()
     wide.columns.name = None
-    for col in ("fid", "is_mean", *DETAIL_METRICS, *INTERVAL_METRICS, "fid_half_a", "fid_half_b", "n_real", "n_fake"):
+    for col in ("fid", "is_mean", *DETAIL_METRICS, *INTERVAL_METRICS, "fid_half_a", "fid_half_b", *HALF_HEALTH_COLUMNS,
+                "n_real", "n_fake"):
         if col not in wide.columns:
             wide[col] = float("nan")
     return wide.sort_values([*EVAL_KEYS, "source", "step"], kind="stable").reset_index(drop=True)
@@ -97,11 +102,11 @@ def best_and_last(points: pd.DataFrame) -> pd.DataFrame:
     return merged.sort_values(EVAL_KEYS).reset_index(drop=True)
 
 
-def first_by_selection(points: pd.DataFrame, fid: str) -> pd.DataFrame:
+def first_by_selection(points: pd.DataFrame, fid: str, verdict: str = "collapsed") -> pd.DataFrame:
     """Per (cell, protocol, extractor) the evaluation :func:`bench.metrics.collapse.selection_key` puts first: not
-    collapsed before collapsed (evaluations without a verdict count as not collapsed), then the lowest ``fid``,
-    then the earliest step."""
-    collapsed = points["collapsed"].fillna(0) if "collapsed" in points else pd.Series(0, index=points.index)
+    collapsed (column ``verdict``) before collapsed (evaluations without a verdict count as not collapsed), then the
+    lowest ``fid``, then the earliest step."""
+    collapsed = points[verdict].fillna(0) if verdict in points else pd.Series(0, index=points.index)
     keys = [selection_key(f, c) for f, c in zip(points[fid], collapsed, strict=True)]
     ordered = points.assign(_key=keys).sort_values("_key", kind="stable")
     return ordered.drop_duplicates(EVAL_KEYS, keep="first").drop(columns="_key").sort_index()
@@ -127,13 +132,18 @@ def with_final_measurements(per_run: pd.DataFrame, points: pd.DataFrame) -> pd.D
 
 
 def held_out(train: pd.DataFrame) -> pd.DataFrame:
-    """Per (cell, protocol, extractor): heldout_step (min ``fid_half_a``), fid_heldout (``fid_half_b`` there),
-    fid_half_b_min and optimism = fid_heldout − fid_half_b_min (see the module docstring)."""
+    """Per (cell, protocol, extractor): heldout_step (min ``fid_half_a`` among evaluations healthy on half A),
+    fid_heldout (``fid_half_b`` there) with half B's coverage, diversity and verdict and the conditional accuracy
+    there, fid_half_b_min and optimism = fid_heldout − fid_half_b_min (see the module docstring)."""
     scored = train.dropna(subset=["fid_half_a", "fid_half_b"])
     if scored.empty:
         return pd.DataFrame(columns=[*EVAL_KEYS, *HELDOUT_METRICS])
-    chosen = first_by_selection(scored, "fid_half_a")[[*EVAL_KEYS, "step", "fid_half_b"]]
-    chosen = chosen.rename(columns={"step": "heldout_step", "fid_half_b": "fid_heldout"})
+    verdict = "collapsed_half_a" if "collapsed_half_a" in scored and scored["collapsed_half_a"].notna().any() \
+        else "collapsed"
+    at_b = {"step": "heldout_step", "fid_half_b": "fid_heldout", "coverage_half_b": "coverage_heldout",
+            "diversity_half_b": "diversity_heldout", "collapsed_half_b": "collapsed_heldout",
+            "cond_acc": "cond_acc_heldout"}
+    chosen = first_by_selection(scored, "fid_half_a", verdict)[[*EVAL_KEYS, *at_b]].rename(columns=at_b)
     own = scored.groupby(EVAL_KEYS)["fid_half_b"].min().rename("fid_half_b_min").reset_index()
     out = chosen.merge(own, on=EVAL_KEYS)
     out["optimism"] = out["fid_heldout"] - out["fid_half_b_min"]

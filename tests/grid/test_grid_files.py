@@ -10,11 +10,11 @@ import pytest
 
 from bench.config import SCALES
 from bench.errors import ConfigError
-from bench.grid import describe_grids, list_grids, load_grid, make_cell_id
+from bench.grid import GRIDS_DIR, describe_grids, list_grids, load_grid, make_cell_id
 from bench.methods import get_method
 
-SHIPPED = {"table1": 7, "table3": 14, "width": 5, "quirks": 4, "smoke": 5, "demo": 7, "conditioning": 12,
-           "ltgan": 48, "table3-lab": 6, "table1-lab": 6}
+SHIPPED = {"table1": 7, "table3": 14, "width": 5, "quirks": 4, "smoke": 5, "demo": 7, "demo-search": 5,
+           "conditioning": 12, "ltgan": 48, "table3-lab": 6, "table1-lab": 6}
 
 # The paper's third table (upstream README §3), transcribed: method, dataset, pretrained, sampling, best step
 # as printed, FID, IS.
@@ -182,6 +182,35 @@ def test_smoke_and_demo_grids():
     assert {c.config.steps * get_method(c.config.method).d_steps_per_iteration(c.config.method_options)
             for c in demo} == {
         SCALES["cpu"]["d_updates"]}
+
+
+TUNED_DEMO = "Written by `bench tune --grid demo-search --trials 8 --seeds 1`" in (GRIDS_DIR / "demo.toml").read_text()
+
+
+@pytest.mark.skipif(not TUNED_DEMO, reason="bench/grids/demo.toml is still the hand-picked demo: issue 23 replaces it "
+                                           "by what `bench tune --grid demo-search --trials 8` writes")
+def test_demo_is_what_the_tuner_chose():
+    """The demo as `bench tune --grid demo-search --trials 8` writes it: per method its paper's recipe (the search
+    grid's cell as written) and the chosen recipe, then ECOGAN's tuned recipe with balanced sampling and with the
+    paper's conditioning."""
+    from bench.methods.search import AXIS_KEYS
+
+    demo, search = load_grid("demo").cells(), load_grid("demo-search").cells()
+    methods = ["bagan", "ebgan", "contragan", "reacgan", "ecogan"]
+    assert [c.config.method for c in demo] == [m for m in methods for _ in (0, 1)] + ["ecogan", "ecogan"]
+    assert all(c.config.scale == "cpu" and c.config.extractor == "random-cnn" for c in demo)
+    for paper, tuned, written in zip(demo[0:10:2], demo[1:10:2], search, strict=True):
+        assert paper.id == written.id and paper.config.method_options == {} and paper.config.g_cond is None
+        dims = get_method(tuned.config.method).search_space.dimensions()
+        chosen = {**tuned.config.method_options, **{k: getattr(tuned.config, k) for k in AXIS_KEYS if k in dims}}
+        assert set(chosen) == set(dims) and tuned.config.quirks == paper.config.quirks
+        for key, value in chosen.items():  # every chosen value lies in its range, and the id names the options
+            dim = dims[key]
+            assert value in dim.values if hasattr(dim, "values") else dim.low <= value <= dim.high, key
+        assert all(k in tuned.id for k in tuned.config.method_options)
+    balanced, scale = demo[10], demo[11]
+    assert balanced.config.sampling == "balanced" and scale.config.g_cond == "scale"
+    assert balanced.config.method_options == scale.config.method_options == demo[9].config.method_options
 
 
 def test_cell_ids_are_readable_and_stable():

@@ -191,7 +191,8 @@ def test_two_schedulers_at_once_train_each_cell_once(stub, stub_grid, results, m
         assert sorted(states)[0] == "done" and sorted(states)[1] in ("locked", "skipped"), outs
 
 
-def test_ctrl_c_stops_workers_cleanly(stub, stub_grid, results, monkeypatch):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])  # Ctrl-C; kill
+def test_ctrl_c_stops_workers_cleanly(stub, stub_grid, results, monkeypatch, sig):
     monkeypatch.setenv("BENCH_STUB_SLEEP", "60")
     cmd = [sys.executable, "-m", "bench.cli", "run", "--grid", str(stub_grid), "--results-root", str(results)]
     # as from a terminal: SIGINT handled, even when pytest itself runs where SIGINT is ignored (a background job
@@ -203,7 +204,7 @@ def test_ctrl_c_stops_workers_cleanly(stub, stub_grid, results, monkeypatch):
     while not (results / "stubgrid" / STUB_IDS[0] / "resumed_from").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     worker = json.loads(lock.read_text())["pid"]
-    proc.send_signal(signal.SIGINT)  # as Ctrl-C does; the worker is in a session of its own
+    proc.send_signal(sig)  # the worker is in a session of its own: only the scheduler gets it
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "not finished: interrupted" in out

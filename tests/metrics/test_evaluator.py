@@ -43,7 +43,7 @@ def test_end_to_end_row_is_finite_and_names_how_it_was_measured(toy_sets, shared
     assert (row["step"], row["source"], row["protocol"], row["extractor"]) == (7, "eval:best", protocol, "classifier")
     assert (row["reference"], row["label_mix"], row["n_real"], row["n_fake"]) == (reference_name, label_mix, n, n)
     no_d = ("d_acc_real", "d_acc_fake")  # a generator without a discriminator: D's class view is NaN
-    counts = ("collapsed_classes", "collapsed")  # a count and a 0/1 verdict
+    counts = ("collapsed_classes", "collapsed", "collapsed_half_a", "collapsed_half_b")  # a count and 0/1 verdicts
     for key in METRICS_COLUMNS[8:]:
         kind = int if key in counts else float
         assert isinstance(row[key], kind) and (math.isnan(row[key]) if key in no_d else math.isfinite(row[key])), key
@@ -249,3 +249,14 @@ def test_issue21_item11_one_image_per_class_gives_nan_intervals_with_a_note(shar
     row = Evaluator(toy_config(bootstrap=50), train, two, "cpu", cache_root=shared_cache).evaluate(
         RealImageGenerator(train), step=1, protocol="standard").row
     assert row["fid_lo"] < row["fid_hi"]
+
+
+def test_every_metrics_column_is_gathered():
+    """bench gather's tidy metrics (bench.results) keep every number the Evaluator writes, the tail and
+    half-reference health columns (appended last) included."""
+    from bench.metrics.halves import HALF_HEALTH_COLUMNS
+    from bench.metrics.tail import TAIL_COLUMNS
+    from bench.results import METRICS
+
+    assert METRICS_COLUMNS[-len(TAIL_COLUMNS) - len(HALF_HEALTH_COLUMNS):] == [*TAIL_COLUMNS, *HALF_HEALTH_COLUMNS]
+    assert set(METRICS_COLUMNS[8:]) <= set(METRICS)
