@@ -108,7 +108,7 @@ class Choice:
         return self.values
 
     def describe(self) -> str:
-        return "{" + ", ".join(_text(v) for v in self.values) + "}"
+        return "{" + ", ".join(value_text(v) for v in self.values) + "}"
 
     def position(self, value: Any) -> float:
         return float(value) if all(_is_number(v) for v in self.values) else math.nan
@@ -162,7 +162,8 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
 
 
-def _text(v: Any) -> str:
+def value_text(v: Any) -> str:
+    """An option value as a grid file and the tables write it (``true``, not ``True``)."""
     return str(v).lower() if isinstance(v, bool) else str(v)
 
 
@@ -197,7 +198,7 @@ def check_space(method: type) -> None:
         for value in dim.extremes():
             problem = _refusal(method, key, value)
             if problem:
-                raise ConfigError(f"{where}: {key} = {_text(value)!s} ({dim.describe()}) is out of rule: {problem}")
+                raise ConfigError(f"{where}: {key} = {value_text(value)} ({dim.describe()}) is out of rule: {problem}")
 
 
 def _refusal(method: type, key: str, value: Any) -> str | None:

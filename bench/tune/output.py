@@ -25,7 +25,7 @@ from typing import Any
 
 from bench.config import AXES
 from bench.grid import AXIS_DEFAULTS, Grid, claim_rows, claim_selects, load_grid
-from bench.methods.search import AXIS_KEYS
+from bench.methods.search import AXIS_KEYS, value_text
 from bench.run.folder import atomic_write_json, atomic_write_text
 from bench.search_grid import Entry, TuneSpec, variant_entry
 from bench.tune.score import Sensitivity, TrialResult
@@ -42,9 +42,7 @@ def options_text(values: dict[str, Any]) -> str:
 
 
 def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return str(value).lower()
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    return f"{value:g}" if isinstance(value, float) else value_text(value)
 
 
 def table_rows(results: list[TrialResult]) -> list[dict[str, Any]]:

@@ -18,8 +18,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import median
-from typing import Any
 
+from bench.methods.search import value_text
 from bench.results import grid_dir
 from bench.run.folder import RunDir, read_rows, read_status
 from bench.search_grid import Objective, TuneSpec
@@ -147,7 +147,7 @@ def sensitivities(results: list[TrialResult]) -> list[Sensitivity]:
             values = [r.trial.values[key] for r in trials]
             positions = [dim.position(v) for v in values]
             if hasattr(dim, "values"):  # a choice: one group per value drawn
-                names = [_text(v) for v in values]
+                names = [value_text(v) for v in values]
             else:
                 cut = median(positions)
                 low = [v for v, p in zip(values, positions, strict=True) if p <= cut]
@@ -163,5 +163,3 @@ def sensitivities(results: list[TrialResult]) -> list[Sensitivity]:
     return out
 
 
-def _text(value: Any) -> str:
-    return str(value).lower() if isinstance(value, bool) else str(value)
