@@ -30,7 +30,7 @@ from typing import IO, Any
 
 from bench.executors.packing import Slot, worker_slots
 from bench.executors.progress import PROGRESS_FILE_ENV, ProgressBoard
-from bench.executors.worker import CellResult, CellSpec, result_from_status
+from bench.executors.worker import SCHEDULER_PID_ENV, CellResult, CellSpec, result_from_status
 
 POLL_S = 0.1
 STOP_WAIT_S = 60.0  # a checkpoint of a big model may take a while
@@ -151,6 +151,7 @@ def _start(spec: CellSpec, slot: Slot, threads: int | None, log_dir: Path, quiet
     spec = CellSpec(**{**asdict(spec), "threads": spec.threads or threads, "progress": spec.progress and not quiet})
     spec_path.write_text(json.dumps(asdict(spec)), encoding="utf-8")
     env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env[SCHEDULER_PID_ENV] = str(os.getpid())  # the worker interrupts itself if this process dies (SIGKILL)
     if slot.devices:
         env["CUDA_VISIBLE_DEVICES"] = slot.visible
     if spec.threads:

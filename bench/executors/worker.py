@@ -19,6 +19,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -34,6 +35,10 @@ from bench.run.locks import CellLock
 from bench.run.state import DONE, FAILED, LOCKED, SKIPPED, read_state, start_attempt
 
 TrainFn = Callable[..., Any]
+
+SCHEDULER_PID_ENV = "BENCH_SCHEDULER_PID"
+"""Set by the local executor to its own pid: a worker whose scheduler is gone interrupts itself (see
+:func:`watch_scheduler`)."""
 
 
 @dataclass
@@ -170,12 +175,31 @@ def main(argv: list[str] | None = None) -> int:
     # inherited SIGINT ignored, as background jobs of non-interactive shells do
     signal.signal(signal.SIGINT, signal.default_int_handler)
     spec = CellSpec(**json.loads(Path(args[0]).read_text(encoding="utf-8")))
+    scheduler = os.environ.get(SCHEDULER_PID_ENV, "")
+    if scheduler.isdigit():
+        watch_scheduler(int(scheduler))
     try:
         result = run_cell(spec)
     except KeyboardInterrupt:
         return 130
     atomic_write_json(Path(args[1]), result.to_dict())
     return 0
+
+
+def watch_scheduler(pid: int, period_s: float = 0.5) -> threading.Thread:
+    """Send this process one SIGINT once its parent is no longer the scheduler ``pid``: a scheduler killed with
+    SIGKILL (or the OOM killer) cannot stop its workers, which lead sessions of their own and would go on alone,
+    holding their cells' locks, so that the same command run again would find those cells locked. Interrupted, the
+    loop checkpoints its last whole step and the lock is released, as after Ctrl-C, and the next run resumes the
+    cell. A daemon thread polling ``os.getppid()`` every ``period_s``; returned started."""
+    def watch() -> None:
+        while os.getppid() == pid:
+            time.sleep(period_s)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    thread = threading.Thread(target=watch, name="scheduler-watch", daemon=True)
+    thread.start()
+    return thread
 
 
 def _interrupt(signum: int, frame: Any) -> None:

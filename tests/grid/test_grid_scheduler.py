@@ -213,6 +213,37 @@ def test_ctrl_c_stops_workers_cleanly(stub, stub_grid, results, monkeypatch, sig
         os.kill(worker, 0)
 
 
+
+def test_a_scheduler_killed_with_sigkill_leaves_no_worker_running(stub, stub_grid, results, monkeypatch):
+    """SIGKILL cannot be forwarded: the orphaned worker notices its scheduler is gone, interrupts itself (its lock
+    released, its step checkpointed) and the same command run again resumes the cell rather than finding it locked."""
+    monkeypatch.setenv("BENCH_STUB_SLEEP", "60")
+    cmd = [sys.executable, "-m", "bench.cli", "run", "--grid", str(stub_grid), "--results-root", str(results)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lock = results / "stubgrid" / ".locks" / f"{STUB_IDS[0]}.lock"
+    deadline = time.monotonic() + 60
+    while not (results / "stubgrid" / STUB_IDS[0] / "resumed_from").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    worker = json.loads(lock.read_text())["pid"]
+    proc.kill()
+    proc.communicate(timeout=60)
+    deadline = time.monotonic() + 30
+    while _alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(worker) and not lock.exists()
+    monkeypatch.setenv("BENCH_STUB_SLEEP", "0")
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert attempts(results / "stubgrid" / STUB_IDS[0]) == 2  # resumed, not skipped as locked
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
 def test_run_single_in_process_under_the_lock(stub, results):
     cell = {"dataset": "digits_lt", "method": "ecogan", "sampling": "balanced"}
     outcome = run_single(cell, results_root=results, scale="smoke", overrides={"seed": 3})
