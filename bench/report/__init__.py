@@ -40,7 +40,7 @@ from bench.report.comparisons import heldout_tables, significance_tables
 from bench.report.figures import render_figures
 from bench.report.gate import gate_tables
 from bench.report.html import write_page
-from bench.report.load import ReportData, load_results
+from bench.report.load import ReportData, load_results, missing_counts
 from bench.report.samples import collect_samples
 from bench.report.speed import speed_tables
 from bench.report.summary import summarize
@@ -147,6 +147,6 @@ def render_report(grid: str, results_root: Path | str = "results", reports_root:
         if html:
             write_page(stage / "index.html", data, tables, files, figures, samples, per_run)
     if missing is not None:
-        print(f"note: {len(data.missing)} of {len(data.cells)} cells of grid {data.grid} have no results yet "
-              f"(listed in {out / missing.name})", file=sys.stderr)
+        print(f"note: {len(data.missing)} of {len(data.cells)} cells of grid {data.grid} have no results "
+              f"({missing_counts(data.missing)}; listed in {out / missing.name})", file=sys.stderr)
     return out / "index.html" if html else out

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -300,6 +301,19 @@ def _advice(verb: str, grid: str, root: Path, scale: str | None = None) -> str:
     from bench.results import advice
 
     return advice(verb, grid, root, scale)
+
+
+MISSING_KINDS = {"no run folder": "never run", "failed": "failed", "metrics not gathered": "not gathered",
+                 "no metrics yet": "unfinished"}
+"""The kinds of missing cell, by the start of :func:`missing_cells`'s reason."""
+
+
+def missing_counts(missing: list[tuple[str, str, str]]) -> str:
+    """The missing cells counted by kind, e.g. "30 never run, 1 failed": a grid run with ``--only`` or with more
+    seeds for some cells lists cells that nobody asked to run, which is not the same news as a failed one."""
+    kinds = Counter(next((kind for start, kind in MISSING_KINDS.items() if reason.startswith(start)), "other")
+                    for _, _, reason in missing)
+    return ", ".join(f"{n} {kind}" for kind, n in kinds.items())
 
 
 def missing_cells(cells: pd.DataFrame, tidy: pd.DataFrame, runs: dict[str, RunFolder],

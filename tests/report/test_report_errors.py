@@ -14,6 +14,7 @@ from report_fixture import CellSpec, axes, write_results
 from bench.cli import main
 from bench.errors import BenchError, ConfigError, DataNotFoundError
 from bench.report import load_results, render_report
+from bench.report.load import missing_counts
 
 
 def small_grid(root: Path, **kwargs) -> None:
@@ -141,3 +142,5 @@ def test_missing_cells_get_their_reason(tmp_path):
                        "running": "no metrics yet (state running, step 20 of 400)",
                        "ungathered": f"metrics not gathered yet: run `bench gather --grid demo --results-root "
                                      f"{tmp_path}`"}
+    counts = missing_counts(load_results("demo", tmp_path).missing)
+    assert counts == "1 never run, 1 failed, 1 unfinished, 1 not gathered"
