@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import math
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from bench.config import make_cell_id
 from bench.errors import ConfigError, check
 from bench.grid import Grid, load_grid
 from bench.results import gather, grid_dir
@@ -81,6 +82,10 @@ def draw_trial_grid(grid: Grid | str, trials: int | None = None, seeds: int | No
     spec = search.tune.with_budget(trials, seeds)
     found = search.search_entries(scale)
     trials_grid, drawn = trial_grid(search, spec, found)
+    # a trial's run folders are its cells' ids as resolved at the scale: with -bf16 / -chlast where the scale's
+    # "auto" picks the CPU's fast path on this machine
+    resolved = {make_cell_id(c.axes, search.settings.get("backbone")): c.id for c in trials_grid.cells(scale)}
+    drawn = [replace(t, cells=tuple(resolved.get(cell, cell) for cell in t.cells)) for t in drawn]
     return search, spec, found, trials_grid, drawn
 
 

@@ -188,6 +188,19 @@ def test_trials_share_draws_across_methods_and_more_trials_keep_the_first(tmp_pa
     assert all(lo <= v["lr_g"] <= hi for v in eco)
 
 
+
+@pytest.mark.parametrize("bf16", ["1", "0"], ids=["bf16-cpu", "fp32-cpu"])
+def test_a_trial_names_the_run_folders_its_cells_train_in(tmp_path, monkeypatch, bf16):
+    """At a scale whose bf16 and channels_last are "auto", a cell's id (its run folder) gains -bf16-chlast on a CPU
+    with bf16 units: the trials must name those folders, or every finished trial reads as unfinished (it did, on
+    the first real tune of the demo search)."""
+    monkeypatch.setenv("BENCH_CPU_BF16", bf16)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    _, _, _, trials_grid, trials = draw_trial_grid(str(search_grid(tmp_path)), trials=4, scale="cpu")
+    ids = [c.id for c in trials_grid.cells("cpu")]
+    assert sorted(cell for t in trials for cell in t.cells) == sorted(ids)
+    assert any("bf16-chlast" in cell for cell in ids) == (bf16 == "1")
+
 # -- ranking ---------------------------------------------------------------------------------------------------
 def _fake_run(folder: Path, rows: list[dict], state: str = "done") -> None:
     folder.mkdir(parents=True)
