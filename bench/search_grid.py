@@ -80,15 +80,20 @@ class Objective:
         return (f"{'minimize' if self.minimize else 'maximize'} {self.column}"
                 + (f" subject to {', '.join(bounds)}" if bounds else ""))
 
-    def violations(self, row: Mapping[str, float]) -> int:
-        """How many constraints ``row`` (column -> number) breaks; a missing or NaN number breaks its constraint."""
+    def broken(self, row: Mapping[str, float]) -> list[str]:
+        """The constraints ``row`` (column -> number) breaks, as :meth:`describe` writes them (``cond_acc >= 0.5``);
+        a missing or NaN number breaks its constraint."""
         def value(column: str) -> float:
             v = row.get(column, math.nan)
             return math.nan if v is None else float(v)
 
-        low = sum(not (value(k) >= bound) for k, bound in self.at_least.items())
-        high = sum(not (value(k) <= bound) for k, bound in self.at_most.items())
-        return int(low + high)
+        low = [f"{k} >= {bound:g}" for k, bound in self.at_least.items() if not value(k) >= bound]
+        high = [f"{k} <= {bound:g}" for k, bound in self.at_most.items() if not value(k) <= bound]
+        return low + high
+
+    def violations(self, row: Mapping[str, float]) -> int:
+        """How many constraints ``row`` (column -> number) breaks (:meth:`broken`)."""
+        return len(self.broken(row))
 
     def score(self, row: Mapping[str, float]) -> float:
         """The score to minimise: the column's value (negated for ``maximize``); inf when it is missing or NaN."""

@@ -201,11 +201,16 @@ def tuned_grid_text(search: Grid, spec: TuneSpec, found: list[Entry], results: l
         result = chosen[entry.index]
         base = entry.label or entry.name
         shown = ", ".join(f"{c} {_text(round(v, 4))}" for c, v in result.values.items() if not math.isnan(v))
+        # a choice that breaks constraints says so, in the file and in the label the report shows
+        broken = ((spec.objective.broken(result.values) or ["some, on some tuning seeds"]) if result.violations
+                  else [])
+        caveat = (f"; no trial met the constraints, this one breaks the fewest: {', '.join(broken)}" if broken else "")
+        tag = "best trial, none met the constraints" if broken else "tuned"
         lines += ["", f"# {entry.name}: the paper's recipe (the search grid's cell as written)",
                   *_cell_lines(entry.axes, f"{base} · paper's recipe", search.specs[entry.index].paper),
                   "", f"# {entry.name}: tuned, trial {result.trial.number}/{spec.trials} ({shown}; tuning seeds "
-                      f"{', '.join(map(str, spec.seeds))}, half A)",
-                  *_cell_lines(tuned[entry.index], f"{base} · tuned ({options_text(result.trial.values)})")]
+                      f"{', '.join(map(str, spec.seeds))}, half A{caveat})",
+                  *_cell_lines(tuned[entry.index], f"{base} · {tag} ({options_text(result.trial.values)})")]
     for i, variant in enumerate(spec.variants):
         entry = variant_entry(variant, found, f"grid file {search.path}, [tune] variants #{i + 1}")
         axes = {**tuned[entry.index], **variant.set}

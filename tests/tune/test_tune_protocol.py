@@ -246,7 +246,15 @@ def test_a_collapsed_trial_never_beats_a_healthy_one_and_the_tuned_grid_names_th
     claim = tuned.claims[0]
     assert claim["better"]["options"] == axes[1]["method_options"]  # the claim names the tuned ecogan row
     assert claim["worse"]["options"] == axes[3]["method_options"]
-    assert "trial 2/4" in text and math.isfinite(eco[2].score)
+    assert "trial 2/4" in text and math.isfinite(eco[2].score) and "none met the constraints" not in text
+    # when no trial meets the constraints, the best one is chosen and the file and its label say what it breaks
+    for r in scored:
+        if r.trial.entry.axes["method"] == "ecogan" and r.trial.number == 2:
+            r.values["collapsed_half_a"], r.violations = 1.0, 1.0
+    text = tuned_grid_text(search, spec, found, scored, "bench tune --grid search.toml --trials 4 --seeds 1")
+    assert "no trial met the constraints, this one breaks the fewest: collapsed_half_a <= 0" in text
+    assert [s.label for s in write_tuned_grid(tmp_path / "tuned.toml", text).specs][1].startswith(
+        "ecogan · digits_lt · best trial, none met the constraints (")
 
 
 def test_objective_counts_nan_as_a_broken_constraint():
