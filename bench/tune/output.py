@@ -20,6 +20,7 @@ import csv
 import io
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from bench.config import AXES
 from bench.grid import AXIS_DEFAULTS, Grid, claim_rows, claim_selects, load_grid
 from bench.methods.search import AXIS_KEYS, value_text
 from bench.run.folder import atomic_write_json, atomic_write_text
-from bench.search_grid import Entry, TuneSpec, variant_entry
+from bench.search_grid import Entry, TuneSpec, Variant, variant_entry
 from bench.tune.score import Sensitivity, TrialResult
 from bench.tune.trials import trial_axes
 
@@ -152,9 +153,16 @@ def _cell_lines(axes: dict[str, Any], label: str, paper: dict[str, Any] | None =
     return lines
 
 
-def tuned_claims(search: Grid, found: list[Entry], tuned: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+def tuned_claims(search: Grid, found: list[Entry], tuned: dict[int, dict[str, Any]],
+                 variants: Sequence[Variant] = ()) -> list[dict[str, Any]]:
     """The search grid's claims with each row table that selects exactly one entry replaced by one that selects its
-    tuned cell (the table's own keys, the tuned options and searched axes)."""
+    tuned cell (the table's own keys, the tuned options and searched axes, and the tuned values of the axes its
+    ``[[tune.variants]]`` change, so that a variant, e.g. the tuned ECOGAN with balanced sampling, is not a second
+    row of the claim)."""
+    varied: dict[int, set[str]] = {}
+    for i, variant in enumerate(variants):
+        entry = variant_entry(variant, found, f"grid file {search.path}, [tune] variants #{i + 1}")
+        varied.setdefault(entry.index, set()).update(variant.set)
     claims = []
     for claim in search.claims:
         claim = json.loads(json.dumps(claim))
@@ -168,6 +176,7 @@ def tuned_claims(search: Grid, found: list[Entry], tuned: dict[int, dict[str, An
                 axes = tuned[hits[0].index]
                 row = {k: axes.get(k) for k in table if k not in ("options", "method_options")}
                 row.update({k: axes[k] for k in AXIS_KEYS if k in hits[0].dims})
+                row.update({k: axes.get(k) for k in sorted(varied.get(hits[0].index, ()))})
                 row["options"] = axes["method_options"]
                 new.append(row)
             claim[key] = new if isinstance(claim.get(key), list) else new[0]
@@ -221,7 +230,7 @@ def tuned_grid_text(search: Grid, spec: TuneSpec, found: list[Entry], results: l
         label = variant.label or f"{entry.label or entry.name} · tuned, with {options_text(dict(variant.set))}"
         lines += ["", f"# variant of the tuned {entry.name}: {options_text(dict(variant.set))}",
                   *_cell_lines(axes, label)]
-    for claim in tuned_claims(search, found, tuned):
+    for claim in tuned_claims(search, found, tuned, spec.variants):
         lines += ["", "[[claims]]", *(f"{_toml_key(k)} = {toml_value(v)}" for k, v in claim.items())]
     return "\n".join(lines) + "\n"
 

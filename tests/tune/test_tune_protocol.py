@@ -16,7 +16,7 @@ import pytest
 from hostile_cli import bench, error_line
 
 from bench.errors import ConfigError
-from bench.grid import load_grid
+from bench.grid import claim_selects, load_grid
 from bench.methods import get_method, list_methods
 from bench.methods.base import Method, register_method
 from bench.methods.hyper import COUNT, option
@@ -256,6 +256,26 @@ def test_a_collapsed_trial_never_beats_a_healthy_one_and_the_tuned_grid_names_th
     assert [s.label for s in write_tuned_grid(tmp_path / "tuned.toml", text).specs][1].startswith(
         "ecogan · digits_lt · best trial, none met the constraints (")
 
+
+
+def test_a_claim_row_selects_the_tuned_cell_alone_beside_its_variants(tmp_path):
+    """The search grid's claim names ECOGAN; in the tuned grid its row must select the tuned ECOGAN cell, not also the
+    tuned ECOGAN with balanced sampling (a variant): the real demo's first tuned grid had a claim row that matched
+    two cells, and the report could not test the claim."""
+    variant = '[[tune.variants]]\nof = { method = "ecogan" }\nset = { sampling = "balanced" }\n'
+    search, spec, found, _, trials = draw_trial_grid(str(search_grid(tmp_path, extra=variant)), trials=2,
+                                                      scale="smoke")
+    results = tmp_path / "results"
+    for t in trials:
+        _fake_run(results / search.key("smoke") / t.cells[0], [{"step": 10, "fid_half_a": t.number,
+                                                                 "collapsed_half_a": 0}])
+    scored = score_trials(trials, spec, results, search.key("smoke"))
+    tuned = write_tuned_grid(tmp_path / "tuned.toml", tuned_grid_text(search, spec, found, scored, "bench tune"))
+    cells = [c.axes for c in tuned.cells("smoke")]
+    assert [c["sampling"] for c in cells if c["method"] == "ecogan"].count("balanced") == 1
+    better = tuned.claims[0]["better"]
+    assert better["sampling"] == "none"
+    assert sum(claim_selects(better, axes) for axes in cells) == 1
 
 def test_objective_counts_nan_as_a_broken_constraint():
     objective = Objective("fid_half_a", True, {"cond_acc": 0.5}, {"collapsed_half_a": 0})
