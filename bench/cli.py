@@ -71,7 +71,7 @@ def main() -> None:
       bench list datasets           the datasets bench knows (digits_lt needs no download)
       bench list methods            BAGAN, EBGAN, 2C, D2D-CE, ECOGAN (+ ACGAN, ProjGAN, IDA-GAN) with their rows
       bench list aids               the training aids: regularizer (lecam), augment (diffaug)
-      bench run --grid demo         the embedded demo: seven cells on digits_lt, CPU, ~10 min
+      bench run --grid demo         the embedded demo: eleven cells on digits_lt, CPU, ~11 min
       bench report --grid demo --html
     Every number bench prints names its protocol (paper | standard | studiogan) and feature extractor.
     """
